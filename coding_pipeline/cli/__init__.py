@@ -1,0 +1,92 @@
+"""The `coding-pipeline` command: a thin layer over the package's functions.
+
+Each area keeps its commands in its own module (segment, labelstudio, analysis); every
+command parses options, calls one function, and prints what happened.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from coding_pipeline import __version__
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.study import DEFAULT_SCHEME, init_study
+
+
+class PipelineGroup(click.Group):
+    """A click group that turns `PipelineError` into a one-line message and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PipelineError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: finished work is kept; rerun the command to continue.",
+                       err=True)
+            sys.exit(130)
+
+
+@click.group(cls=PipelineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="coding-pipeline")
+def cli() -> None:
+    """Segment session videos, code them blind in Label Studio, and compute
+    reliability and per-dyad scores.
+
+    A study lives in one folder. The usual order:
+
+    \b
+      coding-pipeline init my-study          # then fill in my-study/sessions.csv
+      coding-pipeline segment my-study       # cut clips for coders
+      coding-pipeline server start my-study  # a private local Label Studio
+      coding-pipeline push my-study          # send clips to Label Studio, blinded
+      coding-pipeline pull my-study          # fetch the ratings
+      coding-pipeline reliability my-study   # inter-rater reliability
+      coding-pipeline scores my-study        # per-dyad scores by timepoint
+
+    Run any command with --help for its options and an example.
+    """
+
+
+@cli.command("init")
+@click.argument("study", type=click.Path(path_type=Path))
+@click.option("--name", help="Study name (default: the folder's name).")
+@click.option("--scheme", default=DEFAULT_SCHEME, show_default=True,
+              help="Coding scheme: a shipped scheme's name or a path to a YAML file.")
+@click.option("--epoch", "epoch_seconds", type=click.FloatRange(min=0, min_open=True),
+              default=60.0, show_default=True, help="Clip length in seconds.")
+def init_command(study: Path, name: str | None, scheme: str, epoch_seconds: float) -> None:
+    """Create a study folder with study.toml, scheme.yaml and a sessions.csv template.
+
+    Existing files are kept. Then list one session per row in sessions.csv:
+
+    \b
+      coding-pipeline init trial-2026
+      # trial-2026/sessions.csv:
+      # dyad_id,timepoint,arm,video,start,end
+      # D001,baseline,A,/data/videos/D001_T1.MTS,0:30,10:30
+    """
+    created = init_study(study, name=name, scheme=scheme, epoch_seconds=epoch_seconds)
+    click.echo(f"Study folder ready: {created.root}")
+    click.echo(f"  settings:  {created.toml_path}")
+    click.echo(f"  scheme:    {created.scheme_path}")
+    click.echo(f"  sessions:  {created.sessions_csv}  (one row per session video)")
+
+
+def _register_area_commands() -> None:
+    from coding_pipeline.cli import analysis, labelstudio, segment
+
+    for module in (segment, labelstudio, analysis):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register_area_commands()
+
+
+def main() -> None:
+    cli(prog_name="coding-pipeline")
