@@ -90,7 +90,9 @@ def load_scheme(path: Path) -> Scheme:
     """Read and validate a scheme file; errors name the file, the item and the problem."""
     path = Path(path)
     if not path.is_file():
-        raise PipelineError(f"Coding scheme {path} not found: check the path (or study.toml's scheme).")
+        raise PipelineError(
+            f"Coding scheme {path} not found: check the path (or study.toml's scheme)."
+        )
     text = path.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text)
@@ -122,7 +124,7 @@ def parse_scheme(data: Any, source: str = "scheme") -> Scheme:
         item_id = raw.get("id")
         where = f"item '{item_id}'" if item_id else f"item {index}"
         if not item_id or not isinstance(item_id, str) or not _ID.match(item_id):
-            raise fail(f"{where}: 'id' must be a name of letters, digits and _ (starting with a letter).")
+            raise fail(f"{where}: 'id' must be letters, digits and _, starting with a letter.")
         if item_id in seen:
             raise fail(f"{where}: duplicate id.")
         seen.add(item_id)

@@ -149,12 +149,12 @@ scheme = "scheme.yaml"          # the coding scheme coders rate with
 
 [segment]
 epoch_seconds = {epoch}         # length of each clip coders rate
-min_last_epoch = 0.5            # a last remainder shorter than this share of an epoch joins the clip before it
+min_last_epoch = 0.5            # a shorter last remainder (share of an epoch) joins the clip before
 max_height = 720                # clips are scaled down to this height, never up
 workers = 0                     # sessions encoded in parallel; 0 = one per core
 
 [label_studio]
-url = ""                        # empty: the study's own private server (coding-pipeline server start)
+url = ""                        # empty: the study's own private server (`server start`)
 
 [reliability]
 double_coded_share = 0.20       # share of clips a second coder rates
@@ -252,7 +252,8 @@ def init_study(
     toml_path = root / "study.toml"
     if not toml_path.exists():
         safe_name = name.replace("\\", "\\\\").replace('"', '\\"')
-        write_text_atomic(toml_path, STUDY_TOML_TEMPLATE.format(name=safe_name, epoch=epoch_seconds))
+        text = STUDY_TOML_TEMPLATE.format(name=safe_name, epoch=epoch_seconds)
+        write_text_atomic(toml_path, text)
     scheme_file = root / "scheme.yaml"
     if not scheme_file.exists():
         shutil.copyfile(resolve_scheme(scheme), scheme_file)
