@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole pipeline end to end on generated sample sessions, with a private local Label Studio.
+# Usage: scripts/demo.sh [STUDY_FOLDER]        (default: ./demo-study)
+# Stop the server afterwards with: .venv/bin/coding-pipeline server stop demo-study
+set -euo pipefail
+STUDY="$(realpath -m "${1:-demo-study}")"
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    echo "Creating .venv with $("$PYTHON" --version)"
+    "$PYTHON" -m venv .venv
+fi
+if ! .venv/bin/python -c "import coding_pipeline, label_studio" 2>/dev/null; then
+    echo "Installing coding-pipeline with the local Label Studio server (about a minute)..."
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e ".[server]"
+fi
+exec .venv/bin/coding-pipeline demo "$STUDY"

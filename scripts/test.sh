@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install everything the tests need into .venv and run them (lint first, then pytest).
+# Usage: scripts/test.sh [pytest arguments], e.g. scripts/test.sh -m "not browser" -x
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    echo "Creating .venv with $("$PYTHON" --version)"
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+echo "Installing coding-pipeline with the local Label Studio server and test tools..."
+.venv/bin/python -m pip install --quiet -e ".[server,test]"
+
+# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+        echo "Installing Debian's chromium for the browser tests..."
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+            >/dev/null) || echo "warning: chromium could not be installed; browser tests will skip"
+    else
+        echo "note: install Debian's chromium (apt-get install chromium) to run the browser tests"
+    fi
+fi
+
+echo "Lint: ruff"
+.venv/bin/ruff check coding_pipeline tests scripts
+echo "Tests: pytest"
+exec .venv/bin/python -m pytest "$@"
