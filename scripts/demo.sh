@@ -11,9 +11,7 @@ if [ ! -x .venv/bin/python ]; then
     echo "Creating .venv with $("$PYTHON" --version)"
     "$PYTHON" -m venv .venv
 fi
-if ! .venv/bin/python -c "import coding_pipeline, label_studio" 2>/dev/null; then
-    echo "Installing coding-pipeline with the local Label Studio server (about a minute)..."
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[server]"
-fi
+echo "Installing coding-pipeline with the local Label Studio server (a minute the first time)..."
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[server]"
 exec .venv/bin/coding-pipeline demo "$STUDY"
