@@ -77,6 +77,26 @@ def init_command(study: Path, name: str | None, scheme: str, epoch_seconds: floa
     click.echo(f"  sessions:  {created.sessions_csv}  (one row per session video)")
 
 
+@cli.command("demo")
+@click.argument("study", type=click.Path(path_type=Path), default="demo-study")
+def demo_command(study: Path) -> None:
+    """Run the whole pipeline on generated sample sessions with two simulated coders.
+
+    Makes STUDY (default ./demo-study) with 4 dyads x 2 timepoints of sample video, segments
+    it, starts the study's private Label Studio, pushes the clips, lets two clearly labelled
+    simulated coders rate every clip, pulls the ratings and prints the reliability table.
+    The server keeps running so you can rate a clip by hand. Rerunning continues where it
+    stopped.
+
+    \b
+      coding-pipeline demo demo-study
+      coding-pipeline server stop demo-study
+    """
+    from coding_pipeline.demo import run_demo
+
+    sys.exit(run_demo(study, echo=click.echo))
+
+
 def _register_area_commands() -> None:
     from coding_pipeline.cli import analysis, labelstudio, segment
 
