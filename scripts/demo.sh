@@ -12,6 +12,9 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 echo "Installing coding-pipeline with the local Label Studio server (a minute the first time)..."
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[server]"
+quiet_pip() {  # pip, without this machine's notes about absent local package mirrors
+    .venv/bin/python -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither" || true; }
+}
+quiet_pip install --quiet --upgrade pip
+quiet_pip install --quiet -e ".[server]"
 exec .venv/bin/coding-pipeline demo "$STUDY"

@@ -9,9 +9,12 @@ if [ ! -x .venv/bin/python ]; then
     echo "Creating .venv with $("$PYTHON" --version)"
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
+quiet_pip() {  # pip, without this machine's notes about absent local package mirrors
+    .venv/bin/python -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither" || true; }
+}
+quiet_pip install --quiet --upgrade pip
 echo "Installing coding-pipeline with the local Label Studio server and test tools..."
-.venv/bin/python -m pip install --quiet -e ".[server,test]"
+quiet_pip install --quiet -e ".[server,test]"
 
 # Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 if [ ! -x /usr/bin/chromium ]; then
