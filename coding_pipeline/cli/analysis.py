@@ -1,5 +1,94 @@
-"""CLI commands of this area (see coding_pipeline/cli/__init__.py)."""
+"""CLI commands of the analysis area: reliability and scores (see cli/__init__.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
-COMMANDS: list[click.Command] = []
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.study import load_study, read_table, write_json_atomic
+
+
+@click.command("reliability")
+@click.argument("study", required=False, type=click.Path(path_type=Path))
+@click.option("--ratings", "ratings_path", type=click.Path(path_type=Path),
+              help="A ratings CSV from anywhere (columns clip_id, coder, item, value) "
+                   "instead of a study folder; needs --scheme.")
+@click.option("--scheme", "scheme_path", type=click.Path(path_type=Path),
+              help="The coding scheme YAML the ratings were made with (with --ratings).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path),
+              help="Also write the full result as JSON to this file.")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=None,
+              help="Bootstrap resamples for alpha's 95% interval "
+                   "(default: study.toml's, else 1000; 0 = none).")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the bootstrap (default: study.toml's, else 0).")
+def reliability_command(
+    study: Path | None, ratings_path: Path | None, scheme_path: Path | None,
+    json_path: Path | None, bootstrap: int | None, seed: int | None,
+) -> None:
+    """Inter-rater reliability per item and composite: Krippendorff's alpha with a bootstrap
+    95% interval, ICC, exact and within-one agreement, per coder pair kappa, coder
+    certification and drift.
+
+    With a study folder, reads STUDY/ratings.csv and writes STUDY/reliability/reliability.json
+    and reliability.csv. Or give any ratings CSV and its scheme:
+
+    \b
+      coding-pipeline reliability my-study
+      coding-pipeline reliability --ratings ratings.csv --scheme scheme.yaml --json out.json
+    """
+    from coding_pipeline.reliability import compute_reliability, format_table, reliability_study
+    from coding_pipeline.scheme import load_scheme
+    from coding_pipeline.scores import REQUIRED_RATING_COLUMNS
+
+    if (study is None) == (ratings_path is None):
+        raise PipelineError(
+            "Give either a study folder or --ratings FILE.csv --scheme SCHEME.yaml "
+            "(see coding-pipeline reliability --help)."
+        )
+    if ratings_path is not None:
+        if scheme_path is None:
+            raise PipelineError("--ratings needs --scheme SCHEME.yaml: the scheme the ratings use.")
+        ratings = read_table(ratings_path, REQUIRED_RATING_COLUMNS, "check the path")
+        result = compute_reliability(
+            ratings, load_scheme(scheme_path),
+            bootstrap=1000 if bootstrap is None else bootstrap, seed=seed or 0,
+            source=str(ratings_path),
+        )
+    else:
+        opened = load_study(study)
+        if bootstrap is not None:
+            opened.config.bootstrap = bootstrap
+        if seed is not None:
+            opened.config.seed = seed
+        result = reliability_study(opened)
+        click.echo(f"Written: {opened.reliability_dir / 'reliability.json'} and reliability.csv")
+    if json_path is not None:
+        write_json_atomic(json_path, result)
+        click.echo(f"Written: {json_path}")
+    click.echo(format_table(result))
+
+
+@click.command("scores")
+@click.argument("study", type=click.Path(path_type=Path))
+def scores_command(study: Path) -> None:
+    """Per-dyad scores by timepoint: each coder's composites per clip (mean of reverse-keyed
+    items), one clip score by study.toml's clip_policy, then the duration-weighted mean over
+    the session's clips, with arm and every further sessions.csv column.
+
+    Writes STUDY/scores/dyad_scores.csv (long: dyad x timepoint x composite), a wide table
+    (dyad x timepoint), each also as Parquet and SPSS .sav, and clip_scores.csv:
+
+    \b
+      coding-pipeline scores my-study
+    """
+    from coding_pipeline.scores import score_study
+
+    written = score_study(load_study(study))
+    for label, path in written.items():
+        click.echo(f"{label + ':':<18} {path}")
+
+
+COMMANDS: list[click.Command] = [reliability_command, scores_command]

@@ -1,0 +1,360 @@
+"""Inter-rater reliability of a ratings table: per item, per composite, per coder pair,
+coder certification against the master coder, and drift by batch and month.
+
+Which ratings count:
+- reliability statistics use independent ratings of study clips (role primary, reliability,
+  or no role), on the clips rated by two or more coders;
+- certification uses training clips: each trainee (role training) against the master coder
+  (role master);
+- consensus ratings are not independent and are left out of both.
+
+Undefined statistics are null with a reason (`reasons` in each entry, `reason` in alpha/icc).
+`compute_reliability` is pure; `reliability_study` reads and writes the study folder.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from coding_pipeline.scheme import Scheme, load_scheme
+from coding_pipeline.scores import (
+    RELIABILITY_ROLES,
+    REQUIRED_RATING_COLUMNS,
+    clean_ratings,
+    coder_composites,
+)
+from coding_pipeline.stats import UndefinedStatistic
+from coding_pipeline.stats.agreement import agreement, pairwise_agreement
+from coding_pipeline.stats.alpha import alpha_from_counts, bootstrap_alpha, pairable_counts
+from coding_pipeline.stats.icc import icc_a1, icc_oneway
+from coding_pipeline.stats.kappa import quadratic_kappa
+from coding_pipeline.study import Study, read_table, write_csv_atomic, write_json_atomic
+
+ALPHA_RELIABLE = 0.800  # Krippendorff: rely on the variable
+ALPHA_TENTATIVE = 0.667  # tentative conclusions only
+
+
+def band(alpha: float | None) -> str:
+    """Krippendorff's bands: >= .800 reliable, .667-.800 tentative, < .667 unreliable."""
+    if alpha is None:
+        return "undefined"
+    if alpha >= ALPHA_RELIABLE:
+        return "reliable"
+    return "tentative" if alpha >= ALPHA_TENTATIVE else "unreliable"
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 6)
+
+
+def unit_matrix(table: pd.DataFrame, unit: list[str]) -> tuple[np.ndarray, list[str]]:
+    """A units x coders float array (NaN = not rated) from rows of `unit`, coder, value."""
+    wide = table.pivot_table(index=unit, columns="coder", values="value", aggfunc="first")
+    return wide.to_numpy(dtype=float), [str(c) for c in wide.columns]
+
+
+def _same_coders_everywhere(matrix: np.ndarray) -> np.ndarray | None:
+    """The complete clips x coders matrix when every clip was rated by the same coders."""
+    present = ~np.isnan(matrix)
+    if (present == present[0]).all():
+        return matrix[:, present[0]]
+    return None
+
+
+def reliability_entry(
+    matrix: np.ndarray, level: str, values: np.ndarray | None,
+    bootstrap: int = 1000, seed: int = 0,
+) -> dict:
+    """Alpha (+ bootstrap CI), ICC, exact/within-one agreement, n_clips and n_coders of one
+    units x coders array, in the issue-5 ENTRY layout."""
+    matrix = np.asarray(matrix, dtype=float)
+    twice = matrix[(~np.isnan(matrix)).sum(axis=1) >= 2]
+    twice = twice[:, (~np.isnan(twice)).any(axis=0)]
+    n_clips, n_coders = (int(size) for size in twice.shape)
+    reasons: dict[str, str] = {}
+    alpha: dict = {"value": None, "level": level, "ci": None, "resamples": bootstrap,
+                   "undefined_resamples": None}
+    try:
+        if n_clips < 2:
+            raise UndefinedStatistic("fewer than two clips rated by two or more coders")
+        pairable = pairable_counts(twice, values)
+        alpha["value"] = _round(alpha_from_counts(pairable, level))
+        if bootstrap > 0:
+            interval = bootstrap_alpha(pairable, level, bootstrap, seed)
+            alpha["ci"] = (
+                [_round(interval.low), _round(interval.high)] if interval.low is not None else None
+            )
+            alpha["undefined_resamples"] = interval.undefined
+            if interval.low is None:
+                alpha["ci_reason"] = "too few resamples had any variation"
+        else:
+            alpha["ci_reason"] = "no bootstrap resamples requested"
+    except UndefinedStatistic as reason:
+        alpha["reason"] = reasons["alpha"] = str(reason)
+    icc: dict = {"form": None, "value": None, "ci": None}
+    try:
+        if n_clips < 2:
+            raise UndefinedStatistic("fewer than two clips rated by two or more coders")
+        complete = _same_coders_everywhere(twice)
+        result = icc_a1(complete) if complete is not None else icc_oneway(twice)
+        icc = {"form": result.form, "value": _round(result.value),
+               "ci": [_round(result.ci[0]), _round(result.ci[1])]}
+    except UndefinedStatistic as reason:
+        icc["reason"] = reasons["icc"] = str(reason)
+    exact = within_one = None
+    try:
+        found = pairwise_agreement(twice)
+        exact, within_one = _round(found.exact), _round(found.within_one)
+    except UndefinedStatistic as reason:
+        reasons["exact_agreement"] = reasons["within_one_agreement"] = str(reason)
+    return {
+        "alpha": alpha, "icc": icc, "exact_agreement": exact, "within_one_agreement": within_one,
+        "n_clips": n_clips, "n_coders": n_coders, "band": band(alpha["value"]),
+        "reasons": reasons,
+    }
+
+
+def _pair_entries(table: pd.DataFrame, scheme: Scheme) -> list[dict]:
+    """Per coder pair, per item and pooled over items (item null): quadratic-weighted kappa,
+    exact and within-one agreement on the clips both rated."""
+    entries = []
+    coders = sorted(table["coder"].unique())
+    by_coder = {c: table[table["coder"] == c].set_index(["clip_id", "item"])["value"]
+                for c in coders}
+    for first, second in combinations(coders, 2):
+        both = pd.concat([by_coder[first], by_coder[second]], axis=1, join="inner")
+        if both.empty:
+            continue
+        both.columns = ["first", "second"]
+        scopes = [(item.id, item.scale.points) for item in scheme.items]
+        points = sorted({p for item in scheme.items for p in item.scale.points})
+        scopes.append((None, points))
+        for item_id, categories in scopes:
+            rows = both if item_id is None else both.xs(item_id, level="item", drop_level=False)
+            if rows.empty:
+                continue
+            entry: dict = {"coders": [first, second], "item": item_id,
+                           "n_clips": int(rows.index.get_level_values("clip_id").nunique()),
+                           "reasons": {}}
+            try:
+                entry["kappa"] = _round(quadratic_kappa(rows["first"], rows["second"],
+                                                        np.array(categories)))
+            except UndefinedStatistic as reason:
+                entry["kappa"] = None
+                entry["reasons"]["kappa"] = str(reason)
+            found = agreement(rows["first"], rows["second"])
+            entry["exact_agreement"] = _round(found.exact)
+            entry["within_one_agreement"] = _round(found.within_one)
+            entries.append(entry)
+    return entries
+
+
+def _pooled_entry(table: pd.DataFrame, scheme: Scheme, bootstrap: int, seed: int) -> dict:
+    """Statistics over all items at once: each clip x item is a unit (ordinal alpha);
+    n_clips counts clips (not clip x item units) rated by two or more coders."""
+    points = sorted({p for item in scheme.items for p in item.scale.points})
+    matrix = unit_matrix(table, ["clip_id", "item"])[0] if not table.empty else np.empty((0, 0))
+    entry = reliability_entry(matrix, "ordinal", np.array(points, dtype=float), bootstrap, seed)
+    coders_per_clip = table.groupby("clip_id")["coder"].nunique()
+    entry["n_clips"] = int((coders_per_clip >= 2).sum())
+    return entry
+
+
+def certification(
+    clean: pd.DataFrame, scheme: Scheme, alpha_min: float = 0.80, within_one_min: float = 0.85,
+) -> list[dict]:
+    """Each trainee against the master coder on the training clips both rated, pooled over
+    items: alpha (ordinal), ICC and within-one agreement; pass when alpha >= alpha_min and
+    within-one >= within_one_min, else "not yet"."""
+    masters = clean[clean["role"] == "master"]
+    trainees = clean[clean["role"] == "training"]
+    results = []
+    master_ratings = masters.sort_values("coder").drop_duplicates(["clip_id", "item"])
+    master_ratings = master_ratings.assign(coder="master")
+    for coder, ratings in trainees.groupby("coder", sort=True):
+        shared = ratings.merge(master_ratings[["clip_id", "item"]], on=["clip_id", "item"])
+        paired = pd.concat([shared, master_ratings.merge(
+            shared[["clip_id", "item"]], on=["clip_id", "item"])])
+        entry = _pooled_entry(paired, scheme, bootstrap=0, seed=0)
+        alpha = entry["alpha"]["value"]
+        within_one = entry["within_one_agreement"]
+        passed = (alpha is not None and within_one is not None
+                  and alpha >= alpha_min and within_one >= within_one_min)
+        results.append({
+            "coder": coder, "master": ", ".join(sorted(masters["coder"].unique())),
+            "n_clips": int(shared["clip_id"].nunique()), "alpha": alpha,
+            "icc": entry["icc"], "within_one_agreement": within_one,
+            "exact_agreement": entry["exact_agreement"],
+            "thresholds": {"alpha": alpha_min, "within_one_agreement": within_one_min},
+            "status": "pass" if passed else "not yet", "reasons": entry["reasons"],
+        })
+    return results
+
+
+def drift(clean: pd.DataFrame, scheme: Scheme) -> dict[str, list[dict]]:
+    """The pooled statistics by batch and by month of annotation. A clip belongs to the batch
+    and month of its last rating (when its double-coding was complete)."""
+    table = clean[clean["role"].isin(RELIABILITY_ROLES)]
+    last = table.sort_values(["rated_at", "line"], na_position="first").groupby("clip_id").last()
+    groups = {
+        "by_batch": last["batch"].replace("", np.nan),
+        "by_month": last["rated_at"].dt.strftime("%Y-%m") if last["rated_at"].notna().any()
+        else pd.Series(np.nan, index=last.index),
+    }
+    result: dict[str, list[dict]] = {}
+    for name, labels in groups.items():
+        rows = []
+        for label, clip_ids in labels.dropna().groupby(labels.dropna()).groups.items():
+            subset = table[table["clip_id"].isin(clip_ids)]
+            entry = _pooled_entry(subset, scheme, bootstrap=0, seed=0)
+            if entry["n_clips"] == 0:
+                continue
+            rows.append({"group": str(label), "alpha": entry["alpha"]["value"],
+                         "icc": entry["icc"], "exact_agreement": entry["exact_agreement"],
+                         "within_one_agreement": entry["within_one_agreement"],
+                         "n_clips": entry["n_clips"], "n_coders": entry["n_coders"],
+                         "reasons": entry["reasons"]})
+        result[name] = rows
+    return result
+
+
+def compute_reliability(
+    ratings: pd.DataFrame, scheme: Scheme, bootstrap: int = 1000, seed: int = 0,
+    min_item_share: float = 0.75, alpha_min: float = 0.80, within_one_min: float = 0.85,
+    source: str = "ratings",
+) -> dict:
+    """Reliability of a ratings table (clip_id, coder, item, value [, role, batch, status,
+    created_at, updated_at]) under a scheme, as the issue-5 JSON layout:
+
+        {"items": {id: ENTRY}, "composites": {id: ENTRY}, "pairs": [...],
+         "certification": [...], "drift": {"by_batch": [...], "by_month": [...]}, ...}
+
+    Items: ordinal alpha over the scale points; composites (a coder's mean of reverse-keyed
+    items, see scores.coder_composites): interval alpha. Bootstrap resamples clips, seeded.
+    """
+    clean = clean_ratings(ratings, scheme, source=source)
+    independent = clean[clean["role"].isin(RELIABILITY_ROLES)]
+    by_item = {item_id: rows for item_id, rows in independent.groupby("item")}
+    items = {}
+    for index, item in enumerate(scheme.items):
+        rows = by_item.get(item.id, independent.iloc[0:0])
+        matrix = unit_matrix(rows, ["clip_id"])[0] if not rows.empty else np.empty((0, 0))
+        items[item.id] = reliability_entry(
+            matrix, "ordinal", np.array(item.scale.points, dtype=float), bootstrap, seed + index,
+        )
+    composite_table = coder_composites(independent, scheme, min_item_share).dropna(
+        subset=["value"])
+    composites = {}
+    for index, composite in enumerate(scheme.composites, start=len(scheme.items)):
+        rows = composite_table[composite_table["composite"] == composite.id]
+        matrix = unit_matrix(rows, ["clip_id"])[0] if not rows.empty else np.empty((0, 0))
+        composites[composite.id] = reliability_entry(
+            matrix, "interval", None, bootstrap, seed + index,
+        )
+    return {
+        "scheme": {"name": scheme.name, "version": scheme.version},
+        "settings": {"bootstrap": bootstrap, "seed": seed, "min_item_share": min_item_share,
+                     "confidence": 0.95, "resampling": "clips, with replacement"},
+        "n_ratings": int(len(independent)),
+        "items": items,
+        "composites": composites,
+        "pairs": _pair_entries(independent, scheme),
+        "certification": certification(clean, scheme, alpha_min, within_one_min),
+        "drift": drift(clean, scheme),
+    }
+
+
+# ---------------------------------------------------------------- presentation
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _rows(result: dict):
+    for kind in ("items", "composites"):
+        for name, entry in result.get(kind, {}).items():
+            yield kind[:-1], name, entry
+
+
+def format_table(result: dict) -> str:
+    """A plain-text reliability table: one line per item and composite."""
+    header = (f"{'item / composite':<32} {'alpha':>6} {'95% CI':<15} {'ICC':<16} "
+              f"{'exact':>5} {'+-1':>5} {'clips':>5} {'coders':>6}  band")
+    lines = [header, "-" * len(header)]
+    previous_kind = "item"
+    for kind, name, entry in _rows(result):
+        if kind != previous_kind:
+            lines.append("")
+            previous_kind = kind
+        alpha = entry["alpha"]
+        ci = alpha.get("ci")
+        ci_text = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-"
+        icc = entry["icc"]
+        icc_text = (f"{icc['form']} {icc['value']:.2f}" if icc.get("value") is not None else "-")
+        label = name if kind == "item" else f"{name} (composite)"
+        lines.append(
+            f"{label:<32} {_number(alpha['value']):>6} {ci_text:<15} {icc_text:<16} "
+            f"{_percent(entry['exact_agreement']):>5} {_percent(entry['within_one_agreement']):>5} "
+            f"{entry['n_clips']:>5} {entry['n_coders']:>6}  {entry['band']}"
+        )
+    reasons = sorted({f"{name}: {why}" for _, name, entry in _rows(result)
+                      for why in list(entry["reasons"].values())[:1]})
+    if reasons:
+        lines += ["", "Not computed:"] + [f"  {line}" for line in reasons]
+    lines += ["", "alpha: items ordinal, composites interval; bands: >= .800 reliable, "
+              ".667-.800 tentative, < .667 unreliable (Krippendorff)."]
+    for trainee in result.get("certification", []):
+        lines.append(
+            f"certification {trainee['coder']}: {trainee['status']} (alpha "
+            f"{_number(trainee['alpha'])}, within-one {_percent(trainee['within_one_agreement'])}, "
+            f"{trainee['n_clips']} training clips)"
+        )
+    return "\n".join(lines)
+
+
+def flat_table(result: dict) -> pd.DataFrame:
+    """One row per item and composite with every statistic in its own column."""
+    rows = []
+    for kind, name, entry in _rows(result):
+        alpha, icc = entry["alpha"], entry["icc"]
+        rows.append({
+            "kind": kind, "id": name, "alpha": alpha["value"], "alpha_level": alpha["level"],
+            "alpha_ci_low": (alpha.get("ci") or [None, None])[0],
+            "alpha_ci_high": (alpha.get("ci") or [None, None])[1],
+            "alpha_resamples": alpha["resamples"],
+            "alpha_undefined_resamples": alpha.get("undefined_resamples"),
+            "icc_form": icc.get("form"), "icc": icc.get("value"),
+            "icc_ci_low": (icc.get("ci") or [None, None])[0],
+            "icc_ci_high": (icc.get("ci") or [None, None])[1],
+            "exact_agreement": entry["exact_agreement"],
+            "within_one_agreement": entry["within_one_agreement"],
+            "n_clips": entry["n_clips"], "n_coders": entry["n_coders"], "band": entry["band"],
+            "reasons": "; ".join(f"{k}: {v}" for k, v in entry["reasons"].items()),
+        })
+    return pd.DataFrame(rows)
+
+
+def reliability_study(study: Study) -> dict:
+    """Compute reliability from STUDY/ratings.csv and the study's scheme; write
+    STUDY/reliability/reliability.json and reliability.csv. Returns the result."""
+    ratings = read_table(
+        study.ratings_csv, REQUIRED_RATING_COLUMNS,
+        f"run `coding-pipeline pull {study.root}` first",
+    )
+    config = study.config
+    result = compute_reliability(
+        ratings, load_scheme(study.scheme_path), bootstrap=config.bootstrap, seed=config.seed,
+        min_item_share=config.min_item_share, alpha_min=config.alpha_min,
+        within_one_min=config.within_one_min, source=str(study.ratings_csv),
+    )
+    write_json_atomic(study.reliability_dir / "reliability.json", result)
+    write_csv_atomic(study.reliability_dir / "reliability.csv", flat_table(result))
+    return result

@@ -1,0 +1,398 @@
+"""Per-dyad scores: items -> a coder's composites on a clip -> clip scores -> dyad x timepoint.
+
+1. A coder's composite on a clip is the mean of its items after reverse-keying
+   (max + min - value), when at least `min_item_share` of the items were rated; else missing,
+   with the reason.
+2. A double-coded clip gets one score per composite by policy: `primary` (the coder with role
+   primary; without roles, the coder who rated first), `mean` (mean over coders) or `consensus`
+   (the consensus rating where one exists, else the mean).
+3. A dyad's score at a timepoint is the duration-weighted mean (weight end_s - start_s) of its
+   session's clip scores, with the number of clips scored and their share of the session's clips.
+
+The pure functions take and return tables; `score_study` reads and writes the study folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.scheme import Scheme, load_scheme
+from coding_pipeline.study import (
+    Study,
+    atomic_path,
+    read_clips,
+    read_session_covariates,
+    read_table,
+    write_csv_atomic,
+)
+
+REQUIRED_RATING_COLUMNS = ["clip_id", "coder", "item", "value"]
+RELIABILITY_ROLES = ("", "primary", "reliability")  # independent ratings of study clips
+SCORED_ROLES = ("", "primary", "reliability", "consensus")
+POLICIES = ("primary", "mean", "consensus")
+SESSION_KEYS = ["dyad_id", "timepoint"]
+
+
+# ---------------------------------------------------------------- ratings
+
+
+def clean_ratings(ratings: pd.DataFrame, scheme: Scheme, source: str = "ratings") -> pd.DataFrame:
+    """Checked ratings: clip_id, coder, item, value (float), role, batch, rated_at.
+
+    Keeps rows whose status is "rated" (all rows without a status column) and a non-blank value.
+    A missing column, an unknown item, or a value that is not a point of the item's scale is a
+    `PipelineError` naming the file line (the header is line 1). When a coder rated the same
+    clip and item twice, the last updated rating is kept.
+    """
+    missing = [c for c in REQUIRED_RATING_COLUMNS if c not in ratings.columns]
+    if missing:
+        raise PipelineError(
+            f"{source}: missing column(s) {', '.join(missing)}; a ratings file needs "
+            f"{', '.join(REQUIRED_RATING_COLUMNS)}."
+        )
+    table = ratings.reset_index(drop=True).copy()
+    table["line"] = np.arange(len(table)) + 2
+    for column in ("clip_id", "coder", "item", "role", "batch", "status"):
+        if column in table.columns:
+            table[column] = table[column].fillna("").astype(str).str.strip()
+    if "status" in table.columns:
+        table = table[table["status"].str.lower().isin(["rated", ""])]
+    text = table["value"].astype(str).str.strip()
+    table = table[~text.isin(["", "nan", "None", "<NA>"])].copy()
+    table["value"] = pd.to_numeric(table["value"], errors="coerce")
+    raw = ratings.reset_index(drop=True)["value"]
+    known = set(scheme.item_ids)
+    unknown = table[~table["item"].isin(known)]
+    if not unknown.empty:
+        first = unknown.iloc[0]
+        raise PipelineError(
+            f"{source} line {first['line']}: item '{first['item']}' is not in the scheme "
+            f"'{scheme.name}' (items: {', '.join(scheme.item_ids)}); use the matching scheme."
+        )
+    for item in scheme.items:
+        rows = table[table["item"] == item.id]
+        bad = rows[~rows["value"].isin(item.scale.points)]
+        if not bad.empty:
+            first = bad.iloc[0]
+            shown = raw.iloc[first["line"] - 2]
+            raise PipelineError(
+                f"{source} line {first['line']}: value '{shown}' for item '{item.id}' "
+                f"(clip {first['clip_id']}, coder {first['coder']}) is not a point of its "
+                f"scale {item.scale.min}-{item.scale.max}; correct or remove that row."
+            )
+    for column in ("role", "batch"):
+        if column not in table.columns:
+            table[column] = ""
+    table["role"] = table["role"].str.lower()
+    stamp = table.get("created_at", table.get("updated_at"))
+    table["rated_at"] = (
+        pd.to_datetime(stamp, utc=True, errors="coerce", format="ISO8601")
+        if stamp is not None else pd.NaT
+    )
+    if "updated_at" in table.columns:
+        order = pd.to_datetime(table["updated_at"], utc=True, errors="coerce", format="ISO8601")
+        table = table.assign(_order=order).sort_values(["_order", "line"], na_position="first")
+    table = table.drop_duplicates(["clip_id", "coder", "item"], keep="last")
+    columns = ["clip_id", "coder", "item", "value", "role", "batch", "rated_at", "line"]
+    return table.sort_values("line")[columns].reset_index(drop=True)
+
+
+def keyed_values(clean: pd.DataFrame, scheme: Scheme) -> pd.Series:
+    """Each rating after reverse-keying: max + min - value for reverse-keyed items."""
+    offsets = {i.id: i.scale.max + i.scale.min for i in scheme.items if i.reverse}
+    flip = clean["item"].map(offsets)
+    return clean["value"].where(flip.isna(), flip - clean["value"])
+
+
+def coder_composites(
+    clean: pd.DataFrame, scheme: Scheme, min_item_share: float = 0.75
+) -> pd.DataFrame:
+    """Each coder's composites on each clip: clip_id, coder, role, rated_at (the coder's first
+    rating of the clip), composite, value, n_items, reason. value = mean of the reverse-keyed
+    items when at least `min_item_share` of the composite's items were rated, else NaN with
+    the reason."""
+    keyed = clean.assign(keyed=keyed_values(clean, scheme))
+    by_coder = keyed.groupby(["clip_id", "coder"])
+    roles = by_coder["role"].agg(lambda r: next((x for x in r if x), ""))
+    first_rated = by_coder["rated_at"].min()
+    frames = []
+    for composite in scheme.composites:
+        rows = keyed[keyed["item"].isin(composite.items)]
+        grouped = rows.groupby(["clip_id", "coder"])["keyed"].agg(["mean", "count"])
+        needed = len(composite.items)
+        enough = grouped["count"] >= min_item_share * needed - 1e-9
+        frame = pd.DataFrame({
+            "composite": composite.id,
+            "value": grouped["mean"].where(enough),
+            "n_items": grouped["count"].astype(int),
+            "reason": np.where(
+                enough, "",
+                grouped["count"].astype(str) + f" of {needed} items rated "
+                f"(at least {min_item_share:.0%} needed)",
+            ),
+        }, index=grouped.index)
+        frames.append(frame)
+    columns = ["clip_id", "coder", "role", "rated_at", "composite", "value", "n_items", "reason"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(frames).reset_index()
+    keys = table.set_index(["clip_id", "coder"]).index
+    table["role"] = keys.map(roles)
+    table["rated_at"] = keys.map(first_rated)
+    return table[columns]
+
+
+# ---------------------------------------------------------------- clips and sessions
+
+
+def clip_scores(composites: pd.DataFrame, policy: str = "primary") -> pd.DataFrame:
+    """One score per clip and composite by policy: clip_id, composite, value, n_coders, source,
+    reason. Training and master ratings are not study scores and are left out."""
+    if policy not in POLICIES:
+        raise PipelineError(f"clip policy '{policy}' is unknown: use {', '.join(POLICIES)}.")
+    table = composites[composites["role"].isin(SCORED_ROLES)]
+    independent = table[table["role"] != "consensus"]
+    rows = []
+    for (clip_id, composite), group in independent.groupby(["clip_id", "composite"], sort=True):
+        rated = group.dropna(subset=["value"])
+        mean_value = rated["value"].mean() if not rated.empty else np.nan
+        value, source, reason = mean_value, "mean", ""
+        if policy == "primary":
+            primary = group[group["role"] == "primary"]
+            if primary.empty:
+                primary = group.sort_values(["rated_at", "coder"]).head(1)
+            value, source = primary["value"].iloc[0], f"primary ({primary['coder'].iloc[0]})"
+            reason = primary["reason"].iloc[0]
+        elif rated.empty:
+            reason = "; ".join(sorted(set(group["reason"])))
+        rows.append((clip_id, composite, value, len(rated), source, reason))
+    result = pd.DataFrame(
+        rows, columns=["clip_id", "composite", "value", "n_coders", "source", "reason"]
+    )
+    if policy == "consensus":
+        consensus = table[(table["role"] == "consensus")].dropna(subset=["value"])
+        consensus = consensus.drop_duplicates(["clip_id", "composite"]).set_index(
+            ["clip_id", "composite"]
+        )["value"]
+        keys = pd.MultiIndex.from_frame(result[["clip_id", "composite"]])
+        found = keys.isin(consensus.index)
+        result.loc[found, "value"] = consensus.reindex(keys[found]).to_numpy()
+        result.loc[found, "source"] = "consensus"
+        result.loc[found, "reason"] = ""
+    return result
+
+
+def _durations(clips: pd.DataFrame) -> pd.Series:
+    start = pd.to_numeric(clips.get("start_s"), errors="coerce")
+    end = pd.to_numeric(clips.get("end_s"), errors="coerce")
+    return (end - start) if start is not None and end is not None else pd.Series(np.nan)
+
+
+def dyad_scores(
+    scores: pd.DataFrame, clips: pd.DataFrame, scheme: Scheme,
+    covariates: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Long table, one row per dyad x timepoint x composite: score (duration-weighted mean of
+    the session's clip scores, sum w_i s_i / sum w_i with w_i = end_s - start_s; equal weights
+    when a duration is unknown), n_clips (clips scored), n_clips_session, share_clips_rated,
+    reason when missing; with arm and every further sessions.csv column."""
+    clips = clips.copy()
+    clips["duration"] = _durations(clips)
+    unknown = sorted(set(scores["clip_id"]) - set(clips["clip_id"]))
+    if unknown:
+        raise PipelineError(
+            f"ratings name {len(unknown)} clip(s) not in clips.csv (e.g. {unknown[0]}): "
+            "restore the clips.csv the clips were pushed from, or pull again."
+        )
+    if "arm" not in clips.columns:
+        clips["arm"] = ""
+    sessions = clips.groupby(SESSION_KEYS, sort=True).agg(
+        n_clips_session=("clip_id", "size"), arm=("arm", "first"),
+    ).reset_index()
+    if covariates is not None and not covariates.empty:
+        extra = covariates.drop(columns=[c for c in ("arm",) if c in covariates.columns])
+        sessions = sessions.merge(
+            covariates[SESSION_KEYS].drop_duplicates(), on=SESSION_KEYS, how="outer"
+        )
+        arms = covariates.set_index(SESSION_KEYS)["arm"] if "arm" in covariates else None
+        if arms is not None:
+            keys = pd.MultiIndex.from_frame(sessions[SESSION_KEYS])
+            from_sessions = arms.reindex(keys).to_numpy()
+            sessions["arm"] = np.where(pd.notna(from_sessions), from_sessions, sessions["arm"])
+        sessions = sessions.merge(extra, on=SESSION_KEYS, how="left")
+    sessions["n_clips_session"] = sessions["n_clips_session"].fillna(0).astype(int)
+    sessions["arm"] = sessions["arm"].fillna("")
+    merged = scores.merge(clips[["clip_id", *SESSION_KEYS, "duration"]], on="clip_id")
+    merged = merged.dropna(subset=["value"])
+    equal_weights = merged["duration"].isna().any() or not (merged["duration"] > 0).all()
+    merged["weight"] = 1.0 if equal_weights else merged["duration"]
+    merged["weighted"] = merged["weight"] * merged["value"]
+    summary = merged.groupby([*SESSION_KEYS, "composite"]).agg(
+        weighted=("weighted", "sum"), weight=("weight", "sum"), n_clips=("clip_id", "size"),
+    )
+    frames = []
+    for composite in scheme.composites:
+        frame = sessions.assign(composite=composite.id, composite_label=composite.label)
+        frames.append(frame)
+    long = pd.concat(frames, ignore_index=True) if frames else sessions.iloc[0:0]
+    keys = pd.MultiIndex.from_frame(long[[*SESSION_KEYS, "composite"]])
+    found = summary.reindex(keys)
+    long["score"] = (found["weighted"] / found["weight"]).to_numpy()
+    long["n_clips"] = found["n_clips"].fillna(0).astype(int).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = long["n_clips"] / long["n_clips_session"].replace(0, np.nan)
+    long["share_clips_rated"] = share.round(4)
+    long["weighting"] = "equal" if equal_weights else "duration"
+    long["reason"] = np.where(
+        long["score"].notna(), "",
+        np.where(long["n_clips_session"] == 0, "no clips for this session in clips.csv",
+                 "no clip of this session has a score for this composite"),
+    )
+    first = [*SESSION_KEYS, "arm"]
+    covariate_columns = [c for c in sessions.columns if c not in (*first, "n_clips_session")]
+    ordered = [*first, *covariate_columns, "composite", "composite_label", "score", "n_clips",
+               "n_clips_session", "share_clips_rated", "weighting", "reason"]
+    order = {composite.id: number for number, composite in enumerate(scheme.composites)}
+    long = long.assign(_order=long["composite"].map(order))
+    return long.sort_values([*SESSION_KEYS, "_order"])[ordered].reset_index(drop=True)
+
+
+def wide_scores(long: pd.DataFrame) -> pd.DataFrame:
+    """One row per dyad x timepoint; per composite the columns <id>, <id>_n_clips and
+    <id>_share_rated."""
+    index = [c for c in long.columns if c not in {
+        "composite", "composite_label", "score", "n_clips", "share_clips_rated", "weighting",
+        "reason",
+    }]
+    base = long[index].drop_duplicates(SESSION_KEYS).set_index(SESSION_KEYS)
+    parts = [base]
+    for composite, group in long.groupby("composite", sort=False):
+        values = group.set_index(SESSION_KEYS)
+        parts.append(values[["score", "n_clips", "share_clips_rated"]].rename(columns={
+            "score": composite, "n_clips": f"{composite}_n_clips",
+            "share_clips_rated": f"{composite}_share_rated",
+        }))
+    return pd.concat(parts, axis=1).reset_index()
+
+
+# ---------------------------------------------------------------- files
+
+
+def _numeric_where_possible(table: pd.DataFrame, keep_text: list[str]) -> pd.DataFrame:
+    """Columns of numbers written as text (child age, ...) become numeric for Parquet/SPSS."""
+    table = table.copy()
+    for column in table.columns:
+        if column in keep_text or pd.api.types.is_numeric_dtype(table[column]):
+            continue
+        text = table[column].astype(str).str.strip()
+        numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
+        if numbers.notna().sum() == (text != "").sum() and numbers.notna().any():
+            table[column] = numbers
+    return table
+
+
+def _spss_name(name: str, taken: set[str]) -> str:
+    """A valid, unique SPSS variable name (letters, digits, _; starts with a letter; <= 64)."""
+    cleaned = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
+    if not cleaned or not cleaned[0].isalpha():
+        cleaned = f"v_{cleaned}"
+    cleaned = cleaned[:60]
+    candidate, number = cleaned, 1
+    while candidate.lower() in taken:
+        number += 1
+        candidate = f"{cleaned}_{number}"
+    taken.add(candidate.lower())
+    return candidate
+
+
+def write_sav(table: pd.DataFrame, path: Path, labels: dict[str, str]) -> None:
+    """SPSS .sav with variable labels, and arm/timepoint also as labelled numeric codes."""
+    import pyreadstat
+
+    taken: set[str] = set()
+    renamed = {c: _spss_name(c, taken) for c in table.columns}
+    data = table.rename(columns=renamed)
+    column_labels = {renamed[c]: labels.get(c, c) for c in table.columns}
+    value_labels: dict[str, dict[int, str]] = {}
+    for column in ("timepoint", "arm"):
+        if column not in table.columns:
+            continue
+        levels = [v for v in pd.unique(table[column].astype(str)) if v]
+        name = _spss_name(f"{column}_code", taken)
+        codes = {level: number for number, level in enumerate(levels, start=1)}
+        data[name] = table[column].astype(str).map(codes).astype(float)
+        value_labels[name] = {number: level for level, number in codes.items()}
+        column_labels[name] = f"{column} (numeric code)"
+    for column in data.columns:
+        if not pd.api.types.is_numeric_dtype(data[column]):
+            data[column] = data[column].fillna("").astype(str)
+    with atomic_path(path) as temp:
+        pyreadstat.write_sav(
+            data, str(temp), column_labels=column_labels, variable_value_labels=value_labels,
+        )
+
+
+def _labels(scheme: Scheme, wide: bool) -> dict[str, str]:
+    labels = {
+        "dyad_id": "Dyad", "timepoint": "Timepoint", "arm": "Arm", "composite": "Composite",
+        "composite_label": "Composite label", "score": "Score (duration-weighted mean of clips)",
+        "n_clips": "Clips scored", "n_clips_session": "Clips in the session",
+        "share_clips_rated": "Share of the session's clips scored",
+        "weighting": "Clip weighting", "reason": "Why the score is missing",
+    }
+    if wide:
+        for composite in scheme.composites:
+            labels[composite.id] = composite.label
+            labels[f"{composite.id}_n_clips"] = f"{composite.label}: clips scored"
+            labels[f"{composite.id}_share_rated"] = f"{composite.label}: share of clips scored"
+    return labels
+
+
+def _write_parquet(table: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as temp:
+        table.to_parquet(temp, index=False)
+
+
+def score_study(study: Study) -> dict[str, Path]:
+    """Write STUDY/scores/: clip_scores.csv, dyad_scores.csv/.parquet/.sav (long: dyad x
+    timepoint x composite) and dyad_scores_wide.csv/.parquet/.sav (dyad x timepoint).
+
+    Uses study.toml's [scores] clip_policy and min_item_share. Returns label -> path written.
+    """
+    ratings = read_table(
+        study.ratings_csv, REQUIRED_RATING_COLUMNS,
+        f"run `coding-pipeline pull {study.root}` first",
+    )
+    scheme = load_scheme(study.scheme_path)
+    clean = clean_ratings(ratings, scheme, source=str(study.ratings_csv))
+    composites = coder_composites(clean, scheme, study.config.min_item_share)
+    per_clip = clip_scores(composites, study.config.clip_policy)
+    clips = read_clips(study)
+    covariates = read_session_covariates(study) if study.sessions_csv.is_file() else None
+    long = dyad_scores(per_clip, clips, scheme, covariates)
+    wide = wide_scores(long)
+    out = study.scores_dir
+    written = {
+        "clip scores CSV": out / "clip_scores.csv",
+        "long CSV": out / "dyad_scores.csv",
+        "long Parquet": out / "dyad_scores.parquet",
+        "long SPSS": out / "dyad_scores.sav",
+        "wide CSV": out / "dyad_scores_wide.csv",
+        "wide Parquet": out / "dyad_scores_wide.parquet",
+        "wide SPSS": out / "dyad_scores_wide.sav",
+    }
+    write_csv_atomic(written["clip scores CSV"], per_clip)
+    write_csv_atomic(written["long CSV"], long)
+    write_csv_atomic(written["wide CSV"], wide)
+    text_columns = ["dyad_id", "timepoint", "arm"]
+    long_typed = _numeric_where_possible(long, text_columns)
+    wide_typed = _numeric_where_possible(wide, text_columns)
+    _write_parquet(long_typed, written["long Parquet"])
+    _write_parquet(wide_typed, written["wide Parquet"])
+    write_sav(long_typed, written["long SPSS"], _labels(scheme, wide=False))
+    write_sav(wide_typed, written["wide SPSS"], _labels(scheme, wide=True))
+    return written

@@ -1,0 +1,17 @@
+"""Reliability statistics: pure numpy/scipy, no file or table I/O.
+
+- `alpha`: Krippendorff's alpha (nominal, ordinal, interval, ratio) and a bootstrap over units.
+- `icc`: intraclass correlations (McGraw & Wong 1996; Shrout & Fleiss 1979) with F-based intervals.
+- `agreement`: exact and within-one-point agreement over coder pairs.
+- `kappa`: quadratic-weighted Cohen's kappa.
+
+Data come as a units x coders float array with NaN for a missing rating (rows are clips).
+A statistic that the data cannot define raises `UndefinedStatistic` with the reason.
+"""
+
+
+class UndefinedStatistic(ValueError):
+    """The data do not define the statistic (too few units, no variation, no pairs).
+
+    `str(error)` is the reason, in words a report can show.
+    """
