@@ -97,6 +97,26 @@ def demo_command(study: Path) -> None:
     sys.exit(run_demo(study, echo=click.echo))
 
 
+@cli.command("report")
+@click.argument("study", type=click.Path(path_type=Path))
+def report_command(study: Path) -> None:
+    """Write STUDY/report.html: reliability, coder pairs, drift, certification and scores.
+
+    One self-contained file (figures embedded, nothing loaded from the network) to open in
+    any browser or attach to a lab meeting's notes. Reliability and scores are recomputed
+    from ratings.csv first.
+
+    \b
+      coding-pipeline pull trial-2026
+      coding-pipeline report trial-2026
+    """
+    from coding_pipeline.report.html import report_study
+    from coding_pipeline.study import load_study
+
+    path = report_study(load_study(study))
+    click.echo(f"Report written: {path}")
+
+
 def _register_area_commands() -> None:
     from coding_pipeline.cli import analysis, labelstudio, segment
 

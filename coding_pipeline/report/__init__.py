@@ -1,0 +1,1 @@
+"""The study report: self-contained HTML with embedded figures."""
