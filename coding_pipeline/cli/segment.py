@@ -1,5 +1,54 @@
-"""CLI commands of this area (see coding_pipeline/cli/__init__.py)."""
+"""CLI commands of this area (see coding_pipeline/cli/__init__.py): `segment`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import click
 
-COMMANDS: list[click.Command] = []
+from coding_pipeline.segment import segment_study
+from coding_pipeline.study import load_study
+
+
+@click.command("segment")
+@click.argument("study", type=click.Path(path_type=Path))
+@click.option("--epoch", "epoch_seconds", type=click.FloatRange(min=0, min_open=True),
+              help="Clip length in seconds (default: epoch_seconds in study.toml).")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Sessions encoded at once (default: workers in study.toml, 0 = one per core).")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def segment_command(study: Path, epoch_seconds: float | None, workers: int | None,
+                    quiet: bool) -> None:
+    """Cut every session in sessions.csv into clips for coders.
+
+    Each session is decoded once and cut into consecutive epochs from its start to its
+    end (the whole video when empty): H.264/AAC MP4 clips named by random ids in
+    STUDY/clips/, listed in the clip key STUDY/clips.csv with each clip's dyad, timepoint,
+    exact start and end (seconds from the video's first frame), frame count and recording
+    checks (qc: black, frozen, silent, no_audio).
+
+    Rerunning skips finished sessions and finishes interrupted ones. A bad row is
+    reported on one line and the other rows are still cut; the exit status is then 1.
+
+    \b
+      coding-pipeline segment trial-2026
+      coding-pipeline segment trial-2026 --epoch 30 --workers 2
+    """
+    loaded = load_study(study)
+    report = segment_study(loaded, epoch_seconds=epoch_seconds, workers=workers,
+                           progress=not quiet)
+    for warning in report.warnings:
+        click.secho(f"Warning: {warning}", fg="yellow", err=True)
+    for problem in report.problems:
+        click.secho(f"Error: {problem}", fg="red", err=True)
+    click.echo(
+        f"{report.clips_written} clips written from {report.sessions_done} sessions; "
+        f"{report.sessions_skipped} sessions already complete; "
+        f"{len(report.problems)} rows failed. Clip key: {loaded.clips_csv}"
+    )
+    if report.problems:
+        sys.exit(1)
+
+
+COMMANDS: list[click.Command] = [segment_command]

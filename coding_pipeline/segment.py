@@ -1,0 +1,437 @@
+"""The segment stage: sessions.csv -> clips/<clip_id>.mp4 + the clip key clips.csv.
+
+Each session is decoded once and cut into epochs (see video/plan.py and video/cut.py);
+sessions run in parallel processes. Work is never lost or repeated:
+- clips.csv is rewritten (atomically) after each session completes;
+- a session in progress has a manifest in STUDY/.segment/ with its planned clip ids and the
+  clips completed so far, so a rerun after a crash reuses the ids and skips those clips;
+- a rerun skips sessions whose clips are all there with the same source and epochs;
+- a session whose clips were already handed to coders (listed in STUDY/batches/*.csv) is
+  never re-cut with other epochs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.study import (
+    CLIP_COLUMNS,
+    Session,
+    Study,
+    read_sessions,
+    write_csv_atomic,
+    write_json_atomic,
+)
+from coding_pipeline.video.cut import ClipJob, ClipResult, EncodeSettings, cut_session
+from coding_pipeline.video.plan import PlanError, plan_epochs
+from coding_pipeline.video.probe import probe
+
+EXTRA_COLUMNS = ["duration_s", "epoch_index", "session_row", "width", "height", "has_audio",
+                 "plan"]
+CLIPS_TABLE_COLUMNS = CLIP_COLUMNS + EXTRA_COLUMNS
+
+
+@dataclass
+class SegmentReport:
+    """What a segment run did. `problems` are one line per failed sessions.csv row."""
+
+    clips_written: int = 0
+    sessions_done: int = 0
+    sessions_skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class SessionJob:
+    """Everything a worker process needs to segment one session (picklable)."""
+
+    session: Session
+    source: str  # as written in clips.csv
+    plan: str  # the epoch settings, recorded per clip; a change means a re-cut
+    epoch_seconds: float
+    min_last_epoch: float
+    settings: EncodeSettings
+    clips_dir: Path
+    manifest: Path
+    existing: list[dict[str, str]]  # this session's rows already in clips.csv
+    pushed: bool  # some existing clip is in a coder batch
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.session.dyad_id, self.session.timepoint)
+
+
+@dataclass
+class SessionOutcome:
+    key: tuple[str, str]
+    status: str  # "done", "skipped" or "failed"
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    clips_written: int = 0
+    problem: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # files of an earlier cut to remove
+
+
+def segment_study(study: Study, epoch_seconds: float | None = None, workers: int | None = None,
+                  progress: bool = True) -> SegmentReport:
+    """Cut every session of sessions.csv into clips; see the module docstring."""
+    epoch = epoch_seconds if epoch_seconds is not None else study.config.epoch_seconds
+    if epoch <= 0:
+        raise PipelineError(f"--epoch {epoch:g}: the epoch must be more than 0 seconds.")
+    sessions, problems = read_sessions(study)
+    report = SegmentReport(problems=list(problems))
+    table = read_clip_table(study)
+    pushed = pushed_clip_ids(study)
+    jobs = [make_job(study, session, epoch, table, pushed) for session in sessions]
+    count = workers or study.config.workers or os.cpu_count() or 1
+    display = ProgressDisplay(len(jobs)) if progress else None
+    order = {job.key: job.session.row for job in jobs}
+    for outcome in _run(jobs, count, display):
+        if display is not None:
+            display.finish(outcome.key)
+        if outcome.status == "failed":
+            report.problems.append(outcome.problem or "failed")
+            continue
+        report.warnings.extend(outcome.warnings)
+        if outcome.status == "skipped":
+            report.sessions_skipped += 1
+            continue
+        table = _replace_session(table, outcome, order)
+        write_csv_atomic(study.clips_csv, table)
+        for name in outcome.replaced:
+            study.absolute(name).unlink(missing_ok=True)
+        _manifest_path(study, outcome.key).unlink(missing_ok=True)
+        report.sessions_done += 1
+        report.clips_written += outcome.clips_written
+    if display is not None:
+        display.close()
+    report.problems.sort(key=_row_number)
+    return report
+
+
+def _row_number(problem: str) -> int:
+    match = re.match(r"sessions\.csv row (\d+)", problem)
+    return int(match.group(1)) if match else 0
+
+
+def read_clip_table(study: Study) -> pd.DataFrame:
+    """clips.csv as text (an empty table with our columns if there is none yet)."""
+    if not study.clips_csv.is_file():
+        return pd.DataFrame(columns=CLIPS_TABLE_COLUMNS)
+    try:
+        table = pd.read_csv(study.clips_csv, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise PipelineError(
+            f"{study.clips_csv}: cannot be read as CSV ({exc}); restore it from a backup "
+            "or delete it together with the clips folder to segment anew."
+        ) from None
+    missing = [c for c in ("clip_id", "dyad_id", "timepoint", "file") if c not in table.columns]
+    if missing:
+        raise PipelineError(f"{study.clips_csv}: missing column(s) {', '.join(missing)}.")
+    return table
+
+
+def pushed_clip_ids(study: Study) -> set[str]:
+    """Clip ids already handed to coders: those in any STUDY/batches/*.csv."""
+    ids: set[str] = set()
+    for path in sorted((study.root / "batches").glob("*.csv")):
+        try:
+            batch = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+            continue
+        if "clip_id" in batch.columns:
+            ids.update(batch["clip_id"])
+    return ids
+
+
+def plan_label(epoch: float, session: Session, min_last: float) -> str:
+    """The epoch settings of a session as recorded in clips.csv's `plan` column."""
+    start = "" if session.start_s is None else f"{session.start_s:g}"
+    end = "" if session.end_s is None else f"{session.end_s:g}"
+    return f"epoch={epoch:g};start={start};end={end};min_last={min_last:g}"
+
+
+def make_job(study: Study, session: Session, epoch: float, table: pd.DataFrame,
+             pushed: set[str]) -> SessionJob:
+    mine = table[(table["dyad_id"] == session.dyad_id) & (table["timepoint"] == session.timepoint)]
+    existing = mine.to_dict("records")
+    config = study.config
+    return SessionJob(
+        session=session, source=study.relative(session.video),
+        plan=plan_label(epoch, session, config.min_last_epoch), epoch_seconds=epoch,
+        min_last_epoch=config.min_last_epoch,
+        settings=EncodeSettings(max_height=config.max_height), clips_dir=study.clips_dir,
+        manifest=_manifest_path(study, (session.dyad_id, session.timepoint)),
+        existing=existing, pushed=any(row["clip_id"] in pushed for row in existing),
+    )
+
+
+def _manifest_path(study: Study, key: tuple[str, str]) -> Path:
+    digest = hashlib.sha1("\x1f".join(key).encode()).hexdigest()[:16]
+    return study.root / ".segment" / f"{digest}.json"
+
+
+def _replace_session(table: pd.DataFrame, outcome: SessionOutcome,
+                     order: dict[tuple[str, str], int]) -> pd.DataFrame:
+    dyad, timepoint = outcome.key
+    keep = table[~((table["dyad_id"] == dyad) & (table["timepoint"] == timepoint))]
+    new = pd.DataFrame(outcome.rows, dtype=str)
+    merged = pd.concat([keep, new], ignore_index=True).fillna("")
+    columns = CLIPS_TABLE_COLUMNS + [c for c in merged.columns if c not in CLIPS_TABLE_COLUMNS]
+    merged = merged.reindex(columns=columns, fill_value="")
+    keys = zip(merged["dyad_id"], merged["timepoint"], strict=True)
+    rank = [order.get(key, 10**9) for key in keys]
+    index = pd.to_numeric(merged["epoch_index"], errors="coerce").fillna(0)
+    merged = merged.assign(_rank=rank, _index=index).sort_values(["_rank", "_index"], kind="stable")
+    return merged.drop(columns=["_rank", "_index"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- running sessions
+
+
+def _run(jobs: list[SessionJob], workers: int, display: ProgressDisplay | None):
+    """Yield each session's outcome as it completes, in-process or in worker processes."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield process_session(job, display.update if display else None)
+        return
+    context = get_context("spawn")
+    with context.Manager() as manager:
+        queue = manager.Queue() if display else None
+        reader = None
+        if display is not None:
+            reader = threading.Thread(target=_relay, args=(queue, display), daemon=True)
+            reader.start()
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                                 mp_context=context) as pool:
+            pending = {pool.submit(_process_in_worker, job, queue) for job in jobs}
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
+        if queue is not None:
+            queue.put(None)
+            reader.join()
+
+
+def _relay(queue, display: ProgressDisplay) -> None:
+    while (message := queue.get()) is not None:
+        display.update(*message)
+
+
+def _process_in_worker(job: SessionJob, queue) -> SessionOutcome:
+    report = None if queue is None else (lambda *message: queue.put(message))
+    return process_session(job, report)
+
+
+def process_session(job: SessionJob, report=None) -> SessionOutcome:
+    """Segment one session: skip it if complete, else cut what is missing.
+
+    `report(key, slots_done, slots_total, fps)` receives progress now and then.
+    """
+    session = job.session
+    where = session.where
+    outcome = SessionOutcome(job.key, "failed")
+    complete = bool(job.existing) and all(
+        row.get("source") == job.source and row.get("plan") == job.plan
+        and (job.clips_dir.parent / row["file"]).is_file() for row in job.existing
+    )
+    if complete:
+        outcome.status = "skipped"
+        return outcome
+    changed = bool(job.existing) and any(
+        row.get("source") != job.source or row.get("plan") != job.plan for row in job.existing)
+    if changed and job.pushed:
+        old = job.existing[0].get("plan", "")
+        outcome.problem = (
+            f"{where}: its clips were already given to coders (STUDY/batches) with "
+            f"{old or 'other settings'}; re-cutting it as {job.plan} would orphan their "
+            "ratings. Keep the earlier epoch and times, or start a new study folder."
+        )
+        return outcome
+    try:
+        info = probe(session.video)
+        epochs = plan_epochs(info.frames, info.fps, job.epoch_seconds, session.start_s,
+                             session.end_s, job.min_last_epoch)
+    except (PipelineError, PlanError) as exc:
+        outcome.problem = f"{where}: {exc}."
+        return outcome
+    if session.end_s is not None and session.end_s > info.duration_s + 1 / info.fps:
+        outcome.warnings.append(
+            f"{where}: end {session.end_s:g} s is after the video ends ({info.duration_s:.2f} s);"
+            " the last clip stops at the end of the video."
+        )
+    known = _known_clips(job, len(epochs))
+    job.clips_dir.mkdir(parents=True, exist_ok=True)
+    ids = known["ids"]
+    jobs = []
+    for epoch, clip_id in zip(epochs, ids, strict=True):
+        path = job.clips_dir / f"{clip_id}.mp4"
+        jobs.append(ClipJob(epoch, path, done=clip_id in known["rows"] and path.is_file()))
+    manifest = {"source": job.source, "plan": job.plan, "ids": ids, "rows": known["rows"]}
+    write_json_atomic(job.manifest, manifest)
+
+    def clip_done(clip: ClipResult) -> None:
+        manifest["rows"][clip.path.stem] = _row(job, info, clip)
+        write_json_atomic(job.manifest, manifest)
+
+    total = epochs[-1].end_frame
+    progress = None
+    if report is not None:
+        def progress(slots: int) -> None:
+            report(job.key, slots, total, float(info.fps))
+    try:
+        result = cut_session(info, jobs, job.settings, progress, clip_done)
+    except av_errors() as exc:
+        outcome.problem = f"{where}: the video could not be cut ({exc}); check the file."
+        return outcome
+    outcome.warnings.extend(f"{where}: {warning}." for warning in result.warnings)
+    rows = [manifest["rows"][clip_id] for clip_id in ids if clip_id in manifest["rows"]]
+    if not rows:
+        outcome.problem = f"{where}: no frame could be decoded in the requested window."
+        return outcome
+    outcome.status = "done"
+    outcome.rows = rows
+    outcome.clips_written = len(result.clips)
+    kept = {row["file"] for row in rows}
+    outcome.replaced = [row["file"] for row in job.existing if row["file"] not in kept]
+    return outcome
+
+
+def av_errors() -> tuple[type[Exception], ...]:
+    import av
+
+    return (av.error.FFmpegError,)
+
+
+def _known_clips(job: SessionJob, count: int) -> dict[str, Any]:
+    """Clip ids to reuse (from an interrupted run or an incomplete earlier cut) or new ones."""
+    if job.manifest.is_file():
+        try:
+            saved = json.loads(job.manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            saved = {}
+        if (saved.get("source"), saved.get("plan")) == (job.source, job.plan) and len(
+                saved.get("ids", [])) == count:
+            return {"ids": saved["ids"], "rows": saved.get("rows", {})}
+    same = [row for row in job.existing
+            if row.get("source") == job.source and row.get("plan") == job.plan]
+    if same and len(same) == count:
+        ordered = sorted(same, key=lambda row: int(row.get("epoch_index") or 0))
+        return {"ids": [row["clip_id"] for row in ordered],
+                "rows": {row["clip_id"]: row for row in ordered}}
+    return {"ids": [secrets.token_hex(6) for _ in range(count)], "rows": {}}
+
+
+def _row(job: SessionJob, info, clip: ClipResult) -> dict[str, str]:
+    session = job.session
+    return {
+        "clip_id": clip.path.stem, "dyad_id": session.dyad_id, "timepoint": session.timepoint,
+        "arm": session.arm, "source": job.source, "start_s": f"{clip.epoch.start_s:.6f}",
+        "end_s": f"{clip.end_s:.6f}", "file": f"{job.clips_dir.name}/{clip.path.name}",
+        "fps": f"{float(info.fps):.6g}", "frames": str(clip.frames), "qc": clip.qc,
+        "duration_s": f"{clip.end_s - clip.epoch.start_s:.6f}",
+        "epoch_index": str(clip.epoch.index), "session_row": str(session.row),
+        "width": str(clip.width), "height": str(clip.height),
+        "has_audio": "yes" if clip.has_audio else "no", "plan": job.plan,
+    }
+
+
+# ---------------------------------------------------------------- progress
+
+
+class ProgressDisplay:
+    """Progress on stderr: per session and overall frames, speed (x real time), time left.
+
+    On a terminal one line is redrawn in place; otherwise a line is printed every 10 s and
+    whenever a session ends.
+    """
+
+    def __init__(self, sessions: int, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.sessions = sessions
+        self.finished = 0
+        self.active: dict[tuple[str, str], tuple[int, int, float, float]] = {}
+        self.done_frames = 0.0  # seconds of video finished in ended sessions
+        self.started = time.monotonic()
+        self.last_print = 0.0
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.lock = threading.Lock()
+        self.ended: set[tuple[str, str]] = set()
+
+    def update(self, key: tuple[str, str], done: int, total: int, fps: float) -> None:
+        """A session has reached grid slot `done` of `total`."""
+        with self.lock:
+            if key in self.ended:
+                return
+            now = time.monotonic()
+            started = self.active.get(key, (0, 0, 0.0, now))[3]
+            self.active[key] = (done, total, fps, started)
+            self._print(now, force=False)
+
+    def finish(self, key: tuple[str, str]) -> None:
+        """A session has ended (done, skipped or failed)."""
+        with self.lock:
+            self.ended.add(key)
+            previous = self.active.pop(key, None)
+            if previous is not None:
+                self.done_frames += previous[0] / previous[2]
+            self.finished += 1
+            self._print(time.monotonic(), force=True, ended=key)
+
+    def _print(self, now: float, force: bool, ended: tuple[str, str] | None = None) -> None:
+        if not force and (now - self.last_print < (0.5 if self.tty else 10.0)
+                          or now - self.started < 1.0):
+            return
+        self.last_print = now
+        parts = []
+        for (dyad, timepoint), (done, total, fps, started) in self.active.items():
+            speed = done / fps / max(now - started, 1.0)
+            left = (total - done) / fps / speed if speed > 0 else 0.0
+            parts.append(f"{dyad}/{timepoint} {done}/{total} frames {speed:.1f}x "
+                         f"{_clock(left)} left")
+        seconds = self.done_frames + sum(d / f for d, _, f, _ in self.active.values())
+        remaining = sum((t - d) / f for d, t, f, _ in self.active.values())
+        speed = seconds / max(now - self.started, 1.0)
+        overall = (f"{self.finished}/{self.sessions} sessions, {seconds:.0f} s of video "
+                   f"at {speed:.1f}x real time")
+        if remaining and speed:
+            overall += f", current sessions done in {_clock(remaining / speed)}"
+        line = " | ".join(parts + [overall])
+        if ended is not None and not self.tty:
+            line = f"finished {ended[0]}/{ended[1]}; " + line
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

@@ -1,0 +1,1 @@
+"""Video for coders: probe sources, plan epochs, cut clips in one pass, check recordings."""

@@ -1,0 +1,376 @@
+"""Cut one session into clips in a single decoding pass (PyAV).
+
+The picture is decoded once; each decoded frame goes through one filter graph (deinterlace,
+rotate, scale, yuv420p) and is placed on the session's constant-rate frame grid (see plan.py),
+then encoded into the clip whose epoch holds its slot. The sound is decoded once by a second
+reader of the same file, resampled, and cut by sample position measured from the first video
+frame, so each clip's audio starts and ends with its picture. Every clip is written to a
+temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from coding_pipeline.video.plan import Epoch
+from coding_pipeline.video.probe import SourceInfo
+from coding_pipeline.video.qc import SAMPLE_SIZE, ClipCheck
+
+AUDIO_RATE = 48000
+RESYNC_SECONDS = 0.03  # audio timestamps further than this from the running count re-anchor it
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How clips are encoded: browser-safe H.264 High + AAC in MP4 with +faststart."""
+
+    max_height: int = 720
+    crf: int = 23
+    preset: str = "veryfast"
+    audio_bitrate: int = 128000
+
+
+@dataclass
+class ClipJob:
+    """One planned clip: its epoch, its final path, and whether it is already complete."""
+
+    epoch: Epoch
+    path: Path
+    done: bool = False
+
+
+@dataclass
+class ClipResult:
+    epoch: Epoch
+    path: Path
+    frames: int
+    qc: str
+    width: int
+    height: int
+    has_audio: bool
+
+    @property
+    def end_s(self) -> float:
+        return float((self.epoch.first_frame + self.frames) / self.epoch.fps)
+
+
+@dataclass
+class CutResult:
+    clips: list[ClipResult] = field(default_factory=list)
+    decoded_frames: int = 0  # grid slots reached (of the session, from t0)
+    warnings: list[str] = field(default_factory=list)
+
+
+def output_size(info: SourceInfo, max_height: int) -> tuple[int, int]:
+    """Clip width and height: display orientation, square pixels, height capped, both even."""
+    width, height = info.display_size
+    out_height = max(2, min(max_height, height) // 2 * 2)
+    out_width = max(2, round(width * out_height / height / 2) * 2)
+    return out_width, out_height
+
+
+def cut_session(
+    info: SourceInfo, jobs: list[ClipJob], settings: EncodeSettings,
+    progress: Callable[[int], None] | None = None,
+    on_clip: Callable[[ClipResult], None] | None = None,
+) -> CutResult:
+    """Decode `info.path` once and write every clip of `jobs` that is not done yet.
+
+    `progress(slots)` is called now and then with the grid slots reached so far, and
+    `on_clip(result)` after each clip is complete and renamed into place.
+    """
+    cutter = _Cutter(info, jobs, settings, progress, on_clip)
+    try:
+        cutter.run()
+    finally:
+        cutter.abandon()
+    return cutter.result
+
+
+class _Cutter:
+    def __init__(self, info: SourceInfo, jobs: list[ClipJob], settings: EncodeSettings,
+                 progress: Callable[[int], None] | None,
+                 on_clip: Callable[[ClipResult], None] | None) -> None:
+        self.info, self.jobs, self.settings, self.progress = info, jobs, settings, progress
+        self.on_clip = on_clip
+        self.size = output_size(info, settings.max_height)
+        self.result = CutResult()
+        self.job_index = 0
+        self.writer: _ClipWriter | None = None
+        self.next_slot = 0
+        self.last_frame: av.VideoFrame | None = None
+        self.sample_every = max(1, round(float(info.fps) / 2))
+        self.audio = _AudioFeed(info) if info.has_audio else None
+        self.end_slot = jobs[-1].epoch.end_frame if jobs else 0
+
+    def run(self) -> None:
+        if not self.jobs or all(job.done for job in self.jobs):
+            return
+        with av.open(str(self.info.path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            self._seek_near_start(container, stream)
+            graph = None
+            for frame in _decode(container, stream):
+                if graph is None:
+                    graph = self._graph(frame, stream.time_base)
+                graph.push(frame)
+                if not self._drain(graph, stream.time_base):
+                    break
+            else:
+                if graph is not None:
+                    graph.push(None)
+                    self._drain(graph, stream.time_base)
+        self._finish_clip()
+        if self.next_slot < self.end_slot:
+            reached = float(self.next_slot / self.info.fps)
+            self.result.warnings.append(
+                f"the video decodes only to {reached:.2f} s of {self.info.duration_s:.2f} s "
+                "(file cut short or damaged?); clips were made from what decodes"
+            )
+
+    def abandon(self) -> None:
+        """Remove a half-written clip after an error (the completed ones stay)."""
+        if self.writer is not None:
+            self.writer.discard()
+            self.writer = None
+        if self.audio is not None:
+            self.audio.close()
+
+    def _seek_near_start(self, container, stream) -> None:
+        """Skip decoding long stretches before the first epoch (seek to a keyframe 2 s early)."""
+        first = self.jobs[0].epoch.start_s
+        if first > 5:
+            target = self.info.t0 + Fraction(first - 2).limit_denominator(1000)
+            container.seek(int(target / stream.time_base), stream=stream, backward=True)
+
+    def _graph(self, frame: av.VideoFrame, time_base: Fraction) -> av.filter.Graph:
+        graph = av.filter.Graph()
+        aspect = self.info.sample_aspect
+        source = graph.add(
+            "buffer",
+            f"video_size={frame.width}x{frame.height}:pix_fmt={frame.format.name}:"
+            f"time_base={time_base.numerator}/{time_base.denominator}:"
+            f"pixel_aspect={aspect.numerator}/{aspect.denominator}",
+        )
+        chain = [source]
+        if self.info.interlaced:
+            chain.append(graph.add("bwdif", "mode=send_frame:parity=auto:deint=all"))
+        rotation = {90: ["transpose=cclock"], 180: ["hflip", "vflip"], 270: ["transpose=clock"]}
+        for step in rotation.get(self.info.rotation, []):
+            name, _, args = step.partition("=")
+            chain.append(graph.add(name, args or None))
+        width, height = self.size
+        chain.append(graph.add("scale", f"{width}:{height}:flags=bicubic"))
+        chain.append(graph.add("setsar", "1"))
+        chain.append(graph.add("format", "yuv420p"))
+        chain.append(graph.add("buffersink"))
+        graph.link_nodes(*chain).configure()
+        return graph
+
+    def _drain(self, graph: av.filter.Graph, time_base: Fraction) -> bool:
+        """Place filtered frames on the grid; False once past the last epoch."""
+        while True:
+            try:
+                frame = graph.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return True
+            if frame.pts is None:
+                slot = self.next_slot
+            else:
+                base = frame.time_base or time_base  # bwdif halves the time base
+                slot = round((frame.pts * base - self.info.t0) * self.info.fps)
+            if slot < self.next_slot:
+                continue  # a second frame in one slot (variable rate): dropped
+            if self.last_frame is not None:
+                for gap in range(self.next_slot, slot):  # a slot without a frame: repeat
+                    if not self._emit(gap, self.last_frame):
+                        return False
+            if not self._emit(slot, frame):
+                return False
+            self.last_frame = frame
+
+    def _emit(self, slot: int, frame: av.VideoFrame) -> bool:
+        self.next_slot = slot + 1
+        if slot >= self.end_slot:
+            self.next_slot = self.end_slot
+            return False
+        while self.jobs[self.job_index].epoch.end_frame <= slot:
+            self._finish_clip()
+            self.job_index += 1
+        job = self.jobs[self.job_index]
+        if slot < job.epoch.first_frame:
+            return True
+        if not job.done:
+            if self.writer is None:
+                self.writer = _ClipWriter(job, self.info, self.settings, self.size, self.audio)
+            self.writer.add(frame, slot - job.epoch.first_frame,
+                            sample=(slot - job.epoch.first_frame) % self.sample_every == 0)
+        self.result.decoded_frames = slot + 1
+        if self.progress is not None and slot % 15 == 0:
+            self.progress(slot + 1)
+        return True
+
+    def _finish_clip(self) -> None:
+        if self.writer is not None:
+            clip = self.writer.close()
+            self.writer = None
+            self.result.clips.append(clip)
+            if self.on_clip is not None:
+                self.on_clip(clip)
+
+
+def _decode(container, stream) -> Iterator[av.VideoFrame]:
+    """Decoded frames; undecodable packets (damaged data) are skipped."""
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.error.FFmpegError:
+            continue
+
+
+class _ClipWriter:
+    """One clip being encoded to a temporary file."""
+
+    def __init__(self, job: ClipJob, info: SourceInfo, settings: EncodeSettings,
+                 size: tuple[int, int], audio: _AudioFeed | None) -> None:
+        self.job, self.info, self.audio = job, info, audio
+        self.temp = job.path.with_name(f".{job.path.stem}.part.mp4")
+        self.container = av.open(str(self.temp), "w", format="mp4",
+                                 container_options={"movflags": "+faststart"})
+        self.fps = info.fps
+        video = self.container.add_stream("libx264", rate=self.fps)
+        video.width, video.height = size
+        video.pix_fmt = "yuv420p"
+        video.codec_context.time_base = 1 / self.fps
+        video.options = {"preset": settings.preset, "crf": str(settings.crf), "profile": "high"}
+        self.video = video
+        self.sound = None
+        if audio is not None:
+            self.sound = self.container.add_stream("aac", rate=AUDIO_RATE, layout=audio.layout)
+            self.sound.bit_rate = settings.audio_bitrate
+        self.frames = 0
+        self.samples = 0
+        self.check = ClipCheck(has_audio=audio is not None)
+        self.first_sample = round(job.epoch.first_frame * AUDIO_RATE / self.fps)
+
+    def add(self, frame: av.VideoFrame, index: int, sample: bool) -> None:
+        frame.pts = index
+        frame.time_base = 1 / self.fps
+        self.container.mux(self.video.encode(frame))
+        self.frames = index + 1
+        if sample:
+            small = frame.reformat(width=SAMPLE_SIZE[0], height=SAMPLE_SIZE[1], format="gray")
+            self.check.add_picture(small.to_ndarray())
+        self._sound_until(round(self.frames * AUDIO_RATE / self.fps))
+
+    def _sound_until(self, end: int) -> None:
+        if self.sound is None or end <= self.samples:
+            return
+        samples = self.audio.take(self.first_sample + self.samples, self.first_sample + end)
+        self.check.add_sound(samples)
+        chunk = av.AudioFrame.from_ndarray(samples, format="fltp", layout=self.audio.layout)
+        chunk.sample_rate = AUDIO_RATE
+        chunk.pts = self.samples
+        chunk.time_base = Fraction(1, AUDIO_RATE)
+        self.container.mux(self.sound.encode(chunk))
+        self.samples = end
+
+    def close(self) -> ClipResult:
+        self.container.mux(self.video.encode(None))
+        if self.sound is not None:
+            self.container.mux(self.sound.encode(None))
+        self.container.close()
+        os.replace(self.temp, self.job.path)
+        width, height = self.video.width, self.video.height
+        return ClipResult(self.job.epoch, self.job.path, self.frames, self.check.label(),
+                          width, height, self.sound is not None)
+
+    def discard(self) -> None:
+        try:
+            self.container.close()
+        finally:
+            self.temp.unlink(missing_ok=True)
+
+
+class _AudioFeed:
+    """The source's sound as planar float samples at AUDIO_RATE, sample 0 at the first frame.
+
+    Read forward only; gaps in the sound become silence, overlaps are dropped.
+    """
+
+    def __init__(self, info: SourceInfo) -> None:
+        self.layout = "mono" if info.audio_channels == 1 else "stereo"
+        self.channels = 1 if self.layout == "mono" else 2
+        self.t0 = info.t0
+        self.container = av.open(str(info.path))
+        self.chunks = self._chunks()
+        self.buffer = np.zeros((self.channels, 0), np.float32)
+        self.buffer_start = 0
+        self.ended = False
+
+    def _chunks(self) -> Iterator[tuple[int, np.ndarray]]:
+        stream = self.container.streams.audio[0]
+        resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=AUDIO_RATE)
+        position: int | None = None
+        for packet in self.container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                continue
+            for frame in frames:
+                if frame.pts is not None:
+                    stamp = round((frame.pts * frame.time_base - self.t0) * AUDIO_RATE)
+                    if position is None or abs(stamp - position) > RESYNC_SECONDS * AUDIO_RATE:
+                        position = stamp
+                for out in resampler.resample(frame):
+                    samples = out.to_ndarray()
+                    if position is None:
+                        position = 0
+                    yield position, samples
+                    position += samples.shape[1]
+        if position is not None:
+            for out in resampler.resample(None):
+                samples = out.to_ndarray()
+                yield position, samples
+                position += samples.shape[1]
+
+    def take(self, first: int, end: int) -> np.ndarray:
+        """Samples [first, end) as channels x (end - first) float32, silence where none."""
+        self._drop_before(first)
+        while not self.ended and self.buffer_start + self.buffer.shape[1] < end:
+            try:
+                position, samples = next(self.chunks)
+            except StopIteration:
+                self.ended = True
+                break
+            buffer_end = self.buffer_start + self.buffer.shape[1]
+            if position > buffer_end:
+                gap = np.zeros((self.channels, position - buffer_end), np.float32)
+                samples = np.concatenate([gap, samples], axis=1)
+            elif position < buffer_end:
+                samples = samples[:, buffer_end - position:]
+            self.buffer = np.concatenate([self.buffer, samples], axis=1)
+            self._drop_before(first)
+        out = np.zeros((self.channels, end - first), np.float32)
+        have = self.buffer[:, first - self.buffer_start:end - self.buffer_start]
+        out[:, :have.shape[1]] = have
+        return out
+
+    def _drop_before(self, first: int) -> None:
+        if first > self.buffer_start:
+            drop = min(first - self.buffer_start, self.buffer.shape[1])
+            self.buffer = self.buffer[:, drop:]
+            self.buffer_start += drop
+            if self.buffer.shape[1] == 0:
+                self.buffer_start = first
+
+    def close(self) -> None:
+        self.container.close()

@@ -1,0 +1,139 @@
+"""What a source video holds: its streams, first-frame time, frame grid and orientation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from coding_pipeline.errors import PipelineError
+
+STANDARD_RATES = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001),
+                  Fraction(30), Fraction(48), Fraction(50), Fraction(60000, 1001), Fraction(60),
+                  Fraction(100), Fraction(120000, 1001), Fraction(120)]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A probed source. Times are seconds from the first decoded frame (t0)."""
+
+    path: Path
+    container: str
+    video_codec: str
+    width: int
+    height: int
+    sample_aspect: Fraction
+    rotation: int  # display rotation, degrees counter-clockwise (0, 90, 180, 270)
+    fps: Fraction  # nominal rate: the clip's constant rate
+    variable_rate: bool
+    interlaced: bool
+    t0: Fraction  # first decoded frame's timestamp in the file, seconds
+    frames: int  # grid slots from t0 to the last frame, inclusive
+    audio_codec: str | None
+    audio_channels: int
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.frames / self.fps)
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Width and height as shown: square pixels, rotation applied."""
+        width = round(self.width * self.sample_aspect)
+        return (self.height, width) if self.rotation in (90, 270) else (width, self.height)
+
+
+def nominal_rate(rate: float) -> Fraction:
+    """The standard frame rate within 1.5% of `rate`, else `rate` to 1/1000 fps."""
+    best = min(STANDARD_RATES, key=lambda r: abs(float(r) - rate))
+    if abs(float(best) - rate) <= 0.015 * rate:
+        return best
+    return Fraction(round(rate * 1000), 1000)
+
+
+def probe(path: Path) -> SourceInfo:
+    """Read a source's streams, decode its first frame and scan its frame timestamps.
+
+    Raises PipelineError (without the sessions.csv row; the caller adds it) when the file is
+    missing, not a video, or its picture cannot be decoded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError("video file not found; check the path (relative to the study folder)")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError):
+        raise PipelineError(
+            "not a video file FFmpeg can read; check it is the right file"
+        ) from None
+    with container:
+        if not container.streams.video:
+            raise PipelineError("the file has no picture (no video stream)")
+        stream = container.streams.video[0]
+        first = _first_frame(container, stream)
+        t0 = Fraction(first.pts) * stream.time_base
+        times = _frame_times(path, stream.index)
+        audio = container.streams.audio[0] if container.streams.audio else None
+        context = stream.codec_context
+        interlaced = bool(first.interlaced_frame) or (context.field_order or 0) >= 2
+        sample_aspect = context.sample_aspect_ratio or Fraction(1)
+        audio_codec = audio.codec_context.name if audio is not None else None
+        audio_channels = audio.codec_context.channels if audio is not None else 0
+        container_name = container.format.name
+        codec_name = context.name
+        reported = stream.average_rate or stream.guessed_rate
+    times = [t for t in times if t >= t0]
+    if not times:
+        times = [t0]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+    if reported:
+        fps = nominal_rate(float(reported))
+    elif gaps:
+        fps = nominal_rate(1 / float(sorted(gaps)[len(gaps) // 2]))
+    else:
+        fps = Fraction(30)
+    frame = 1 / fps
+    variable = any(abs(g - frame) > frame / 10 for g in gaps)
+    frames = round((times[-1] - t0) * fps) + 1
+    return SourceInfo(
+        path=path, container=container_name, video_codec=codec_name, width=first.width,
+        height=first.height, sample_aspect=Fraction(sample_aspect),
+        rotation=int(round(first.rotation or 0)) % 360, fps=fps, variable_rate=variable,
+        interlaced=interlaced, t0=t0, frames=frames, audio_codec=audio_codec,
+        audio_channels=audio_channels,
+    )
+
+
+def _first_frame(container, stream) -> av.VideoFrame:
+    try:
+        for frame in container.decode(stream):
+            if frame.pts is not None:
+                return frame
+    except av.error.FFmpegError as exc:
+        raise PipelineError(
+            f"the picture cannot be decoded ({stream.codec_context.name}: {exc.strerror}); "
+            "convert the file to MP4 (H.264) or check it is not damaged"
+        ) from None
+    raise PipelineError("no picture could be decoded; the file is empty or damaged")
+
+
+def _frame_times(path: Path, index: int) -> list[Fraction]:
+    """Every video packet's presentation time in seconds, sorted (no decoding)."""
+    times: list[Fraction] = []
+    with av.open(str(path)) as container:
+        stream = container.streams[index]
+        base = stream.time_base
+        try:
+            for packet in container.demux(stream):
+                stamp = packet.pts if packet.pts is not None else packet.dts
+                if stamp is not None and packet.size:
+                    times.append(stamp * base)
+        except av.error.FFmpegError:
+            pass  # a file cut short: keep the timestamps read so far
+    return sorted(times)

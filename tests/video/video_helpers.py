@@ -1,0 +1,97 @@
+"""Helpers for the video tests: a clip reader that sees and hears what a coder would."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from coding_pipeline.study import init_study
+from coding_pipeline.video.synth import is_flash, read_index
+
+
+@dataclass
+class DecodedClip:
+    """What a coder would see and hear in a clip."""
+
+    path: Path
+    indices: list[int]  # source frame index shown in each frame, in order
+    flash_times: list[float]  # seconds from the clip's start of frames showing the flash
+    beep_times: list[float]  # seconds from the clip's start at which a beep begins
+    video_codec: str
+    profile: str
+    level: int
+    pix_fmt: str
+    width: int
+    height: int
+    fps: Fraction
+    frame_times: list[float]
+    video_seconds: float
+    audio_codec: str | None
+    audio_seconds: float | None
+    moov_first: bool
+    rotation: int
+
+
+def decode_clip(path: Path, unrotate: int = 0) -> DecodedClip:
+    """Decode a clip fully; `unrotate` turns pictures back (k x 90 degrees clockwise)."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        indices, flashes, times = [], [], []
+        rotation = 0
+        for frame in container.decode(video):
+            picture = frame.to_ndarray(format="rgb24")
+            if unrotate:
+                picture = np.rot90(picture, k=-unrotate)
+            indices.append(read_index(picture))
+            times.append(float(frame.pts * video.time_base))
+            if is_flash(picture):
+                flashes.append(times[-1])
+            rotation = frame.rotation or 0
+        context = video.codec_context
+        audio_codec = audio_seconds = None
+        beeps: list[float] = []
+        if container.streams.audio:
+            audio_codec, audio_seconds, beeps = _audio(path)
+        video_seconds = float(video.duration * video.time_base)
+    head = path.read_bytes()[:4096]
+    return DecodedClip(
+        path=path, indices=indices, flash_times=flashes, beep_times=beeps,
+        video_codec=context.name, profile=context.profile, level=context.level,
+        pix_fmt=context.pix_fmt, width=context.width, height=context.height,
+        fps=video.average_rate, frame_times=times, video_seconds=video_seconds,
+        audio_codec=audio_codec, audio_seconds=audio_seconds,
+        moov_first=0 <= head.find(b"moov") < max(head.find(b"mdat"), 0) or (
+            b"moov" in head and b"mdat" not in head),
+        rotation=int(rotation),
+    )
+
+
+def _audio(path: Path) -> tuple[str, float, list[float]]:
+    """Audio codec, decoded length and beep onsets (a loud 2 kHz tone) in seconds."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        chunks = [frame.to_ndarray().mean(axis=0) for frame in container.decode(stream)]
+        rate = stream.codec_context.sample_rate
+        name = stream.codec_context.name
+    samples = np.concatenate(chunks) if chunks else np.zeros(0)
+    loud = np.abs(samples) > 0.4
+    onsets = []
+    last = -rate
+    for index in np.flatnonzero(loud):
+        if index - last > rate // 10:
+            onsets.append(index / rate)
+        last = index
+    return name, len(samples) / rate, onsets
+
+
+def make_study(root: Path, rows: list[str], epoch: float = 4.0):
+    """A study folder with the given sessions.csv data rows."""
+    study = init_study(root, epoch_seconds=epoch)
+    study.sessions_csv.write_text(
+        "dyad_id,timepoint,arm,video,start,end\n" + "".join(r + "\n" for r in rows),
+        encoding="utf-8")
+    return study
