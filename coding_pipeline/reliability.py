@@ -133,7 +133,8 @@ def _pair_entries(table: pd.DataFrame, scheme: Scheme) -> list[dict]:
         points = sorted({p for item in scheme.items for p in item.scale.points})
         scopes.append((None, points))
         for item_id, categories in scopes:
-            rows = both if item_id is None else both.xs(item_id, level="item", drop_level=False)
+            rows = (both if item_id is None
+                    else both[both.index.get_level_values("item") == item_id])
             if rows.empty:
                 continue
             entry: dict = {"coders": [first, second], "item": item_id,

@@ -104,7 +104,7 @@ def clean_ratings(ratings: pd.DataFrame, scheme: Scheme, source: str = "ratings"
 def keyed_values(clean: pd.DataFrame, scheme: Scheme) -> pd.Series:
     """Each rating after reverse-keying: max + min - value for reverse-keyed items."""
     offsets = {i.id: i.scale.max + i.scale.min for i in scheme.items if i.reverse}
-    flip = clean["item"].map(offsets)
+    flip = clean["item"].map(offsets).astype(float)
     return clean["value"].where(flip.isna(), flip - clean["value"])
 
 
@@ -115,6 +115,9 @@ def coder_composites(
     rating of the clip), composite, value, n_items, reason. value = mean of the reverse-keyed
     items when at least `min_item_share` of the composite's items were rated, else NaN with
     the reason."""
+    columns = ["clip_id", "coder", "role", "rated_at", "composite", "value", "n_items", "reason"]
+    if clean.empty or not scheme.composites:
+        return pd.DataFrame(columns=columns)
     keyed = clean.assign(keyed=keyed_values(clean, scheme))
     by_coder = keyed.groupby(["clip_id", "coder"])
     roles = by_coder["role"].agg(lambda r: next((x for x in r if x), ""))
@@ -136,9 +139,6 @@ def coder_composites(
             ),
         }, index=grouped.index)
         frames.append(frame)
-    columns = ["clip_id", "coder", "role", "rated_at", "composite", "value", "n_items", "reason"]
-    if not frames:
-        return pd.DataFrame(columns=columns)
     table = pd.concat(frames).reset_index()
     keys = table.set_index(["clip_id", "coder"]).index
     table["role"] = keys.map(roles)

@@ -1,0 +1,87 @@
+"""The reliability and scores commands: options, files written, one-line errors."""
+
+import json
+
+import numpy as np
+import pandas as pd
+from click.testing import CliRunner
+
+from coding_pipeline.cli import cli
+from coding_pipeline.study import init_study, schemes_dir
+
+SCHEME = schemes_dir() / "sensitivity_involvement_reciprocity.yaml"
+ITEMS = ["acknowledging", "warmth", "contingent_response", "intrusiveness"]
+
+
+def write_ratings(path, n_clips=12, value=None):
+    rng = np.random.default_rng(0)
+    rows = []
+    for clip in range(n_clips):
+        truth = int(rng.integers(1, 6))
+        for coder in ("a@lab.org", "b@lab.org"):
+            for item in ITEMS:
+                rated = int(np.clip(truth + rng.integers(-1, 2), 1, 5))
+                rows.append({"clip_id": f"c{clip}", "coder": coder, "item": item,
+                             "value": rated, "extra": "ignored"})
+    table = pd.DataFrame(rows)
+    if value is not None:
+        table.loc[5, "value"] = value
+    table.to_csv(path, index=False)
+
+
+def test_reliability_from_any_ratings_file(tmp_path):
+    write_ratings(tmp_path / "r.csv")
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(cli, [
+        "reliability", "--ratings", str(tmp_path / "r.csv"), "--scheme", str(SCHEME),
+        "--json", str(out), "--bootstrap", "100", "--seed", "3",
+    ])
+    assert result.exit_code == 0, result.output
+    assert "acknowledging" in result.output and "sensitivity (composite)" in result.output
+    saved = json.loads(out.read_text())
+    assert saved["items"]["warmth"]["alpha"]["resamples"] == 100
+    assert saved["items"]["warmth"]["n_clips"] == 12
+    assert saved["items"]["withdrawal"]["alpha"]["value"] is None  # never rated: says why
+    assert saved["items"]["withdrawal"]["alpha"]["reason"]
+
+
+def test_reliability_of_a_study_writes_its_files(tmp_path):
+    study = init_study(tmp_path / "s")
+    write_ratings(study.ratings_csv)
+    result = CliRunner().invoke(cli, ["reliability", str(study.root), "--bootstrap", "50"])
+    assert result.exit_code == 0, result.output
+    assert (study.reliability_dir / "reliability.json").is_file()
+    assert (study.reliability_dir / "reliability.csv").is_file()
+
+
+def test_bad_value_is_a_one_line_error(tmp_path):
+    write_ratings(tmp_path / "r.csv", value=9)
+    result = CliRunner().invoke(cli, [
+        "reliability", "--ratings", str(tmp_path / "r.csv"), "--scheme", str(SCHEME)])
+    assert result.exit_code == 1
+    assert "line 7: value '9'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_inputs_are_explained(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["reliability"])
+    assert result.exit_code == 1 and "Give either a study folder" in result.output
+    write_ratings(tmp_path / "r.csv")
+    result = runner.invoke(cli, ["reliability", "--ratings", str(tmp_path / "r.csv")])
+    assert result.exit_code == 1 and "--scheme" in result.output
+    pd.DataFrame({"clip_id": ["a"], "coder": ["b"]}).to_csv(tmp_path / "bad.csv", index=False)
+    result = runner.invoke(cli, ["reliability", "--ratings", str(tmp_path / "bad.csv"),
+                                 "--scheme", str(SCHEME)])
+    assert result.exit_code == 1 and "missing column(s) item, value" in result.output
+    study = init_study(tmp_path / "s")
+    result = runner.invoke(cli, ["scores", str(study.root)])
+    assert result.exit_code == 1 and "coding-pipeline pull" in result.output
+
+
+def test_help_shows_examples():
+    runner = CliRunner()
+    for command in ("reliability", "scores"):
+        result = runner.invoke(cli, [command, "--help"])
+        assert result.exit_code == 0
+        assert f"coding-pipeline {command} my-study" in result.output

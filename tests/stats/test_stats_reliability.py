@@ -1,0 +1,207 @@
+"""compute_reliability: layout, agreement with the statistics, form choice, errors, files."""
+
+import json
+
+import krippendorff
+import numpy as np
+import pandas as pd
+import pytest
+
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.reliability import (
+    compute_reliability,
+    format_table,
+    reliability_study,
+)
+from coding_pipeline.scheme import parse_scheme
+from coding_pipeline.stats.kappa import quadratic_kappa
+from coding_pipeline.study import init_study
+
+SCHEME = parse_scheme({
+    "name": "mini", "version": 1, "scale": {"min": 1, "max": 5},
+    "items": [
+        {"id": "warmth", "label": "Warmth"},
+        {"id": "praise", "label": "Praise"},
+        {"id": "intrusive", "label": "Intrusive", "reverse": True},
+    ],
+    "composites": [{"id": "sensitivity", "label": "Sensitivity",
+                    "items": ["warmth", "praise", "intrusive"]}],
+})
+
+
+def simulated_ratings(n_clips=40, coders=("a@lab.org", "b@lab.org"), seed=0, subsets=False):
+    """Two or three coders rating every item of every clip with one-point noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for clip in range(n_clips):
+        truth = rng.integers(1, 6)
+        raters = coders if not subsets else [c for c in coders if rng.random() < 0.8] or coders
+        for index, coder in enumerate(raters):
+            for item in ("warmth", "praise", "intrusive"):
+                value = int(np.clip(truth + rng.integers(-1, 2), 1, 5))
+                rows.append({
+                    "clip_id": f"clip{clip:03d}", "coder": coder, "item": item,
+                    "value": str(value if item != "intrusive" else 6 - value),
+                    "role": "primary" if index == 0 else "reliability", "status": "rated",
+                    "batch": f"batch-{clip // 20 + 1}",
+                    "created_at": f"2026-0{clip // 20 + 1}-10T12:00:00+00:00",
+                    "updated_at": f"2026-0{clip // 20 + 1}-10T12:00:00+00:00",
+                })
+    return pd.DataFrame(rows)
+
+
+def test_layout_and_item_alpha_match_the_krippendorff_package():
+    ratings = simulated_ratings()
+    result = compute_reliability(ratings, SCHEME, bootstrap=200, seed=1)
+    assert set(result) >= {"items", "composites", "pairs", "certification", "drift"}
+    entry = result["items"]["warmth"]
+    assert set(entry) >= {"alpha", "icc", "exact_agreement", "within_one_agreement",
+                          "n_clips", "n_coders"}
+    assert set(entry["alpha"]) >= {"value", "level", "ci", "resamples"}
+    assert set(entry["icc"]) >= {"form", "value", "ci"}
+    rows = ratings[ratings["item"] == "warmth"]
+    data = rows.pivot(index="coder", columns="clip_id", values="value").astype(float).to_numpy()
+    reference = krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal",
+                                   value_domain=[1, 2, 3, 4, 5])
+    assert entry["alpha"]["value"] == pytest.approx(reference, abs=1e-6)
+    assert entry["alpha"]["level"] == "ordinal"
+    low, high = entry["alpha"]["ci"]
+    assert low < entry["alpha"]["value"] < high
+    assert entry["alpha"]["resamples"] == 200
+    assert entry["icc"]["form"] == "ICC(A,1)"  # every clip rated by the same two coders
+    assert (entry["n_clips"], entry["n_coders"]) == (40, 2)
+    differences = np.abs(data[0] - data[1])
+    assert entry["exact_agreement"] == pytest.approx((differences == 0).mean(), abs=1e-6)
+    assert entry["within_one_agreement"] == pytest.approx((differences <= 1).mean(), abs=1e-6)
+    json.dumps(result)  # plain JSON types throughout
+
+
+def test_composite_alpha_is_interval_on_reverse_keyed_means():
+    ratings = simulated_ratings(seed=3)
+    result = compute_reliability(ratings, SCHEME, bootstrap=0)
+    values = ratings.assign(value=ratings["value"].astype(float))
+    flip = values["item"] == "intrusive"
+    values.loc[flip, "value"] = 6 - values.loc[flip, "value"]
+    means = values.groupby(["coder", "clip_id"])["value"].mean().unstack("clip_id")
+    reference = krippendorff.alpha(reliability_data=means.to_numpy(),
+                                   level_of_measurement="interval")
+    entry = result["composites"]["sensitivity"]
+    assert entry["alpha"]["level"] == "interval"
+    assert entry["alpha"]["value"] == pytest.approx(reference, abs=1e-6)
+    assert entry["alpha"]["value"] > result["items"]["warmth"]["alpha"]["value"] - 0.3
+
+
+def test_one_way_icc_when_clips_have_different_coders():
+    ratings = simulated_ratings(coders=("a@lab.org", "b@lab.org", "c@lab.org"), subsets=True)
+    result = compute_reliability(ratings, SCHEME, bootstrap=0)
+    assert result["items"]["praise"]["icc"]["form"] == "ICC(1)"
+    assert result["items"]["praise"]["n_coders"] == 3
+
+
+def test_pairs_give_kappa_and_agreement_per_item_and_pooled():
+    ratings = simulated_ratings()
+    result = compute_reliability(ratings, SCHEME, bootstrap=0)
+    warmth = next(p for p in result["pairs"] if p["item"] == "warmth")
+    rows = ratings[ratings["item"] == "warmth"].pivot(
+        index="clip_id", columns="coder", values="value").astype(float)
+    expected = quadratic_kappa(rows["a@lab.org"], rows["b@lab.org"], np.arange(1, 6))
+    assert warmth["coders"] == ["a@lab.org", "b@lab.org"]
+    assert warmth["kappa"] == pytest.approx(expected, abs=1e-6)
+    pooled = next(p for p in result["pairs"] if p["item"] is None)
+    assert pooled["n_clips"] == 40
+
+
+def test_undefined_statistics_are_null_with_a_reason():
+    one_clip = simulated_ratings(n_clips=1)
+    entry = compute_reliability(one_clip, SCHEME, bootstrap=50)["items"]["warmth"]
+    assert entry["alpha"]["value"] is None and "fewer than two clips" in entry["alpha"]["reason"]
+    assert entry["icc"]["value"] is None and entry["icc"]["reason"]
+    same = simulated_ratings(n_clips=5).assign(value="3")
+    entry = compute_reliability(same, SCHEME, bootstrap=50)["items"]["warmth"]
+    assert entry["alpha"]["value"] is None and "same value" in entry["alpha"]["reason"]
+    assert entry["exact_agreement"] == 1.0
+    single = simulated_ratings(n_clips=5, coders=("a@lab.org",))
+    entry = compute_reliability(single, SCHEME, bootstrap=50)["items"]["warmth"]
+    assert entry["n_clips"] == 0
+    assert entry["exact_agreement"] is None and entry["reasons"]["exact_agreement"]
+    assert "not computed" in format_table(compute_reliability(single, SCHEME, 0)).lower()
+
+
+def test_only_rated_independent_ratings_count():
+    ratings = simulated_ratings()
+    extra = ratings.head(3).assign(coder="x@lab.org", status="skipped", value="1")
+    consensus = ratings.head(3).assign(coder="c@lab.org", role="consensus", value="1")
+    result = compute_reliability(pd.concat([ratings, extra, consensus]), SCHEME, bootstrap=0)
+    baseline = compute_reliability(ratings, SCHEME, bootstrap=0)
+    assert result["items"] == baseline["items"]
+
+
+def test_without_optional_columns():
+    ratings = simulated_ratings()[["clip_id", "coder", "item", "value"]]
+    result = compute_reliability(ratings, SCHEME, bootstrap=0)
+    assert result["items"]["warmth"]["n_clips"] == 40
+    assert result["drift"] == {"by_batch": [], "by_month": []}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda t: t.drop(columns=["item"]), "missing column.*item"),
+    (lambda t: t.assign(value=t["value"].where(t.index != 3, "7")),
+     r"line 5: value '7' for item 'warmth' \(clip clip000, coder b@lab.org\).*scale 1-5"),
+    (lambda t: t.assign(value=t["value"].where(t.index != 2, "three")), r"line 4: value 'three'"),
+    (lambda t: t.assign(value=t["value"].where(t.index != 2, "2.5")), r"line 4: value '2.5'"),
+    (lambda t: t.assign(item=t["item"].where(t.index != 0, "empathy")),
+     r"line 2: item 'empathy' is not in the scheme"),
+])
+def test_bad_ratings_get_a_clear_message(change, message):
+    with pytest.raises(PipelineError, match=message):
+        compute_reliability(change(simulated_ratings()), SCHEME, bootstrap=0, source="r.csv")
+
+
+def test_certification_against_the_master():
+    rows = []
+    rng = np.random.default_rng(4)
+    for clip in range(30):
+        truth = int(rng.integers(1, 6))
+        for item in ("warmth", "praise", "intrusive"):
+            good = int(np.clip(truth + (rng.random() < 0.1), 1, 5))
+            for coder, role, value in [("m@lab.org", "master", truth),
+                                       ("good@lab.org", "training", good),
+                                       ("new@lab.org", "training", int(rng.integers(1, 6)))]:
+                rows.append({"clip_id": f"t{clip}", "coder": coder, "item": item,
+                             "value": value, "role": role})
+    result = compute_reliability(pd.DataFrame(rows), SCHEME, bootstrap=0)
+    status = {c["coder"]: c for c in result["certification"]}
+    assert status["good@lab.org"]["status"] == "pass"
+    assert status["good@lab.org"]["n_clips"] == 30
+    assert status["new@lab.org"]["status"] == "not yet"
+    assert result["items"]["warmth"]["n_clips"] == 0  # training ratings are not study ratings
+
+
+def test_drift_by_batch_and_month():
+    result = compute_reliability(simulated_ratings(), SCHEME, bootstrap=0)
+    assert [g["group"] for g in result["drift"]["by_batch"]] == ["batch-1", "batch-2"]
+    assert [g["group"] for g in result["drift"]["by_month"]] == ["2026-01", "2026-02"]
+    assert all(g["n_clips"] == 20 for g in result["drift"]["by_batch"])
+
+
+def test_reliability_study_writes_json_and_csv(tmp_path):
+    study = init_study(tmp_path / "study")
+    scheme_text = study.scheme_path.read_text()
+    assert "sensitivity" in scheme_text
+    from coding_pipeline.scheme import load_scheme
+
+    scheme = load_scheme(study.scheme_path)
+    rng = np.random.default_rng(0)
+    rows = [{"clip_id": f"c{c}", "coder": coder, "item": item.id,
+             "value": int(rng.integers(1, 6)), "status": "rated"}
+            for c in range(10) for coder in ("a@lab.org", "b@lab.org") for item in scheme.items]
+    pd.DataFrame(rows).to_csv(study.ratings_csv, index=False)
+    result = reliability_study(study)
+    saved = json.loads((study.reliability_dir / "reliability.json").read_text())
+    assert saved["items"].keys() == result["items"].keys()
+    flat = pd.read_csv(study.reliability_dir / "reliability.csv")
+    assert len(flat) == len(scheme.items) + len(scheme.composites)
+    assert saved["settings"]["seed"] == study.config.seed
+    table = format_table(result)
+    for item in scheme.items:
+        assert item.id in table

@@ -1,0 +1,203 @@
+"""Per-dyad scores: composites with reverse keying and minimum share, clip policies, duration
+weighting, covariates, and the CSV / Parquet / SPSS files."""
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.scheme import parse_scheme
+from coding_pipeline.scores import (
+    clean_ratings,
+    clip_scores,
+    coder_composites,
+    dyad_scores,
+    score_study,
+    wide_scores,
+)
+from coding_pipeline.study import init_study, load_study
+
+SCHEME = parse_scheme({
+    "name": "mini", "version": 1, "scale": {"min": 1, "max": 5},
+    "items": [
+        {"id": "warmth", "label": "Warmth"},
+        {"id": "praise", "label": "Praise"},
+        {"id": "attune", "label": "Attunement"},
+        {"id": "intrusive", "label": "Intrusive", "reverse": True},
+        {"id": "engaged", "label": "Engaged"},
+    ],
+    "composites": [
+        {"id": "sensitivity", "label": "Maternal sensitivity",
+         "items": ["warmth", "praise", "attune", "intrusive"]},
+        {"id": "involvement", "label": "Child involvement", "items": ["engaged"]},
+    ],
+})
+
+
+def rating(clip, coder, item, value, role="primary", created="2026-01-01T10:00:00Z"):
+    return {"clip_id": clip, "coder": coder, "item": item, "value": str(value), "role": role,
+            "status": "rated", "created_at": created, "updated_at": created}
+
+
+def composites_of(rows, share=0.75):
+    return coder_composites(clean_ratings(pd.DataFrame(rows), SCHEME), SCHEME, share)
+
+
+def test_composite_is_mean_after_reverse_keying():
+    rows = [rating("c1", "a", "warmth", 4), rating("c1", "a", "praise", 5),
+            rating("c1", "a", "attune", 3), rating("c1", "a", "intrusive", 2)]
+    table = composites_of(rows)
+    sensitivity = table[table["composite"] == "sensitivity"].iloc[0]
+    assert sensitivity["value"] == pytest.approx((4 + 5 + 3 + (6 - 2)) / 4)
+    assert sensitivity["n_items"] == 4
+
+
+def test_composite_needs_the_minimum_share_of_items():
+    rows = [rating("c1", "a", "warmth", 4), rating("c1", "a", "praise", 5),
+            rating("c1", "a", "attune", 3),   # 3 of 4 = 75%: enough
+            rating("c2", "a", "warmth", 4), rating("c2", "a", "praise", 2)]  # 2 of 4: not
+    table = composites_of(rows).set_index(["clip_id", "composite"])
+    assert table.loc[("c1", "sensitivity"), "value"] == pytest.approx(4.0)
+    assert np.isnan(table.loc[("c2", "sensitivity"), "value"])
+    assert "2 of 4 items rated" in table.loc[("c2", "sensitivity"), "reason"]
+
+
+def test_last_updated_rating_wins_when_a_coder_rated_twice():
+    rows = [rating("c1", "a", "engaged", 2, created="2026-01-01T10:00:00Z"),
+            rating("c1", "a", "engaged", 5, created="2026-01-02T10:00:00Z")]
+    clean = clean_ratings(pd.DataFrame(rows[::-1]), SCHEME)
+    assert clean["value"].tolist() == [5.0]
+
+
+def policy_rows():
+    return [
+        rating("c1", "p@lab.org", "engaged", 2, "primary", "2026-01-02T10:00:00Z"),
+        rating("c1", "r@lab.org", "engaged", 4, "reliability", "2026-01-01T10:00:00Z"),
+        rating("c1", "m@lab.org", "engaged", 5, "consensus"),
+        rating("c2", "p@lab.org", "engaged", 1, "primary"),
+        rating("c2", "r@lab.org", "engaged", 2, "reliability"),
+        rating("c3", "t@lab.org", "engaged", 5, "training"),
+    ]
+
+
+@pytest.mark.parametrize(("policy", "c1", "c2"), [
+    ("primary", 2.0, 1.0), ("mean", 3.0, 1.5), ("consensus", 5.0, 1.5),
+])
+def test_clip_policies(policy, c1, c2):
+    scores = clip_scores(composites_of(policy_rows()), policy)
+    involvement = scores[scores["composite"] == "involvement"].set_index("clip_id")["value"]
+    assert involvement.to_dict() == {"c1": c1, "c2": c2}  # training clip c3 is not scored
+
+
+def test_primary_without_roles_is_the_coder_who_rated_first():
+    rows = [{**r, "role": ""} for r in policy_rows()[:2]]
+    scores = clip_scores(composites_of(rows), "primary")
+    assert scores["value"].tolist() == [4.0]  # r@lab.org rated c1 first
+
+
+def clips_table():
+    return pd.DataFrame({
+        "clip_id": ["c1", "c2", "c3", "c4"], "dyad_id": ["D1", "D1", "D1", "D2"],
+        "timepoint": ["T1", "T1", "T1", "T1"], "arm": ["A", "A", "A", "B"],
+        "start_s": ["0", "60", "120", "0"], "end_s": ["60", "120", "150", "60"],
+    })
+
+
+def test_dyad_score_is_duration_weighted_with_counts_and_covariates():
+    scores = pd.DataFrame({
+        "clip_id": ["c1", "c2", "c3"], "composite": "involvement",
+        "value": [2.0, 4.0, 5.0], "n_coders": 1, "source": "mean", "reason": "",
+    })
+    covariates = pd.DataFrame({"dyad_id": ["D1", "D2", "D3"], "timepoint": ["T1", "T1", "T1"],
+                               "arm": ["A", "B", "B"], "child_age": ["30", "28", "31"]})
+    long = dyad_scores(scores, clips_table(), SCHEME, covariates)
+    d1 = long[(long["dyad_id"] == "D1") & (long["composite"] == "involvement")].iloc[0]
+    assert d1["score"] == pytest.approx((2 * 60 + 4 * 60 + 5 * 30) / 150)
+    assert (d1["n_clips"], d1["n_clips_session"], d1["share_clips_rated"]) == (3, 3, 1.0)
+    assert d1["child_age"] == "30" and d1["arm"] == "A"
+    d2 = long[(long["dyad_id"] == "D2") & (long["composite"] == "involvement")].iloc[0]
+    assert np.isnan(d2["score"]) and "no clip of this session" in d2["reason"]
+    d3 = long[long["dyad_id"] == "D3"].iloc[0]
+    assert d3["n_clips_session"] == 0 and "no clips" in d3["reason"]
+    assert len(long) == 3 * 2  # every session x every composite
+    wide = wide_scores(long)
+    assert list(wide["dyad_id"]) == ["D1", "D2", "D3"]
+    assert wide.loc[0, "involvement"] == pytest.approx(d1["score"])
+    assert {"involvement_n_clips", "sensitivity_share_rated", "child_age"} <= set(wide.columns)
+
+
+def test_ratings_for_clips_missing_from_the_clip_key_are_an_error():
+    scores = pd.DataFrame({"clip_id": ["zz"], "composite": "involvement", "value": [2.0],
+                           "n_coders": 1, "source": "mean", "reason": ""})
+    with pytest.raises(PipelineError, match="not in clips.csv"):
+        dyad_scores(scores, clips_table(), SCHEME)
+
+
+def make_study(tmp_path, policy="mean"):
+    study = init_study(tmp_path / "study")
+    scheme_path = study.scheme_path
+    from coding_pipeline.scheme import load_scheme
+
+    scheme = load_scheme(scheme_path)
+    study.sessions_csv.write_text(
+        "dyad_id,timepoint,arm,video,start,end,child age (months),site\n"
+        "D1,baseline,A,a.mp4,,,30,north\nD1,post,A,b.mp4,,,36,north\n"
+        "D2,baseline,B,c.mp4,,,28.5,south\n"
+    )
+    clips, rows = [], []
+    rng = np.random.default_rng(1)
+    for number, (dyad, timepoint, arm) in enumerate(
+            [("D1", "baseline", "A"), ("D1", "post", "A"), ("D2", "baseline", "B")] * 2):
+        clip_id = f"k{number:02d}"
+        clips.append({"clip_id": clip_id, "dyad_id": dyad, "timepoint": timepoint, "arm": arm,
+                      "source": "x.mp4", "start_s": 0, "end_s": 60, "file": f"clips/{clip_id}.mp4",
+                      "fps": 25, "frames": 1500, "qc": "ok"})
+        for coder, role in (("a@lab.org", "primary"), ("b@lab.org", "reliability")):
+            rows += [rating(clip_id, coder, item.id, int(rng.integers(1, 6)), role)
+                     for item in scheme.items]
+    pd.DataFrame(clips).to_csv(study.clips_csv, index=False)
+    pd.DataFrame(rows).to_csv(study.ratings_csv, index=False)
+    text = study.toml_path.read_text()
+    text = text.replace('clip_policy = "primary"', f'clip_policy = "{policy}"')
+    study.toml_path.write_text(text)
+    return load_study(study.root), scheme
+
+
+def test_score_study_writes_csv_parquet_and_labelled_spss(tmp_path):
+    study, scheme = make_study(tmp_path)
+    written = score_study(study)
+    assert all(path.is_file() for path in written.values())
+    long = pd.read_csv(written["long CSV"])
+    assert len(long) == 3 * len(scheme.composites)
+    assert list(long.columns[:5]) == ["dyad_id", "timepoint", "arm", "child age (months)", "site"]
+    parquet = pd.read_parquet(written["wide Parquet"])
+    assert parquet["child age (months)"].dtype.kind == "f"  # numbers stay numbers
+    data, meta = pyreadstat.read_sav(str(written["wide SPSS"]))
+    assert len(data) == 3
+    labels = meta.column_names_to_labels
+    assert labels["sensitivity"] == "Maternal sensitivity"
+    assert labels["child_age__months_"] == "child age (months)"
+    assert meta.variable_value_labels["arm_code"] == {1.0: "A", 2.0: "B"}
+    assert data["sensitivity"].to_numpy() == pytest.approx(
+        pd.read_csv(written["wide CSV"])["sensitivity"].to_numpy())
+    again = score_study(study)  # rerunning replaces the files, no duplicates
+    assert len(pd.read_csv(again["long CSV"])) == len(long)
+
+
+def test_score_study_mean_policy_matches_hand_computation(tmp_path):
+    study, scheme = make_study(tmp_path, policy="mean")
+    written = score_study(study)
+    ratings = pd.read_csv(study.ratings_csv)
+    clips = pd.read_csv(study.clips_csv)
+    composite = scheme.composites[0]
+    keyed = ratings[ratings["item"].isin(composite.items)].copy()
+    for item in scheme.items:
+        if item.reverse:
+            keyed.loc[keyed["item"] == item.id, "value"] = 6 - keyed["value"]
+    per_coder = keyed.groupby(["clip_id", "coder"])["value"].mean()
+    per_clip = per_coder.groupby("clip_id").mean().rename("clip").reset_index()
+    expected = per_clip.merge(clips, on="clip_id").groupby(["dyad_id", "timepoint"])["clip"].mean()
+    long = pd.read_csv(written["long CSV"])
+    got = long[long["composite"] == composite.id].set_index(["dyad_id", "timepoint"])["score"]
+    assert got.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy())
