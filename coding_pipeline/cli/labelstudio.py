@@ -1,5 +1,288 @@
-"""CLI commands of this area (see coding_pipeline/cli/__init__.py)."""
+"""CLI commands for Label Studio: server, push, pull, coders, batch, status."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
-COMMANDS: list[click.Command] = []
+from coding_pipeline.study import load_study
+
+STUDY = click.argument("study", type=click.Path(path_type=Path, file_okay=False))
+URL = click.option(
+    "--url", help="Label Studio URL (default: $LABEL_STUDIO_URL, study.toml, the study's own "
+    "server). The token comes from $LABEL_STUDIO_API_KEY or the study's own server.")
+
+
+# ---------------------------------------------------------------- server
+
+
+@click.group("server")
+def server_group() -> None:
+    """The study's private local Label Studio (data in STUDY/.labelstudio, 127.0.0.1 only).
+
+    \b
+      coding-pipeline server start my-study
+      coding-pipeline server status my-study
+      coding-pipeline server credentials my-study   # login and API token: keep them private
+      coding-pipeline server stop my-study
+    """
+
+
+@server_group.command("start")
+@STUDY
+@click.option("--port", type=click.IntRange(1024, 65535), help="Port (default: a free one).")
+def server_start(study: Path, port: int | None) -> None:
+    """Start the study's private Label Studio, or find it running; print its URL.
+
+    The first start sets up the database (about a minute). The server keeps running after
+    this command returns; stop it with `server stop`.
+
+    \b
+      coding-pipeline server start my-study
+    """
+    from coding_pipeline.labelstudio.server import start_server
+
+    url = start_server(load_study(study), port=port, progress=click.echo)
+    click.echo(f"Label Studio is running at {url}")
+    click.echo(f"Log in with the account shown by: coding-pipeline server credentials {study}")
+
+
+@server_group.command("stop")
+@STUDY
+def server_stop(study: Path) -> None:
+    """Stop the study's private Label Studio (its data stay in STUDY/.labelstudio).
+
+    \b
+      coding-pipeline server stop my-study
+    """
+    from coding_pipeline.labelstudio.server import stop_server
+
+    stopped = stop_server(load_study(study))
+    click.echo("Label Studio stopped." if stopped else "Label Studio was not running.")
+
+
+@server_group.command("status")
+@STUDY
+def server_status_command(study: Path) -> None:
+    """Say whether the study's private Label Studio is running, and where.
+
+    \b
+      coding-pipeline server status my-study
+    """
+    from coding_pipeline.labelstudio.server import server_status
+
+    click.echo(server_status(load_study(study)))
+
+
+@server_group.command("credentials")
+@STUDY
+def server_credentials(study: Path) -> None:
+    """Print the local server's URL, admin login, password and API token, one per line.
+
+    These are secret: do not paste them into study files, e-mails or issue reports.
+
+    \b
+      coding-pipeline server credentials my-study
+    """
+    from coding_pipeline.labelstudio.server import read_credentials
+
+    credentials = read_credentials(load_study(study))
+    click.echo(f"url: {credentials.url}")
+    click.echo(f"login: {credentials.email}")
+    click.echo(f"password: {credentials.password}")
+    click.echo(f"api token: {credentials.token}")
+
+
+# ---------------------------------------------------------------- push / pull / status
+
+
+@click.command("push")
+@STUDY
+@URL
+def push_command(study: Path, url: str | None) -> None:
+    """Send each batch's clips to Label Studio: one project per batch and coder.
+
+    Blinded: tasks hold only the video, an opaque clip id and the frame rate. Safe to rerun:
+    only missing tasks are imported. Plan a batch first with `batch create`.
+
+    \b
+      coding-pipeline push my-study
+      LABEL_STUDIO_API_KEY=... coding-pipeline push my-study --url https://ls.lab.org
+    """
+    from coding_pipeline.labelstudio.push import push_study
+
+    report = push_study(load_study(study), url=url, progress=click.echo)
+    click.echo(str(report))
+
+
+@click.command("pull")
+@STUDY
+@URL
+def pull_command(study: Path, url: str | None) -> None:
+    """Fetch every project's annotations into STUDY/ratings.csv, keeping each raw export.
+
+    Prints what changed since the last pull (new, updated, removed). A failed pull changes
+    no file.
+
+    \b
+      coding-pipeline pull my-study
+    """
+    from coding_pipeline.labelstudio.pull import pull_study
+
+    report = pull_study(load_study(study), url=url, progress=click.echo)
+    click.echo(str(report))
+    target = load_study(study).ratings_csv
+    click.echo(f"ratings: {target}" + ("" if report.ratings_written else " (unchanged)"))
+
+
+@click.command("status")
+@STUDY
+@URL
+def status_command(study: Path, url: str | None) -> None:
+    """Coding progress per batch and coder: assigned, rated, skipped, remaining.
+
+    \b
+      coding-pipeline status my-study
+    """
+    from coding_pipeline.labelstudio.status import format_status, study_status
+
+    click.echo(format_status(study_status(load_study(study), url=url)))
+
+
+# ---------------------------------------------------------------- coders
+
+
+@click.group("coders")
+def coders_group() -> None:
+    """Coders of the study's Label Studio, named by email.
+
+    \b
+      coding-pipeline coders invite my-study   # a sign-up link to send to a new coder
+      coding-pipeline coders list my-study
+    """
+
+
+@coders_group.command("invite")
+@STUDY
+@URL
+def coders_invite(study: Path, url: str | None) -> None:
+    """Print the link a new coder opens to create their account.
+
+    Send it to the coder; they sign up with their own email, which then names them in
+    batches and ratings.
+
+    \b
+      coding-pipeline coders invite my-study
+    """
+    from coding_pipeline.labelstudio.client import connect
+    from coding_pipeline.labelstudio.coders import invite_link
+
+    click.echo(invite_link(connect(load_study(study), url)))
+
+
+@coders_group.command("list")
+@STUDY
+@URL
+def coders_list(study: Path, url: str | None) -> None:
+    """List the members of the study's Label Studio: email, name, last activity.
+
+    \b
+      coding-pipeline coders list my-study
+    """
+    from coding_pipeline.labelstudio.client import connect
+    from coding_pipeline.labelstudio.coders import format_members, list_members
+
+    click.echo(format_members(list_members(connect(load_study(study), url))))
+
+
+# ---------------------------------------------------------------- batches
+
+
+@click.group("batch")
+def batch_group() -> None:
+    """Batches: which coder rates which clip, in which order.
+
+    \b
+      coding-pipeline batch create my-study --coders a@lab.org,b@lab.org
+      coding-pipeline batch create my-study --training --master m@lab.org --coders a@lab.org
+      coding-pipeline batch show my-study
+    """
+
+
+@batch_group.command("create")
+@STUDY
+@click.option("--coders", required=True, help="Coder emails, comma-separated.")
+@click.option("--reliability", type=click.FloatRange(0, 1),
+              help="Share of clips a second coder rates (default: study.toml, 0.2).")
+@click.option("--seed", type=int, help="Random seed, to make the plan repeatable.")
+@click.option("--name", help="Batch name (default: batch-01, batch-02, ...).")
+@click.option("--training", is_flag=True, help="A training set every coder and the master code.")
+@click.option("--master", help="With --training: the master coder's email.")
+@click.option("--clips", "n_clips", type=click.IntRange(min=2), default=10, show_default=True,
+              help="With --training: how many clips.")
+@URL
+def batch_create(
+    study: Path, coders: str, reliability: float | None, seed: int | None, name: str | None,
+    training: bool, master: str | None, n_clips: int, url: str | None,
+) -> None:
+    """Plan a batch of every clip not yet in one and save it in STUDY/batches/.
+
+    Each clip goes to one coder (balanced); a stratified share also to a second coder; each
+    coder's order is shuffled so one family's clips do not come in a row. Every coder must
+    already be a member of Label Studio (see `coders invite`). Then run `push`.
+
+    \b
+      coding-pipeline batch create my-study --coders a@lab.org,b@lab.org --reliability 0.2
+      coding-pipeline batch create my-study --training --master m@lab.org \\
+          --coders a@lab.org,b@lab.org --clips 10
+    """
+    from coding_pipeline import batches
+    from coding_pipeline.errors import PipelineError
+    from coding_pipeline.labelstudio.client import connect
+    from coding_pipeline.labelstudio.coders import require_members
+
+    loaded = load_study(study)
+    emails = batches.parse_coders(coders)
+    if training and not master:
+        raise PipelineError("--training needs --master (the master coder's email).")
+    if master and not training:
+        raise PipelineError("--master is for training sets: add --training.")
+    everyone = emails + batches.parse_coders([master]) if master else emails
+    require_members(connect(loaded, url), everyone)
+    if training:
+        plan = batches.create_training_batch(loaded, master, emails, n_clips=n_clips,
+                                             seed=seed, name=name)
+    else:
+        plan = batches.create_batch(loaded, emails, reliability_share=reliability, seed=seed,
+                                    name=name)
+    click.echo(batches.format_plan(plan))
+    click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
+
+
+@batch_group.command("show")
+@STUDY
+@click.argument("name", required=False)
+def batch_show(study: Path, name: str | None) -> None:
+    """Print every batch's plan, or the one named.
+
+    \b
+      coding-pipeline batch show my-study
+      coding-pipeline batch show my-study batch-01
+    """
+    from coding_pipeline import batches
+    from coding_pipeline.errors import PipelineError
+
+    plans = batches.load_batches(load_study(study))
+    if name is not None:
+        plans = [p for p in plans if p.name == name]
+        if not plans:
+            raise PipelineError(f"No batch named '{name}' in {study}/batches.")
+    if not plans:
+        click.echo(f"No batches yet: coding-pipeline batch create {study} --coders ...")
+    click.echo("\n\n".join(batches.format_plan(p) for p in plans))
+
+
+COMMANDS: list[click.Command] = [
+    server_group, push_command, pull_command, status_command, coders_group, batch_group,
+]

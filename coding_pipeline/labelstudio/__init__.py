@@ -1,0 +1,1 @@
+"""Label Studio: the study's private server, scheme -> labeling config, push, pull, coders."""

@@ -1,0 +1,107 @@
+"""Coders: the server's members, the invite link, and logging in as a coder.
+
+Coders are named by their email everywhere. New coders join through the organisation's invite
+link (Label Studio Community has no roles: every member can open every project).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.labelstudio.client import Connection
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member of the Label Studio organisation."""
+
+    id: int
+    email: str
+    name: str
+    last_activity: str
+
+
+def list_members(connection: Connection) -> list[Member]:
+    """Every member of the server's organisation, by email."""
+    users = connection.call("listing members", connection.client.users.list)
+    members = [
+        Member(
+            id=int(u.id), email=str(u.email or "").lower(),
+            name=" ".join(p for p in (u.first_name, u.last_name) if p),
+            last_activity=str(u.last_activity or ""),
+        )
+        for u in users
+    ]
+    return sorted(members, key=lambda m: m.email)
+
+
+def format_members(members: list[Member]) -> str:
+    """Members as a plain table: email, name, last activity."""
+    width = max([len("email")] + [len(m.email) for m in members])
+    lines = [f"{'email'.ljust(width)}  {'name'.ljust(24)}  last activity"]
+    for member in members:
+        lines.append(
+            f"{member.email.ljust(width)}  {member.name[:24].ljust(24)}  "
+            f"{member.last_activity[:19].replace('T', ' ')}"
+        )
+    return "\n".join(lines)
+
+
+def invite_link(connection: Connection) -> str:
+    """The link a new coder opens to create their account in this organisation."""
+    invite = connection.call(
+        "getting the invite link", connection.client.organizations.invites.get_invite_link)
+    return f"{connection.url}{invite.invite_url}"
+
+
+def require_members(connection: Connection, emails: list[str]) -> None:
+    """Raise a PipelineError naming every email that is not a member of the server."""
+    known = {m.email for m in list_members(connection)}
+    missing = [e for e in emails if e.lower() not in known]
+    if missing:
+        raise PipelineError(
+            f"Not a member of Label Studio at {connection.url}: {', '.join(missing)}. Send them "
+            "the link from `coding-pipeline coders invite STUDY`, let them sign up with that "
+            "email, then try again (`coding-pipeline coders list STUDY` shows who has)."
+        )
+
+
+# ---------------------------------------------------------------- a coder's own session
+
+
+def _form_post(session: httpx.Client, path: str, fields: dict[str, str]) -> httpx.Response:
+    page = session.get(path)
+    page.raise_for_status()
+    csrf = session.cookies.get("csrftoken", "")
+    return session.post(
+        path, data={**fields, "csrfmiddlewaretoken": csrf},
+        headers={"Referer": f"{session.base_url}{path}"},
+    )
+
+
+def coder_session(url: str, email: str, password: str, invite: str | None = None) -> httpx.Client:
+    """A logged-in browser-like session of one coder; signs up first through `invite` if given.
+
+    API calls made with it are that coder's own (annotations are `completed_by` the coder).
+    """
+    session = httpx.Client(base_url=url, follow_redirects=False, timeout=120)
+    if invite is not None:
+        path = invite[len(url):] if invite.startswith(url) else invite
+        response = _form_post(session, path, {"email": email, "password": password})
+        if response.status_code != 302:
+            session.close()
+            raise PipelineError(
+                f"Could not sign up {email} at {url} through the invite link "
+                f"(HTTP {response.status_code}): is the email already taken?"
+            )
+    else:
+        response = _form_post(session, "/user/login/", {"email": email, "password": password})
+        if response.status_code != 302:
+            session.close()
+            raise PipelineError(f"Could not log in to {url} as {email}: wrong password?")
+    session.headers["X-CSRFToken"] = session.cookies.get("csrftoken", "")
+    session.headers["Referer"] = url
+    return session

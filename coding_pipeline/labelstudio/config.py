@@ -1,0 +1,87 @@
+"""A coding scheme rendered as a Label Studio labeling config (pure: text in, text out).
+
+Layout: the clip's video on top (frame rate from the task's `fps`), then the items grouped by
+owner (parent, child, dyad, then the rest), each a required single-radio row of its scale points
+named by the item id, with the item's description and anchor texts beside it, then a notes box.
+The radios are ordinary form controls: a coder can Tab between items and pick a point with the
+arrow keys, and submit with Ctrl+Enter.
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import quoteattr
+
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.scheme import Item, Scheme
+
+VIDEO_NAME = "video"
+NOTES_NAME = "notes"
+OWNER_HEADINGS = {"parent": "Parent", "child": "Child", "dyad": "Dyad", "": "Other items"}
+
+_ROW_STYLE = (
+    "display: flex; flex-wrap: wrap; gap: 4px 24px; align-items: flex-start; "
+    "padding: 6px 0; border-bottom: 1px solid #e5e5e5"
+)
+_SCALE_STYLE = "flex: 0 0 340px"
+_ANCHOR_STYLE = "flex: 1 1 320px; font-size: 13px; color: #444"
+
+
+def _attrs(**values: str) -> str:
+    return " ".join(f"{name}={quoteattr(str(value))}" for name, value in values.items())
+
+
+def _hint(item: Item, point: int) -> dict[str, str]:
+    return {"hint": item.anchors[point]} if point in item.anchors else {}
+
+
+def _item_rows(item: Item) -> list[str]:
+    choices = "".join(
+        f"<Choice {_attrs(value=str(point), **_hint(item, point))}/>"
+        for point in item.scale.points
+    )
+    lines = [
+        f'    <View {_attrs(style=_ROW_STYLE)}>',
+        f'      <View {_attrs(style=_SCALE_STYLE)}>',
+        f'        <Header {_attrs(value=item.label, size="5")}/>',
+        f'        <Choices {_attrs(name=item.id, toName=VIDEO_NAME, choice="single-radio")} '
+        f'{_attrs(required="true", showInline="true", requiredMessage=f"Rate {item.label}")}>'
+        f"{choices}</Choices>",
+        "      </View>",
+        f'      <View {_attrs(style=_ANCHOR_STYLE)}>',
+    ]
+    if item.description:
+        lines.append(f'        <Header {_attrs(value=item.description, size="6")}/>')
+    for point, text in item.anchors.items():
+        lines.append(f'        <Header {_attrs(value=f"{point} = {text}", size="6")}/>')
+    lines += ["      </View>", "    </View>"]
+    return lines
+
+
+def render_label_config(scheme: Scheme) -> str:
+    """The labeling config XML for `scheme`: one required single-radio Choices per item."""
+    for reserved in (VIDEO_NAME, NOTES_NAME):
+        if reserved in scheme.item_ids:
+            raise PipelineError(
+                f"Scheme {scheme.name}: item id '{reserved}' is reserved for the "
+                f"{reserved} box in Label Studio; rename the item."
+            )
+    lines = [
+        "<View>",
+        f'  <Header {_attrs(value=f"{scheme.name} (version {scheme.version})", size="4")}/>',
+        f'  <Video {_attrs(name=VIDEO_NAME, value="$video", frameRate="$fps")}/>',
+    ]
+    owners = [o for o in OWNER_HEADINGS if any(item.owner == o for item in scheme.items)]
+    for owner in owners:
+        lines.append(f'  <View {_attrs(style="margin-top: 12px")}>')
+        lines.append(f'    <Header {_attrs(value=OWNER_HEADINGS[owner], size="3")}/>')
+        for item in scheme.items:
+            if item.owner == owner:
+                lines.extend(_item_rows(item))
+        lines.append("  </View>")
+    lines += [
+        f'  <Header {_attrs(value="Notes (optional)", size="5")}/>',
+        f'  <TextArea {_attrs(name=NOTES_NAME, toName=VIDEO_NAME, rows="3", maxSubmissions="1")} '
+        f'{_attrs(editable="true", placeholder="Anything the ratings do not capture")}/>',
+        "</View>",
+    ]
+    return "\n".join(lines) + "\n"

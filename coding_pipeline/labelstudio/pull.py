@@ -1,0 +1,311 @@
+"""Pull: export every project, keep the raw exports, and rebuild STUDY/ratings.csv.
+
+Never lose a rating:
+- every project's raw JSON export is saved as exports/<timestamp>_project<id>.json and never
+  overwritten (an export identical to the last one saved for that project is not saved again);
+- everything is fetched before anything is written, so a failed pull (server down, bad token,
+  project deleted) leaves every file as it was;
+- ratings.csv is rewritten atomically, and only when its content changes;
+- skipped annotations are recorded as status `skipped` (no item, no value); values outside the
+  item's scale as status `out_of_scale` and reported; annotations deleted on the server are
+  reported as removed (they stay in the raw exports).
+
+`ratings_from_export` and `compare_ratings` are pure; `pull_study` does the I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from coding_pipeline import batches
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.labelstudio.client import connect, member_emails
+from coding_pipeline.labelstudio.config import NOTES_NAME
+from coding_pipeline.labelstudio.push import (
+    _server_projects,
+    export_project,
+    projects_csv,
+    read_projects,
+)
+from coding_pipeline.scheme import Scheme, load_scheme
+from coding_pipeline.study import Study, write_csv_atomic, write_text_atomic
+
+RATINGS_COLUMNS = [
+    "clip_id", "coder", "item", "value", "annotation_id", "project", "batch", "role", "status",
+    "created_at", "updated_at", "lead_time", "scheme_version", "notes",
+]
+
+
+@dataclass
+class Changes:
+    """Annotations new, updated and removed since the last pull (lists of annotation ids)."""
+
+    new: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.new or self.updated or self.removed)
+
+
+@dataclass
+class PullReport:
+    """What a pull found and wrote."""
+
+    url: str
+    projects: int = 0
+    annotations: int = 0
+    skipped: int = 0
+    changes: Changes = field(default_factory=Changes)
+    problems: list[str] = field(default_factory=list)
+    exports_saved: list[Path] = field(default_factory=list)
+    ratings_written: bool = False
+
+    @property
+    def new(self) -> int:
+        return len(self.changes.new)
+
+    @property
+    def updated(self) -> int:
+        return len(self.changes.updated)
+
+    @property
+    def removed(self) -> int:
+        return len(self.changes.removed)
+
+    def __str__(self) -> str:
+        head = (
+            f"{self.projects} project(s), {self.annotations} annotation(s) "
+            f"({self.skipped} skipped): {self.new} new, {self.updated} updated, "
+            f"{self.removed} removed on the server"
+        )
+        if not self.changes.any:
+            head += "; nothing changed"
+        lines = [head]
+        if self.changes.removed:
+            lines.append(
+                "  removed on the server (kept in the raw exports): annotation(s) "
+                + ", ".join(self.changes.removed[:10])
+                + (" ..." if len(self.changes.removed) > 10 else "")
+            )
+        lines += [f"  problem: {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- pure parts
+
+
+def _coder_email(completed_by, emails: dict[int, str]) -> str:
+    if isinstance(completed_by, dict):
+        return str(completed_by.get("email") or emails.get(int(completed_by.get("id", -1)), ""))
+    try:
+        return emails.get(int(completed_by), f"user {completed_by}")
+    except (TypeError, ValueError):
+        return f"user {completed_by}"
+
+
+def _result_value(result: dict) -> tuple[str, str | None]:
+    """The raw value of one result and a problem, if any."""
+    value = result.get("value", {})
+    kind = result.get("type")
+    if kind == "choices":
+        chosen = value.get("choices") or []
+        if len(chosen) != 1:
+            return (",".join(map(str, chosen)), f"{len(chosen)} choices instead of one")
+        return str(chosen[0]), None
+    if kind in ("rating", "number"):
+        return str(value.get(kind, "")), None
+    return "", f"unexpected result type '{kind}'"
+
+
+def ratings_from_export(
+    tasks: list[dict], project: dict, emails: dict[int, str], scheme: Scheme,
+    roles: dict[tuple[str, str, str], str],
+) -> tuple[list[dict], list[str]]:
+    """Rows of ratings.csv from one project's JSON export, and problems found on the way.
+
+    `project` is the project's projects.csv row; `roles` maps (batch, clip_id, coder) to the
+    role of the assignment. One row per rated item; one row (no item, no value) per skipped
+    annotation; a value outside the item's scale gets status `out_of_scale` and a problem.
+    """
+    rows: list[dict] = []
+    problems: list[str] = []
+    batch = project["batch"]
+    where = f"project {project['project_id']}"
+    for task in tasks:
+        clip_id = str(task.get("data", {}).get("clip_id", ""))
+        for annotation in task.get("annotations", []):
+            coder = _coder_email(annotation.get("completed_by"), emails)
+            results = annotation.get("result") or []
+            notes = " ".join(
+                " ".join(r.get("value", {}).get("text", []))
+                for r in results if r.get("from_name") == NOTES_NAME
+            ).strip()
+            base = {
+                "clip_id": clip_id, "coder": coder, "annotation_id": str(annotation["id"]),
+                "project": str(project["project_id"]), "batch": batch,
+                "role": roles.get((batch, clip_id, coder), ""),
+                "created_at": annotation.get("created_at") or "",
+                "updated_at": annotation.get("updated_at") or "",
+                "lead_time": "" if annotation.get("lead_time") is None
+                else f"{float(annotation['lead_time']):.3f}",
+                "scheme_version": str(project["scheme_version"]), "notes": notes,
+            }
+            if (batch, clip_id, coder) not in roles:
+                problems.append(
+                    f"{where}, clip {clip_id}: annotation {annotation['id']} is by {coder}, "
+                    "who is not assigned this clip in this batch (kept, with no role)."
+                )
+            if annotation.get("was_cancelled"):
+                rows.append({**base, "item": "", "value": "", "status": "skipped"})
+                continue
+            for result in results:
+                item_id = result.get("from_name")
+                if item_id == NOTES_NAME:
+                    continue
+                if item_id not in scheme.item_ids:
+                    problems.append(
+                        f"{where}, clip {clip_id}, annotation {annotation['id']}: control "
+                        f"'{item_id}' is not an item of scheme {scheme.name} (left out)."
+                    )
+                    continue
+                raw, problem = _result_value(result)
+                status = "rated"
+                scale = scheme.item(item_id).scale
+                if problem is None:
+                    try:
+                        number = float(raw)
+                    except ValueError:
+                        number = None
+                    if number is None or not number.is_integer() \
+                            or not scale.min <= number <= scale.max:
+                        problem = f"value '{raw}' is outside the scale {scale.min}-{scale.max}"
+                    else:
+                        raw = str(int(number))
+                if problem is not None:
+                    status = "out_of_scale"
+                    problems.append(
+                        f"{where}, clip {clip_id}, annotation {annotation['id']}, item "
+                        f"{item_id}: {problem} (kept with status out_of_scale)."
+                    )
+                rows.append({**base, "item": item_id, "value": raw, "status": status})
+    return rows, problems
+
+
+def _by_annotation(table: pd.DataFrame) -> dict[str, list[tuple]]:
+    grouped: dict[str, list[tuple]] = {}
+    columns = [c for c in RATINGS_COLUMNS if c in table.columns]
+    for row in table[columns].itertuples(index=False):
+        grouped.setdefault(str(row[columns.index("annotation_id")]), []).append(tuple(row))
+    return {key: sorted(rows) for key, rows in grouped.items()}
+
+
+def compare_ratings(old: pd.DataFrame, new: pd.DataFrame) -> Changes:
+    """Which annotations are new, updated (any row differs) or removed, old -> new."""
+    before, after = _by_annotation(old), _by_annotation(new)
+    return Changes(
+        new=sorted((a for a in after if a not in before), key=_numeric),
+        updated=sorted((a for a in after if a in before and before[a] != after[a]),
+                       key=_numeric),
+        removed=sorted((a for a in before if a not in after), key=_numeric),
+    )
+
+
+def _numeric(text: str) -> tuple[int, str]:
+    return (int(text), "") if text.isdigit() else (0, text)
+
+
+# ---------------------------------------------------------------- pull
+
+
+def _read_old_ratings(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        return pd.DataFrame(columns=RATINGS_COLUMNS)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in RATINGS_COLUMNS:
+        if column not in table.columns:
+            table[column] = ""
+    return table[RATINGS_COLUMNS]
+
+
+def _last_export_digest(exports_dir: Path, project_id: str) -> str | None:
+    saved = sorted(exports_dir.glob(f"*_project{project_id}.json"))
+    if not saved:
+        return None
+    return hashlib.sha256(saved[-1].read_bytes()).hexdigest()
+
+
+def _export_path(exports_dir: Path, stamp: str, project_id: str) -> Path:
+    path = exports_dir / f"{stamp}_project{project_id}.json"
+    number = 1
+    while path.exists():
+        number += 1
+        path = exports_dir / f"{stamp}-{number}_project{project_id}.json"
+    return path
+
+
+def pull_study(
+    study: Study, url: str | None = None, token: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PullReport:
+    """Export every project in projects.csv and rebuild ratings.csv; report what changed."""
+    say = progress or (lambda _line: None)
+    records = read_projects(study)
+    if records.empty:
+        raise PipelineError(
+            f"{projects_csv(study)} lists no projects: push first "
+            f"(`coding-pipeline push {study.root}`)."
+        )
+    scheme = load_scheme(study.scheme_path)
+    connection = connect(study, url, token)
+    on_server = _server_projects(connection)
+    gone = [r for _, r in records.iterrows() if int(r["project_id"]) not in on_server]
+    if gone:
+        names = ", ".join(f"{r['project_id']} ('{r['title']}')" for r in gone[:3])
+        raise PipelineError(
+            f"Project(s) {names} in {projects_csv(study)} are not on {connection.url}; nothing "
+            "was changed. Check the URL; if a project was deleted on purpose, remove its row "
+            "from projects.csv (its ratings stay in exports/)."
+        )
+    emails = member_emails(connection)
+    assignments = batches.load_assignments(study)
+    roles = {
+        (str(a.batch), str(a.clip_id), str(a.coder)): str(a.role)
+        for a in assignments.itertuples(index=False)
+    }
+    report = PullReport(url=connection.url, projects=len(records))
+    exports: list[tuple[str, bytes]] = []
+    rows: list[dict] = []
+    for _, record in records.iterrows():
+        tasks = export_project(connection, int(record["project_id"]))
+        exports.append((record["project_id"], json.dumps(tasks, indent=1).encode("utf-8")))
+        project_rows, problems = ratings_from_export(tasks, record, emails, scheme, roles)
+        rows.extend(project_rows)
+        report.problems.extend(problems)
+        say(f"  {record['title']}: {len({r['annotation_id'] for r in project_rows})} annotations")
+    new = pd.DataFrame(rows, columns=RATINGS_COLUMNS).astype(str)
+    old = _read_old_ratings(study.ratings_csv)
+    report.changes = compare_ratings(old, new)
+    report.annotations = new["annotation_id"].nunique()
+    report.skipped = int((new["status"] == "skipped").sum())
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    study.exports_dir.mkdir(parents=True, exist_ok=True)
+    for project_id, payload in exports:
+        digest = hashlib.sha256(payload).hexdigest()
+        if _last_export_digest(study.exports_dir, project_id) == digest:
+            continue
+        path = _export_path(study.exports_dir, stamp, project_id)
+        write_text_atomic(path, payload.decode("utf-8"))
+        report.exports_saved.append(path)
+    if report.changes.any or not study.ratings_csv.is_file():
+        write_csv_atomic(study.ratings_csv, new)
+        report.ratings_written = True
+    return report

@@ -1,0 +1,285 @@
+"""Push: one Label Studio project per (batch, coder), holding that coder's clips in queue order.
+
+Blinding: a task's data are only the clip's video URL, its opaque clip id and its frame rate.
+Project titles name the batch and the coder's email; nothing names a family, arm, timepoint or
+source file. Every project is recorded in STUDY/projects.csv (never a token).
+
+Idempotent: a project is found again by its projects.csv row or its title, its tasks are read
+back, and only clips not yet there are imported. A scheme that changed since a project was
+created is refused: a project's ratings must all mean the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import pandas as pd
+
+from coding_pipeline import batches
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.labelstudio.client import Connection, connect, document_root
+from coding_pipeline.labelstudio.config import render_label_config
+from coding_pipeline.scheme import Scheme, load_scheme
+from coding_pipeline.study import Study, read_clips, write_csv_atomic
+
+PROJECT_COLUMNS = [
+    "batch", "coder", "project_id", "title", "scheme_name", "scheme_version", "scheme_hash",
+    "created_at",
+]
+IMPORT_CHUNK = 1000
+
+
+@dataclass
+class PushReport:
+    """What a push did."""
+
+    url: str
+    projects_created: int = 0
+    projects_existing: int = 0
+    tasks_imported: int = 0
+    tasks_existing: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.projects_created} project(s) created, {self.projects_existing} already there; "
+            f"{self.tasks_imported} task(s) imported, {self.tasks_existing} already there "
+            f"({self.url})"
+        )
+
+
+# ---------------------------------------------------------------- pure parts
+
+
+def project_title(batch: str, coder: str) -> str:
+    """A project's title: the batch and the coder's email, nothing about families."""
+    return f"{batch} - {coder}"
+
+
+def local_file_url(path: Path, root: Path) -> str:
+    """The URL Label Studio serves a local file at, for a file under the document root."""
+    try:
+        relative = path.resolve().relative_to(root)
+    except ValueError:
+        raise PipelineError(
+            f"{path} is outside the folder Label Studio serves local files from ({root}): "
+            "keep the clips inside the study folder, or set [label_studio] document_root in "
+            "study.toml to a folder that holds them."
+        ) from None
+    return "/data/local-files/?d=" + quote(relative.as_posix(), safe="/")
+
+
+def task_data(clip_id: str, video_url: str, fps: float) -> dict:
+    """A task's data: the video URL, the opaque clip id and the frame rate. Nothing else."""
+    return {"video": video_url, "clip_id": clip_id, "fps": fps}
+
+
+def missing_tasks(queue: list[dict], existing_clip_ids: Iterable[str]) -> list[dict]:
+    """The tasks of a coder's queue (in order) whose clip is not in the project yet."""
+    present = set(existing_clip_ids)
+    return [task for task in queue if task["clip_id"] not in present]
+
+
+def scheme_problem(record: pd.Series, scheme: Scheme) -> str | None:
+    """Why `scheme` may not be pushed into the project of `record`, or None if it may."""
+    if record["scheme_hash"] == scheme.content_hash:
+        return None
+    return (
+        f"project {record['project_id']} ('{record['title']}') was created with scheme "
+        f"{record['scheme_name']} version {record['scheme_version']}, but the study's scheme is "
+        f"now {scheme.name} version {scheme.version} with different content. A project's "
+        "ratings must all use one scheme: restore the old scheme file, or give the new one a "
+        "new version and code it in a new batch (`coding-pipeline batch create`)."
+    )
+
+
+# ---------------------------------------------------------------- projects.csv
+
+
+def projects_csv(study: Study) -> Path:
+    return study.root / "projects.csv"
+
+
+def read_projects(study: Study) -> pd.DataFrame:
+    """STUDY/projects.csv, or an empty table with its columns."""
+    path = projects_csv(study)
+    if not path.is_file():
+        return pd.DataFrame(columns=PROJECT_COLUMNS)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in PROJECT_COLUMNS if c not in table.columns]
+    if missing:
+        raise PipelineError(f"{path}: missing column(s) {', '.join(missing)}.")
+    return table[PROJECT_COLUMNS]
+
+
+# ---------------------------------------------------------------- push
+
+
+def _coder_queues(study: Study, assignments: pd.DataFrame, url: str) -> dict:
+    """(batch, coder) -> that coder's tasks in queue order; checks every clip file first."""
+    clips = read_clips(study).set_index("clip_id")
+    root = document_root(study, url)
+    queues: dict[tuple[str, str], list[dict]] = {}
+    problems: list[str] = []
+    for (batch, coder), rows in assignments.groupby(["batch", "coder"], sort=False):
+        queue = []
+        for clip_id in rows.sort_values("order")["clip_id"]:
+            if clip_id not in clips.index:
+                problems.append(f"clip {clip_id} of batch {batch} is not in {study.clips_csv}")
+                continue
+            clip = clips.loc[clip_id]
+            path = study.absolute(clip["file"])
+            if not path.is_file():
+                problems.append(f"clip {clip_id}: file {clip['file']} is missing")
+                continue
+            fps = float(clip["fps"]) if clip.get("fps", "") not in ("", None) else 25.0
+            queue.append(task_data(clip_id, local_file_url(path, root), round(fps, 6)))
+        queues[(batch, coder)] = queue
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise PipelineError(
+            "; ".join(problems[:3]) + more
+            + f". Nothing was pushed: rerun `coding-pipeline segment {study.root}` to remake "
+            "missing clips, then push again."
+        )
+    return queues
+
+
+def _server_projects(connection: Connection) -> dict[int, str]:
+    """Every project on the server: id -> title."""
+    pager = connection.call("listing projects", lambda: list(connection.client.projects.list(
+        page_size=1000)))
+    return {int(p.id): str(p.title) for p in pager}
+
+
+def existing_clip_ids(connection: Connection, project_id: int) -> list[str]:
+    """The clip ids of a project's tasks, read back from the server in one export."""
+    tasks = export_project(connection, project_id)
+    return [str(task.get("data", {}).get("clip_id", "")) for task in tasks]
+
+
+def export_project(connection: Connection, project_id: int) -> list[dict]:
+    """A project's full JSON export: every task with its annotations (one request)."""
+    def download() -> bytes:
+        return b"".join(connection.client.projects.exports.download_sync(
+            project_id, export_type="JSON", download_all_tasks=True))
+    raw = connection.call(f"exporting project {project_id}", download)
+    return json.loads(raw)
+
+
+def _create_project(
+    connection: Connection, title: str, batch: str, coder: str, scheme: Scheme, config: str,
+) -> int:
+    description = (
+        f"Coding batch {batch} for {coder}. Rate every item of each clip, then Submit. "
+        f"Scheme: {scheme.name}, version {scheme.version}."
+    )
+    project = connection.call(f"creating project '{title}'", lambda: connection.client.projects
+                              .create(
+        title=title, description=description, label_config=config,
+        expert_instruction=(
+            "<p>Watch the whole clip with sound, then rate every item on its scale. "
+            "Hover over a scale point for its anchor. Use the notes box for anything "
+            "the ratings miss.</p>"
+        ),
+        show_instruction=False, show_skip_button=True, enable_empty_annotation=False,
+        maximum_annotations=1, sampling="Sequential sampling", show_annotation_history=False,
+        is_published=True,
+    ))
+    return int(project.id)
+
+
+def _ensure_local_storage(connection: Connection, project_id: int, folder: Path) -> None:
+    """Register a local-files storage covering the clips folder (Label Studio serves only those)."""
+    storages = connection.call("listing storages", lambda: connection.client.import_storage.local
+                               .list(project=project_id))
+    if any(str(s.path) == str(folder) for s in storages):
+        return
+    connection.call(
+        f"registering {folder} as local storage (the server must be able to read it; for a "
+        "server on another machine use its own storage)",
+        lambda: connection.client.import_storage.local.create(
+            project=project_id, path=str(folder), title="Study clips", use_blob_urls=False,
+        ),
+    )
+
+
+def push_study(
+    study: Study, url: str | None = None, token: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PushReport:
+    """Create each (batch, coder) project once and import the clips it is missing."""
+    say = progress or (lambda _line: None)
+    scheme = load_scheme(study.scheme_path)
+    config = render_label_config(scheme)
+    assignments = batches.load_assignments(study)
+    if assignments.empty:
+        raise PipelineError(
+            f"No batch in {study.root / 'batches'}: plan one first with "
+            f"`coding-pipeline batch create {study.root} --coders a@lab.org,b@lab.org`."
+        )
+    connection = connect(study, url, token)
+    queues = _coder_queues(study, assignments, connection.url)
+    report = PushReport(url=connection.url)
+    records = read_projects(study)
+    on_server = _server_projects(connection)
+    by_title = {title: pid for pid, title in on_server.items()}
+    clips_folder = study.clips_dir.resolve()
+    for (batch, coder), queue in queues.items():
+        title = project_title(batch, coder)
+        known = records[(records["batch"] == batch) & (records["coder"] == coder)]
+        if not known.empty:
+            record = known.iloc[0]
+            project_id = int(record["project_id"])
+            if project_id not in on_server:
+                raise PipelineError(
+                    f"Project {project_id} ('{title}') in {projects_csv(study)} is not on "
+                    f"{connection.url}: if it was deleted on purpose, delete its row from "
+                    "projects.csv and push again (a new, empty project is made)."
+                )
+            problem = scheme_problem(record, scheme)
+            if problem:
+                raise PipelineError(f"Push refused: {problem}")
+            report.projects_existing += 1
+        else:
+            if title in by_title:
+                project_id = by_title[title]
+                live = connection.call("reading a project", lambda pid=project_id:
+                                       connection.client.projects.get(id=pid))
+                if (live.label_config or "").strip() != config.strip():
+                    raise PipelineError(
+                        f"Push refused: project {project_id} ('{title}') on {connection.url} "
+                        "has a different labeling config from the study's scheme, and "
+                        f"{projects_csv(study)} does not record it. Rename or delete that "
+                        "project on the server, or restore the scheme it was made with."
+                    )
+                report.projects_existing += 1
+            else:
+                project_id = _create_project(connection, title, batch, coder, scheme, config)
+                report.projects_created += 1
+            row = {
+                "batch": batch, "coder": coder, "project_id": str(project_id), "title": title,
+                "scheme_name": scheme.name, "scheme_version": str(scheme.version),
+                "scheme_hash": scheme.content_hash,
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            records = pd.concat([records, pd.DataFrame([row])], ignore_index=True)
+            write_csv_atomic(projects_csv(study), records[PROJECT_COLUMNS])
+        _ensure_local_storage(connection, project_id, clips_folder)
+        present = existing_clip_ids(connection, project_id)
+        todo = missing_tasks(queue, present)
+        report.tasks_existing += len(queue) - len(todo)
+        for start in range(0, len(todo), IMPORT_CHUNK):
+            chunk = todo[start:start + IMPORT_CHUNK]
+            connection.call(
+                f"importing tasks into project {project_id}",
+                lambda chunk=chunk, pid=project_id: connection.client.projects.import_tasks(
+                    id=pid, request=chunk, return_task_ids=True),
+            )
+            report.tasks_imported += len(chunk)
+        say(f"  {title}: {len(todo)} imported, {len(queue) - len(todo)} already there")
+    return report

@@ -1,0 +1,303 @@
+"""The study's private local Label Studio: start, stop, status and credentials.
+
+The server's data (SQLite database, media, exports) live in STUDY/.labelstudio/data. It listens
+on 127.0.0.1 only, with telemetry, error reporting and version checks off, and serves the study's
+clips as local files. On first start an admin account is created with a generated password and
+API token, kept in STUDY/.labelstudio/credentials.json (mode 0600) and never printed or logged
+except by `coding-pipeline server credentials`. The server runs detached and keeps running after
+the command that started it returns; STUDY/.labelstudio/server.pid records its process id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.study import Study, write_json_atomic
+
+HOST = "127.0.0.1"
+ADMIN_EMAIL = "admin@coding-pipeline.local"
+START_TIMEOUT_S = 300.0
+STOP_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How to reach and log in to a study's local server. Secret: never print or log it."""
+
+    url: str
+    email: str
+    password: str
+    token: str
+    secret_key: str = ""
+    document_root: str = ""
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and debug prints
+        return f"Credentials(url={self.url!r}, email={self.email!r}, password=***, token=***)"
+
+
+def credentials_path(study: Study) -> Path:
+    return study.server_dir / "credentials.json"
+
+
+def pid_path(study: Study) -> Path:
+    return study.server_dir / "server.pid"
+
+
+def log_path(study: Study) -> Path:
+    return study.server_dir / "server.log"
+
+
+def read_credentials(study: Study) -> Credentials:
+    """The local server's URL, admin login and API token (from credentials.json)."""
+    path = credentials_path(study)
+    if not path.is_file():
+        raise PipelineError(
+            f"{study.root} has no local Label Studio yet: run "
+            f"`coding-pipeline server start {study.root}` first."
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Credentials(**data)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise PipelineError(
+            f"{path} is damaged ({exc.__class__.__name__}): delete {study.server_dir} to start "
+            "a fresh server (its projects and annotations are lost; ratings.csv and exports/ stay)."
+        ) from None
+
+
+def _write_credentials(study: Study, credentials: Credentials) -> None:
+    write_json_atomic(credentials_path(study), asdict(credentials), mode=0o600)
+
+
+def _new_credentials(port: int, document_root: Path) -> Credentials:
+    return Credentials(
+        url=f"http://{HOST}:{port}",
+        email=ADMIN_EMAIL,
+        password=secrets.token_urlsafe(18),
+        token=secrets.token_hex(20),  # 40 characters: the longest legacy token Label Studio takes
+        secret_key=secrets.token_urlsafe(48),
+        document_root=str(document_root),
+    )
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _read_pid(study: Study) -> int | None:
+    try:
+        pid = int(pid_path(study).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return pid if b"label" in cmdline else None
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health/", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _executable() -> str:
+    beside = Path(sys.executable).parent / "label-studio"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("label-studio")
+    if not found:
+        raise PipelineError(
+            "The local Label Studio server is not installed: run "
+            "`pip install 'coding-pipeline[server]'`, or point the study at an existing server "
+            "with --url / LABEL_STUDIO_URL."
+        )
+    return found
+
+
+def _server_environment(study: Study, credentials: Credentials) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_")}
+    env.update({
+        "LABEL_STUDIO_BASE_DATA_DIR": str((study.server_dir / "data").resolve()),
+        "LABEL_STUDIO_USERNAME": credentials.email,
+        "LABEL_STUDIO_PASSWORD": credentials.password,
+        "LABEL_STUDIO_USER_TOKEN": credentials.token,
+        "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+        "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+        "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
+        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": credentials.document_root,
+        "SECRET_KEY": credentials.secret_key,
+        "SENTRY_DSN": "",
+        "FRONTEND_SENTRY_DSN": "",
+        "LATEST_VERSION_CHECK": "false",
+        "COLLECT_ANALYTICS": "false",
+        "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def _log_tail(study: Study, credentials: Credentials, lines: int = 5) -> str:
+    try:
+        text = log_path(study).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    for secret in (credentials.token, credentials.password, credentials.secret_key):
+        text = text.replace(secret, "***")
+    return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
+
+
+def start_server(
+    study: Study, port: int | None = None, document_root: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> str:
+    """Start the study's private Label Studio (or find it running) and return its URL.
+
+    Idempotent: a server already running for this study is left alone and its URL returned.
+    `document_root` is the folder local files are served from (default: the study folder);
+    the first start fixes it. `progress` receives a line now and then while the server boots.
+    """
+    say = progress or (lambda _line: None)
+    study.server_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(study.server_dir, 0o700)
+    existing = read_credentials(study) if credentials_path(study).is_file() else None
+    pid = _read_pid(study)
+    if pid is not None and existing is not None:
+        _wait_until_healthy(study, existing, pid, say)
+        return existing.url
+    if existing is None:
+        chosen = port or free_port()
+        credentials = _new_credentials(chosen, Path(document_root or study.root).resolve())
+    else:
+        chosen = port or int(existing.url.rsplit(":", 1)[1])
+        if port is None and not _port_is_free(chosen):
+            chosen = free_port()
+        credentials = Credentials(**{**asdict(existing), "url": f"http://{HOST}:{chosen}"})
+    if not _port_is_free(chosen):
+        raise PipelineError(
+            f"Port {chosen} on {HOST} is in use: choose another with --port, or leave it out."
+        )
+    _write_credentials(study, credentials)
+    with log_path(study).open("ab") as log:
+        process = subprocess.Popen(
+            [_executable(), "start", "--no-browser", "--internal-host", HOST,
+             "--port", str(chosen)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=_server_environment(study, credentials), cwd=study.server_dir,
+            start_new_session=True,
+        )
+    pid_path(study).write_text(f"{process.pid}\n")
+    say(f"Label Studio starting at {credentials.url} (log: {log_path(study)})")
+    _wait_until_healthy(study, credentials, process.pid, say)
+    _check_token(study, credentials)
+    return credentials.url
+
+
+def _wait_until_healthy(
+    study: Study, credentials: Credentials, pid: int, say: Callable[[str], None],
+) -> None:
+    started = time.monotonic()
+    last_note = started
+    while not _healthy(credentials.url):
+        if _read_pid(study) != pid:
+            pid_path(study).unlink(missing_ok=True)
+            raise PipelineError(
+                f"Label Studio stopped while starting; see {log_path(study)}. "
+                f"Last lines: {_log_tail(study, credentials)}"
+            )
+        elapsed = time.monotonic() - started
+        if elapsed > START_TIMEOUT_S:
+            raise PipelineError(
+                f"Label Studio did not answer at {credentials.url} within {START_TIMEOUT_S:.0f} s; "
+                f"see {log_path(study)}, then `coding-pipeline server stop {study.root}` and retry."
+            )
+        if time.monotonic() - last_note >= 10:
+            say(f"  still starting ({elapsed:.0f} s; the first start sets up the database)")
+            last_note = time.monotonic()
+        time.sleep(0.5)
+
+
+def _check_token(study: Study, credentials: Credentials) -> None:
+    """Make sure the server answering is ours and accepts the stored token."""
+    response = httpx.get(
+        f"{credentials.url}/api/current-user/whoami",
+        headers={"Authorization": f"Token {credentials.token}"}, timeout=30,
+    )
+    if response.status_code != 200 or response.json().get("email") != credentials.email:
+        stop_server(study)
+        raise PipelineError(
+            f"The Label Studio at {credentials.url} refused the token in "
+            f"{credentials_path(study)}: the file does not belong to the database in "
+            f"{study.server_dir / 'data'}. Restore the matching file, or delete "
+            f"{study.server_dir} to start afresh."
+        )
+
+
+def stop_server(study: Study) -> bool:
+    """Stop the study's local server; True if it was running."""
+    pid = _read_pid(study)
+    pid_path(study).unlink(missing_ok=True)
+    if pid is None:
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+            return True
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def server_status(study: Study) -> str:
+    """One line: whether the study's local server runs, and where."""
+    if not credentials_path(study).is_file():
+        return f"No local Label Studio yet (start one: coding-pipeline server start {study.root})"
+    url = read_credentials(study).url
+    pid = _read_pid(study)
+    if pid is None:
+        return f"Stopped (last at {url}; data in {study.server_dir})"
+    if _healthy(url):
+        return f"Running at {url} (pid {pid}; data in {study.server_dir})"
+    return f"Starting or not answering at {url} (pid {pid}; log {log_path(study)})"

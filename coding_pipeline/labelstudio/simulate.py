@@ -1,0 +1,136 @@
+"""SIMULATED coders, for the demo and the tests: real accounts, made-up ratings.
+
+Each simulated coder signs up through the invite link (so is a real member who can log in; the
+generated passwords are kept in STUDY/.labelstudio/simulated_coders.json, mode 0600), is named
+"Simulated Coder A", "Simulated Coder B", ..., and submits, in their own session, one annotation
+for every task of their projects that they have not annotated yet.
+
+Ratings model: each clip has a latent quality z ~ N(0, 1) and each clip x item a deviation
+e ~ N(0, 1); the true score of an item is mid + 0.55 * half-range * (0.8 z + 0.6 e) (mirrored for
+reverse-keyed items); a coder adds a fixed bias ~ N(0, 0.15 * half-range) and noise
+~ N(0, 0.4 * half-range), rounded and clipped to the scale. Krippendorff's alpha between two
+such coders comes out around 0.7-0.85. Latent scores depend only on the seed and the clip id,
+so every coder sees the same truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import string
+
+import numpy as np
+
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.labelstudio.client import connect
+from coding_pipeline.labelstudio.coders import coder_session, invite_link, list_members
+from coding_pipeline.labelstudio.config import NOTES_NAME, VIDEO_NAME
+from coding_pipeline.labelstudio.push import export_project, read_projects
+from coding_pipeline.scheme import Scheme, load_scheme
+from coding_pipeline.study import Study, write_json_atomic
+
+
+def _rng(*parts: object) -> np.random.Generator:
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def simulated_ratings(scheme: Scheme, clip_id: str, coder: str, seed: int) -> dict[str, int]:
+    """One simulated coder's ratings of one clip: item id -> scale point (pure, seeded)."""
+    z = _rng(seed, "clip", clip_id).normal()
+    bias = _rng(seed, "coder", coder).normal()
+    noise = _rng(seed, "noise", clip_id, coder)
+    ratings = {}
+    for item in scheme.items:
+        half = (item.scale.max - item.scale.min) / 2
+        mid = (item.scale.max + item.scale.min) / 2
+        e = _rng(seed, "item", clip_id, item.id).normal()
+        true = 0.55 * half * (0.8 * z + 0.6 * e)
+        true = mid - true if item.reverse else mid + true
+        value = true + 0.15 * half * bias + 0.4 * half * noise.normal()
+        ratings[item.id] = int(np.clip(np.rint(value), item.scale.min, item.scale.max))
+    return ratings
+
+
+def annotation_result(ratings: dict[str, int], note: str = "") -> list[dict]:
+    """Label Studio result JSON for whole-clip ratings (and an optional note)."""
+    result = [
+        {"from_name": item_id, "to_name": VIDEO_NAME, "type": "choices",
+         "value": {"choices": [str(value)]}, "origin": "manual"}
+        for item_id, value in ratings.items()
+    ]
+    if note:
+        result.append({"from_name": NOTES_NAME, "to_name": VIDEO_NAME, "type": "textarea",
+                       "value": {"text": [note]}, "origin": "manual"})
+    return result
+
+
+def _passwords_path(study: Study):
+    return study.server_dir / "simulated_coders.json"
+
+
+def simulate_coders(
+    study: Study, coders: list[str], seed: int = 0, url: str | None = None,
+    token: str | None = None,
+) -> int:
+    """Create the SIMULATED coders' accounts and let each rate every task of their projects.
+
+    Returns the number of annotations submitted (0 when every task is already rated).
+    """
+    connection = connect(study, url, token)
+    scheme = load_scheme(study.scheme_path)
+    projects = read_projects(study)
+    path = _passwords_path(study)
+    passwords = json.loads(path.read_text()) if path.is_file() else {}
+    members = {m.email: m.id for m in list_members(connection)}
+    submitted = 0
+    for number, coder in enumerate(coders):
+        coder = coder.lower()
+        if coder in members and coder not in passwords:
+            raise PipelineError(
+                f"{coder} is already a member of {connection.url} but not a simulated coder "
+                "made here: simulate only with addresses of simulated coders."
+            )
+        if coder not in members:
+            passwords[coder] = "Sim-" + "".join(
+                secrets.choice(string.ascii_letters + string.digits) for _ in range(20))
+            study.server_dir.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(path, passwords, mode=0o600)
+            session = coder_session(connection.url, coder, passwords[coder],
+                                    invite=invite_link(connection))
+        else:
+            session = coder_session(connection.url, coder, passwords[coder])
+        try:
+            me = session.get("/api/current-user/whoami").json()
+            letter = string.ascii_uppercase[number % 26]
+            session.patch(f"/api/users/{me['id']}/",
+                          json={"first_name": "Simulated", "last_name": f"Coder {letter}"})
+            mine = projects[projects["coder"] == coder]
+            for project_id in mine["project_id"]:
+                for task in export_project(connection, int(project_id)):
+                    done = any(_author(a) == me["id"] for a in task.get("annotations", []))
+                    if done:
+                        continue
+                    clip_id = str(task["data"]["clip_id"])
+                    ratings = simulated_ratings(scheme, clip_id, coder, seed)
+                    rng = _rng(seed, "extra", clip_id, coder)
+                    note = "SIMULATED coder: example note" if rng.random() < 0.1 else ""
+                    response = session.post(f"/api/tasks/{task['id']}/annotations/", json={
+                        "result": annotation_result(ratings, note),
+                        "lead_time": round(float(rng.uniform(60, 180)), 3),
+                    })
+                    if response.status_code != 201:
+                        raise PipelineError(
+                            f"Simulated coder {coder} could not submit an annotation for task "
+                            f"{task['id']} at {connection.url} (HTTP {response.status_code})."
+                        )
+                    submitted += 1
+        finally:
+            session.close()
+    return submitted
+
+
+def _author(annotation: dict) -> int | None:
+    author = annotation.get("completed_by")
+    return author.get("id") if isinstance(author, dict) else author
