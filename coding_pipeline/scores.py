@@ -156,23 +156,26 @@ def clip_scores(composites: pd.DataFrame, policy: str = "primary") -> pd.DataFra
         raise PipelineError(f"clip policy '{policy}' is unknown: use {', '.join(POLICIES)}.")
     table = composites[composites["role"].isin(SCORED_ROLES)]
     independent = table[table["role"] != "consensus"]
-    rows = []
-    for (clip_id, composite), group in independent.groupby(["clip_id", "composite"], sort=True):
-        rated = group.dropna(subset=["value"])
-        mean_value = rated["value"].mean() if not rated.empty else np.nan
-        value, source, reason = mean_value, "mean", ""
-        if policy == "primary":
-            primary = group[group["role"] == "primary"]
-            if primary.empty:
-                primary = group.sort_values(["rated_at", "coder"]).head(1)
-            value, source = primary["value"].iloc[0], f"primary ({primary['coder'].iloc[0]})"
-            reason = primary["reason"].iloc[0]
-        elif rated.empty:
-            reason = "; ".join(sorted(set(group["reason"])))
-        rows.append((clip_id, composite, value, len(rated), source, reason))
-    result = pd.DataFrame(
-        rows, columns=["clip_id", "composite", "value", "n_coders", "source", "reason"]
-    )
+    keys = ["clip_id", "composite"]
+    grouped = independent.groupby(keys, sort=True)
+    result = grouped["value"].agg(["mean", "count"]).rename(
+        columns={"mean": "value", "count": "n_coders"})
+    result["source"] = "mean"
+    result["reason"] = ""
+    unrated = result["value"].isna()
+    if unrated.any():
+        missing = independent.set_index(keys).loc[result.index[unrated]]
+        result.loc[unrated, "reason"] = missing.groupby(level=keys)["reason"].agg(
+            lambda r: "; ".join(sorted(set(r))))
+    if policy == "primary":
+        chosen = independent.assign(_not_primary=independent["role"] != "primary").sort_values(
+            ["_not_primary", "rated_at", "coder"]).drop_duplicates(keys).set_index(keys)
+        chosen = chosen.reindex(result.index)
+        result["value"] = chosen["value"]
+        result["source"] = "primary (" + chosen["coder"] + ")"
+        result["reason"] = chosen["reason"].fillna("")
+    result = result.reset_index()[["clip_id", "composite", "value", "n_coders", "source",
+                                   "reason"]]
     if policy == "consensus":
         consensus = table[(table["role"] == "consensus")].dropna(subset=["value"])
         consensus = consensus.drop_duplicates(["clip_id", "composite"]).set_index(
