@@ -343,9 +343,32 @@ def flat_table(result: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _flatten(entries: list[dict], empty_columns: list[str]) -> pd.DataFrame:
+    """Rows of nested dicts as flat columns (icc.value -> icc_value; lists joined by ' / ');
+    with no rows, just the header `empty_columns`."""
+    if not entries:
+        return pd.DataFrame(columns=empty_columns)
+    rows = []
+    for entry in entries:
+        row: dict = {}
+        for key, value in entry.items():
+            if isinstance(value, dict):
+                row.update({f"{key}_{k}": v for k, v in value.items() if not isinstance(v, list)})
+                for k, v in value.items():
+                    if isinstance(v, list):
+                        row[f"{key}_{k}_low"], row[f"{key}_{k}_high"] = v
+            elif isinstance(value, list):
+                row[key] = " / ".join(map(str, value))
+            else:
+                row[key] = value
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def reliability_study(study: Study) -> dict:
-    """Compute reliability from STUDY/ratings.csv and the study's scheme; write
-    STUDY/reliability/reliability.json and reliability.csv. Returns the result."""
+    """Compute reliability from STUDY/ratings.csv and the study's scheme; write to
+    STUDY/reliability/: reliability.json (everything), reliability.csv (items and composites),
+    pairs.csv, certification.csv and drift.csv. Returns the result."""
     ratings = read_table(
         study.ratings_csv, REQUIRED_RATING_COLUMNS,
         f"run `coding-pipeline pull {study.root}` first",
@@ -358,4 +381,15 @@ def reliability_study(study: Study) -> dict:
     )
     write_json_atomic(study.reliability_dir / "reliability.json", result)
     write_csv_atomic(study.reliability_dir / "reliability.csv", flat_table(result))
+    agreement_columns = ["alpha", "icc_form", "icc_value", "exact_agreement",
+                         "within_one_agreement", "n_clips"]
+    write_csv_atomic(study.reliability_dir / "pairs.csv", _flatten(
+        result["pairs"], ["coders", "item", "n_clips", "kappa", "exact_agreement",
+                          "within_one_agreement"]))
+    write_csv_atomic(study.reliability_dir / "certification.csv", _flatten(
+        result["certification"], ["coder", "master", "status", *agreement_columns]))
+    drift_rows = [{"by": key.removeprefix("by_"), **row}
+                  for key, rows in result["drift"].items() for row in rows]
+    write_csv_atomic(study.reliability_dir / "drift.csv", _flatten(
+        drift_rows, ["by", "group", *agreement_columns]))
     return result

@@ -193,7 +193,8 @@ def test_reliability_study_writes_json_and_csv(tmp_path):
     scheme = load_scheme(study.scheme_path)
     rng = np.random.default_rng(0)
     rows = [{"clip_id": f"c{c}", "coder": coder, "item": item.id,
-             "value": int(rng.integers(1, 6)), "status": "rated"}
+             "value": int(rng.integers(1, 6)), "status": "rated", "batch": f"b{c % 2}",
+             "created_at": "2026-03-01T09:00:00Z"}
             for c in range(10) for coder in ("a@lab.org", "b@lab.org") for item in scheme.items]
     pd.DataFrame(rows).to_csv(study.ratings_csv, index=False)
     result = reliability_study(study)
@@ -202,6 +203,14 @@ def test_reliability_study_writes_json_and_csv(tmp_path):
     flat = pd.read_csv(study.reliability_dir / "reliability.csv")
     assert len(flat) == len(scheme.items) + len(scheme.composites)
     assert saved["settings"]["seed"] == study.config.seed
+    pairs = pd.read_csv(study.reliability_dir / "pairs.csv")
+    assert {"coders", "item", "kappa", "exact_agreement", "within_one_agreement"} <= set(pairs)
+    assert len(pairs) == len(saved["pairs"])
+    drift = pd.read_csv(study.reliability_dir / "drift.csv")
+    assert drift[["by", "group"]].values.tolist() == [
+        ["batch", "b0"], ["batch", "b1"], ["month", "2026-03"]]
+    assert drift["n_clips"].tolist() == [5, 5, 10]
+    assert (study.reliability_dir / "certification.csv").is_file()
     table = format_table(result)
     for item in scheme.items:
         assert item.id in table
