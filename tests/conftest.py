@@ -1,0 +1,129 @@
+"""Shared fixtures: ONE real local Label Studio per test session, and studies that use it.
+
+`label_studio` starts the server (first boot about 30-60 s) in a temporary folder on a free
+loopback port, serving local files from pytest's base temporary folder (so every test's
+tmp_path can hold clips it serves), and stops it when the session ends.
+
+`ls_study` is a fresh study folder with tiny real H.264/AAC clips and a clip key whose dyad
+ids, arms, timepoints and source names are distinctive, pointed at that server (URL in
+study.toml, token in LABEL_STUDIO_API_KEY for the test).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coding_pipeline.study import Study, init_study, load_study, write_text_atomic
+
+
+@dataclass(frozen=True)
+class LabelStudioServer:
+    """The test session's server: where it is and how to log in (admin)."""
+
+    url: str
+    token: str
+    email: str
+    password: str
+    document_root: Path
+    host: Study
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory) -> LabelStudioServer:
+    """A real Label Studio 1.23 on 127.0.0.1, shared by the whole test session."""
+    from coding_pipeline.labelstudio.server import read_credentials, start_server, stop_server
+
+    root = tmp_path_factory.getbasetemp().resolve()
+    host = init_study(root / "label-studio-host", name="test server")
+    url = start_server(host, document_root=root)
+    credentials = read_credentials(host)
+    try:
+        yield LabelStudioServer(
+            url=url, token=credentials.token, email=credentials.email,
+            password=credentials.password, document_root=root, host=host,
+        )
+    finally:
+        stop_server(host)
+
+
+def write_clip(path: Path, seconds: float = 2.0, fps: int = 25, width: int = 160,
+               height: int = 120, tone_hz: float = 440.0) -> Path:
+    """A tiny real clip: a moving square (H.264, yuv420p) and a sine tone (AAC), in MP4."""
+    import av
+
+    frames = int(round(seconds * fps))
+    rate = 44100
+    with av.open(str(path), "w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=Fraction(fps))
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        audio = container.add_stream("aac", rate=rate)
+        audio.layout = "mono"
+        for index in range(frames):
+            image = np.full((height, width, 3), 40, np.uint8)
+            x = int(index * (width - 24) / max(frames - 1, 1))
+            image[height // 3: height // 3 + 24, x:x + 24] = (250, 200, 30)
+            for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        times = np.arange(int(seconds * rate)) / rate
+        signal = (0.3 * np.sin(2 * np.pi * tone_hz * times)).astype(np.float32)
+        for start in range(0, len(signal), 1024):
+            frame = av.AudioFrame.from_ndarray(signal[None, start:start + 1024], format="fltp",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip_bank(tmp_path_factory) -> list[Path]:
+    """Eight tiny clips made once per session; studies copy them."""
+    folder = tmp_path_factory.mktemp("clip-bank")
+    return [write_clip(folder / f"bank{i}.mp4", tone_hz=300 + 60 * i) for i in range(8)]
+
+
+# Distinctive identifiers that must never reach Label Studio (the blinding test scans for them).
+DYADS = ["FAMXQ101", "FAMXQ202", "FAMXQ303"]
+ARMS = {"FAMXQ101": "ARMWAITLIST", "FAMXQ202": "ARMTREATED", "FAMXQ303": "ARMWAITLIST"}
+TIMEPOINTS = ["TPBASELINE", "TPFOLLOWUP"]
+
+
+def make_study(root: Path, server: LabelStudioServer, bank: list[Path], n_clips: int = 6,
+               scheme: str = "sensitivity_involvement_reciprocity.yaml") -> Study:
+    """A study at `root` with n_clips real clips and clips.csv, pointed at `server`."""
+    study = init_study(root, name="ls test", scheme=scheme, epoch_seconds=2.0)
+    text = study.toml_path.read_text(encoding="utf-8").replace(
+        'url = ""', f'url = "{server.url}"\ndocument_root = "{server.document_root}"', 1)
+    write_text_atomic(study.toml_path, text)
+    study.clips_dir.mkdir(exist_ok=True)
+    lines = ["clip_id,dyad_id,timepoint,arm,source,start_s,end_s,file,fps,frames,qc"]
+    for index in range(n_clips):
+        dyad = DYADS[index % len(DYADS)]
+        timepoint = TIMEPOINTS[(index // len(DYADS)) % len(TIMEPOINTS)]
+        clip_id = secrets.token_hex(6)
+        shutil.copyfile(bank[index % len(bank)], study.clips_dir / f"{clip_id}.mp4")
+        lines.append(
+            f"{clip_id},{dyad},{timepoint},{ARMS[dyad]},videos/{dyad}_{timepoint}_SRCNAME.mp4,"
+            f"{2.0 * index},{2.0 * index + 2},clips/{clip_id}.mp4,25,50,ok"
+        )
+    write_text_atomic(study.clips_csv, "\n".join(lines) + "\n")
+    return load_study(root)
+
+
+@pytest.fixture
+def ls_study(tmp_path, label_studio, clip_bank, monkeypatch) -> Study:
+    """A fresh study with 6 real clips, using the session's Label Studio."""
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
+    return make_study(tmp_path / "study", label_studio, clip_bank)
