@@ -6,11 +6,11 @@ generated passwords are kept in STUDY/.labelstudio/simulated_coders.json, mode 0
 for every task of their projects that they have not annotated yet.
 
 Ratings model: each clip has a latent quality z ~ N(0, 1) and each clip x item a deviation
-e ~ N(0, 1); the true score of an item is mid + 0.55 * half-range * (0.8 z + 0.6 e) (mirrored for
-reverse-keyed items); a coder adds a fixed bias ~ N(0, 0.15 * half-range) and noise
-~ N(0, 0.4 * half-range), rounded and clipped to the scale. Krippendorff's alpha between two
-such coders comes out around 0.7-0.85. Latent scores depend only on the seed and the clip id,
-so every coder sees the same truth.
+e ~ N(0, 1); the true score of an item is mid + 0.6 * half-range * (0.8 z + 0.6 e) (mirrored for
+reverse-keyed items); a coder adds a fixed bias ~ N(0, 0.1 * half-range) and noise
+~ N(0, 0.25 * half-range), rounded and clipped to the scale. Krippendorff's alpha between two
+such coders comes out around 0.75-0.85 (single items 0.6-0.9). Latent scores depend only on
+the seed and the clip id, so every coder sees the same truth.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ def simulated_ratings(scheme: Scheme, clip_id: str, coder: str, seed: int) -> di
         half = (item.scale.max - item.scale.min) / 2
         mid = (item.scale.max + item.scale.min) / 2
         e = _rng(seed, "item", clip_id, item.id).normal()
-        true = 0.55 * half * (0.8 * z + 0.6 * e)
+        true = 0.6 * half * (0.8 * z + 0.6 * e)
         true = mid - true if item.reverse else mid + true
-        value = true + 0.15 * half * bias + 0.4 * half * noise.normal()
+        value = true + 0.1 * half * bias + 0.25 * half * noise.normal()
         ratings[item.id] = int(np.clip(np.rint(value), item.scale.min, item.scale.max))
     return ratings
 
