@@ -380,7 +380,7 @@ def score_study(study: Study) -> dict[str, Path]:
     wide = wide_scores(long)
     out = study.scores_dir
     written = {
-        "clip scores CSV": out / "clip_scores.csv",
+        "per clip CSV": out / "clip_scores.csv",
         "long CSV": out / "dyad_scores.csv",
         "long Parquet": out / "dyad_scores.parquet",
         "long SPSS": out / "dyad_scores.sav",
@@ -388,7 +388,7 @@ def score_study(study: Study) -> dict[str, Path]:
         "wide Parquet": out / "dyad_scores_wide.parquet",
         "wide SPSS": out / "dyad_scores_wide.sav",
     }
-    write_csv_atomic(written["clip scores CSV"], per_clip)
+    write_csv_atomic(written["per clip CSV"], per_clip)
     write_csv_atomic(written["long CSV"], long)
     write_csv_atomic(written["wide CSV"], wide)
     text_columns = ["dyad_id", "timepoint", "arm"]
