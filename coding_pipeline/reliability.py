@@ -66,10 +66,12 @@ def _same_coders_everywhere(matrix: np.ndarray) -> np.ndarray | None:
 
 def reliability_entry(
     matrix: np.ndarray, level: str, values: np.ndarray | None,
-    bootstrap: int = 1000, seed: int = 0,
+    bootstrap: int = 1000, seed: int = 0, alpha_min: float = ALPHA_RELIABLE,
 ) -> dict:
     """Alpha (+ bootstrap CI), ICC, exact/within-one agreement, n_clips and n_coders of one
-    units x coders array, in the issue-5 ENTRY layout."""
+    units x coders array, in the issue-5 ENTRY layout. With a bootstrap, alpha also carries
+    `p_below_min`: the share of defined resamples with alpha < alpha_min (as Hayes &
+    Krippendorff's KALPHA reports the chance of failing to reach a minimum alpha)."""
     matrix = np.asarray(matrix, dtype=float)
     twice = matrix[(~np.isnan(matrix)).sum(axis=1) >= 2]
     twice = twice[:, (~np.isnan(twice)).any(axis=0)]
@@ -88,6 +90,8 @@ def reliability_entry(
                 [_round(interval.low), _round(interval.high)] if interval.low is not None else None
             )
             alpha["undefined_resamples"] = interval.undefined
+            if interval.estimates.size:
+                alpha["p_below_min"] = _round((interval.estimates < alpha_min).mean())
             if interval.low is None:
                 alpha["ci_reason"] = "too few resamples had any variation"
         else:
@@ -245,6 +249,7 @@ def compute_reliability(
         matrix = unit_matrix(rows, ["clip_id"])[0] if not rows.empty else np.empty((0, 0))
         items[item.id] = reliability_entry(
             matrix, "ordinal", np.array(item.scale.points, dtype=float), bootstrap, seed + index,
+            alpha_min,
         )
     composite_table = coder_composites(independent, scheme, min_item_share).dropna(
         subset=["value"])
@@ -253,11 +258,12 @@ def compute_reliability(
         rows = composite_table[composite_table["composite"] == composite.id]
         matrix = unit_matrix(rows, ["clip_id"])[0] if not rows.empty else np.empty((0, 0))
         composites[composite.id] = reliability_entry(
-            matrix, "interval", None, bootstrap, seed + index,
+            matrix, "interval", None, bootstrap, seed + index, alpha_min,
         )
     return {
         "scheme": {"name": scheme.name, "version": scheme.version},
         "settings": {"bootstrap": bootstrap, "seed": seed, "min_item_share": min_item_share,
+                     "alpha_min": alpha_min, "within_one_min": within_one_min,
                      "confidence": 0.95, "resampling": "clips, with replacement"},
         "n_ratings": int(len(independent)),
         "items": items,
@@ -332,6 +338,7 @@ def flat_table(result: dict) -> pd.DataFrame:
             "alpha_ci_high": (alpha.get("ci") or [None, None])[1],
             "alpha_resamples": alpha["resamples"],
             "alpha_undefined_resamples": alpha.get("undefined_resamples"),
+            "alpha_p_below_min": alpha.get("p_below_min"),
             "icc_form": icc.get("form"), "icc": icc.get("value"),
             "icc_ci_low": (icc.get("ci") or [None, None])[0],
             "icc_ci_high": (icc.get("ci") or [None, None])[1],

@@ -68,6 +68,9 @@ def test_layout_and_item_alpha_match_the_krippendorff_package():
     low, high = entry["alpha"]["ci"]
     assert low < entry["alpha"]["value"] < high
     assert entry["alpha"]["resamples"] == 200
+    assert 0 <= entry["alpha"]["p_below_min"] <= 1
+    strict = compute_reliability(ratings, SCHEME, bootstrap=200, seed=1, alpha_min=0.99)
+    assert strict["items"]["warmth"]["alpha"]["p_below_min"] == 1.0
     assert entry["icc"]["form"] == "ICC(A,1)"  # every clip rated by the same two coders
     assert (entry["n_clips"], entry["n_coders"]) == (40, 2)
     differences = np.abs(data[0] - data[1])
