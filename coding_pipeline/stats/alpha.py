@@ -86,13 +86,12 @@ def ordinal_differences(marginals: np.ndarray) -> np.ndarray:
 
 
 def _alpha_from_parts(
-    disagreement: np.ndarray, marginals: np.ndarray, expected_d2: np.ndarray
+    observed: np.ndarray, marginals: np.ndarray, expected: np.ndarray
 ) -> np.ndarray:
-    """alpha = 1 - (n - 1) * observed / expected; NaN where the expected disagreement is 0."""
+    """alpha = 1 - (n - 1) * sum(o d2) / sum(n_c n_k d2); NaN where the latter is 0."""
     n = marginals.sum(axis=-1)
-    expected = expected_d2
     with np.errstate(divide="ignore", invalid="ignore"):
-        result = 1.0 - (n - 1.0) * disagreement / expected
+        result = 1.0 - (n - 1.0) * observed / expected
     return np.where(expected > 0, result, np.nan)
 
 
