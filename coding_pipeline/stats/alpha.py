@@ -95,26 +95,38 @@ def _alpha_from_parts(
     return np.where(expected > 0, result, np.nan)
 
 
-def _weighted_alpha(pairable: PairableCounts, level: str, weights: np.ndarray) -> np.ndarray:
-    """Alpha for each row of `weights` (resamples x units; all ones = the data themselves)."""
+def unit_contributions(pairable: PairableCounts, level: str) -> np.ndarray:
+    """Per-unit terms whose sums over units determine alpha (units x columns).
+
+    The first V columns are the value counts n_uc (their sums are the marginals n_c); then,
+    for ordinal data (whose metric depends on the marginals), the unit's V x V coincidences
+    o_uck; for the other levels, the unit's disagreement sum_ck o_uck d2_ck (one column).
+    """
     counts = pairable.counts
     pairs_per_unit = counts.sum(axis=1) - 1.0  # m_u - 1
-    marginals = weights @ counts  # n_c per resample
     if level == "ordinal":
-        per_unit = (counts[:, :, None] * counts[:, None, :]) / pairs_per_unit[:, None, None]
         size = counts.shape[1]
+        per_unit = (counts[:, :, None] * counts[:, None, :]) / pairs_per_unit[:, None, None]
         per_unit[:, np.arange(size), np.arange(size)] -= counts / pairs_per_unit[:, None]
-        coincidences = (weights @ per_unit.reshape(counts.shape[0], -1)).reshape(
-            -1, size, size
-        )
+        return np.hstack([counts, per_unit.reshape(counts.shape[0], -1)])
+    d2 = fixed_differences(pairable.values, level)
+    disagreement = ((counts @ d2) * counts).sum(axis=1) / pairs_per_unit
+    return np.hstack([counts, disagreement[:, None]])
+
+
+def alpha_from_sums(sums: np.ndarray, values: np.ndarray, level: str) -> np.ndarray:
+    """Alpha for each row of summed `unit_contributions` (NaN where undefined)."""
+    size = values.size
+    marginals = sums[:, :size]
+    if level == "ordinal":
+        coincidences = sums[:, size:].reshape(-1, size, size)
         d2 = ordinal_differences(marginals)
         observed = (coincidences * d2).sum(axis=(1, 2))
         expected = np.einsum("bc,bck,bk->b", marginals, d2, marginals)
     else:
-        d2 = fixed_differences(pairable.values, level)
-        unit_disagreement = ((counts @ d2) * counts).sum(axis=1) / pairs_per_unit
-        observed = weights @ unit_disagreement
-        expected = np.einsum("bc,ck,bk->b", marginals, d2, marginals)
+        d2 = fixed_differences(values, level)
+        observed = sums[:, size]
+        expected = ((marginals @ d2) * marginals).sum(axis=1)
     return _alpha_from_parts(observed, marginals, expected)
 
 
@@ -128,7 +140,8 @@ def _check(pairable: PairableCounts, level: str) -> None:
 def alpha_from_counts(pairable: PairableCounts, level: str) -> float:
     """Krippendorff's alpha of pairable value counts (see the module docstring for the formula)."""
     _check(pairable, level)
-    value = _weighted_alpha(pairable, level, np.ones((1, pairable.n_units)))[0]
+    sums = unit_contributions(pairable, level).sum(axis=0, keepdims=True)
+    value = alpha_from_sums(sums, pairable.values, level)[0]
     if np.isnan(value):
         raise UndefinedStatistic("all ratings are the same value (no variation to agree on)")
     return float(value)
@@ -182,10 +195,11 @@ def bootstrap_alpha(
     """
     _check(pairable, level)
     rng = np.random.default_rng(seed)
+    contributions = unit_contributions(pairable, level)
     estimates = []
     for start in range(0, resamples, chunk):
         weights = resample_weights(pairable.n_units, min(chunk, resamples - start), rng)
-        estimates.append(_weighted_alpha(pairable, level, weights))
+        estimates.append(alpha_from_sums(weights @ contributions, pairable.values, level))
     every = np.concatenate(estimates) if estimates else np.empty(0)
     defined = every[~np.isnan(every)]
     undefined = int(every.size - defined.size)

@@ -6,11 +6,12 @@ import pytest
 
 from coding_pipeline.stats import UndefinedStatistic
 from coding_pipeline.stats.alpha import (
-    _weighted_alpha,
+    alpha_from_sums,
     bootstrap_alpha,
     krippendorff_alpha,
     pairable_counts,
     resample_weights,
+    unit_contributions,
 )
 
 NAN = np.nan
@@ -81,7 +82,7 @@ def test_a_weighted_resample_equals_alpha_of_the_duplicated_units(level):
     pairable = pairable_counts(units)
     weights = resample_weights(pairable.n_units, 5, np.random.default_rng(3))
     pairable_units = units[(~np.isnan(units)).sum(axis=1) >= 2]
-    fast = _weighted_alpha(pairable, level, weights)
+    fast = alpha_from_sums(weights @ unit_contributions(pairable, level), pairable.values, level)
     for row, value in zip(weights, fast, strict=True):
         resampled = np.repeat(pairable_units, row.astype(int), axis=0)
         reference = krippendorff.alpha(
