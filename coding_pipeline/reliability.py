@@ -77,11 +77,13 @@ def reliability_entry(
     twice = twice[:, (~np.isnan(twice)).any(axis=0)]
     n_clips, n_coders = (int(size) for size in twice.shape)
     reasons: dict[str, str] = {}
+    too_few = ("no clip was rated by two or more coders" if n_clips == 0
+               else "only one clip was rated by two or more coders")
     alpha: dict = {"value": None, "level": level, "ci": None, "resamples": bootstrap,
                    "undefined_resamples": None}
     try:
         if n_clips < 2:
-            raise UndefinedStatistic("fewer than two clips rated by two or more coders")
+            raise UndefinedStatistic(too_few)
         pairable = pairable_counts(twice, values)
         alpha["value"] = _round(alpha_from_counts(pairable, level))
         if bootstrap > 0:
@@ -101,7 +103,7 @@ def reliability_entry(
     icc: dict = {"form": None, "value": None, "ci": None}
     try:
         if n_clips < 2:
-            raise UndefinedStatistic("fewer than two clips rated by two or more coders")
+            raise UndefinedStatistic(too_few)
         complete = _same_coders_everywhere(twice)
         result = icc_a1(complete) if complete is not None else icc_oneway(twice)
         icc = {"form": result.form, "value": _round(result.value),
@@ -312,10 +314,13 @@ def format_table(result: dict) -> str:
             f"{_percent(entry['exact_agreement']):>5} {_percent(entry['within_one_agreement']):>5} "
             f"{entry['n_clips']:>5} {entry['n_coders']:>6}  {entry['band']}"
         )
-    reasons = sorted({f"{name}: {why}" for _, name, entry in _rows(result)
-                      for why in list(entry["reasons"].values())[:1]})
-    if reasons:
-        lines += ["", "Not computed:"] + [f"  {line}" for line in reasons]
+    not_computed: dict[str, list[str]] = {}
+    for _, name, entry in _rows(result):
+        for why in dict.fromkeys(entry["reasons"].values()):
+            not_computed.setdefault(why, []).append(name)
+    if not_computed:
+        lines += ["", "Not computed:"] + [f"  {why}: {', '.join(names)}"
+                                          for why, names in not_computed.items()]
     lines += ["", "alpha: items ordinal, composites interval; bands: >= .800 reliable, "
               ".667-.800 tentative, < .667 unreliable (Krippendorff)."]
     for trainee in result.get("certification", []):

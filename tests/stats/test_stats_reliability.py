@@ -117,7 +117,7 @@ def test_pairs_give_kappa_and_agreement_per_item_and_pooled():
 def test_undefined_statistics_are_null_with_a_reason():
     one_clip = simulated_ratings(n_clips=1)
     entry = compute_reliability(one_clip, SCHEME, bootstrap=50)["items"]["warmth"]
-    assert entry["alpha"]["value"] is None and "fewer than two clips" in entry["alpha"]["reason"]
+    assert entry["alpha"]["value"] is None and "only one clip" in entry["alpha"]["reason"]
     assert entry["icc"]["value"] is None and entry["icc"]["reason"]
     same = simulated_ratings(n_clips=5).assign(value="3")
     entry = compute_reliability(same, SCHEME, bootstrap=50)["items"]["warmth"]
