@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from coding_pipeline import batches
-from coding_pipeline.study import Study, init_study, write_text_atomic
+from coding_pipeline.study import Study, init_study, read_clips, write_text_atomic
 
 SIMULATED_CODERS = ["simulated-coder-a@example.org", "simulated-coder-b@example.org"]
 DYADS = [("D01", "treatment", 14), ("D02", "control", 22), ("D03", "treatment", 31),
@@ -59,6 +59,7 @@ def run_demo(root: Path, echo: Callable[[str], None] = print) -> int:
     from coding_pipeline.labelstudio.server import start_server
     from coding_pipeline.labelstudio.simulate import simulate_coders
     from coding_pipeline.reliability import format_table, reliability_study
+    from coding_pipeline.report.html import report_study
     from coding_pipeline.scores import score_study
     from coding_pipeline.segment import segment_study
 
@@ -83,10 +84,7 @@ def run_demo(root: Path, echo: Callable[[str], None] = print) -> int:
     echo(f"  running at {url}")
 
     echo("5/8 Planning a batch for two SIMULATED coders (every clip double-coded)")
-    existing = batches.load_assignments(study)
-    clips_in_batches = set(existing["clip_id"])
-    from coding_pipeline.study import read_clips
-
+    clips_in_batches = set(batches.load_assignments(study)["clip_id"])
     if set(read_clips(study)["clip_id"]) - clips_in_batches:
         plan = batches.create_batch(study, SIMULATED_CODERS, reliability_share=1.0, seed=7)
         echo(batches.format_plan(plan))
@@ -105,18 +103,20 @@ def run_demo(root: Path, echo: Callable[[str], None] = print) -> int:
     pull_report = pull_study(study)
     echo(f"  {pull_report}")
 
-    echo("8/8 Reliability and per-dyad scores")
+    echo("8/8 Reliability, per-dyad scores and the report")
     result = reliability_study(study)
     echo(format_table(result))
     written = score_study(study)
+    report = report_study(study)
 
     echo("")
     echo("Where things are:")
     echo(f"  clips and clip key:  {study.clips_dir}/, {study.clips_csv}")
     echo(f"  ratings:             {study.ratings_csv} (raw exports in {study.exports_dir}/)")
     echo(f"  reliability:         {study.reliability_dir}/")
-    for label, path in written.items():
-        echo(f"  scores ({label}):".ljust(23) + f"{path}")
+    echo(f"  scores:              {study.scores_dir}/ "
+         f"({', '.join(sorted(p.name for p in written.values()))})")
+    echo(f"  report:              {report}")
     echo("")
     echo(f"Label Studio is still running at {url}")
     echo("To rate a clip by hand:")

@@ -424,6 +424,12 @@ def read_clips(study: Study) -> pd.DataFrame:
 # ---------------------------------------------------------------- atomic writes
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` when the block succeeds."""
@@ -432,6 +438,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(handle)
     temp_path = Path(temp)
+    os.chmod(temp_path, 0o666 & ~_current_umask())  # as an ordinary new file, not mkstemp's 0600
     try:
         yield temp_path
         os.replace(temp_path, path)
@@ -441,7 +448,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 def write_text_atomic(path: Path, text: str, mode: int | None = None) -> None:
-    """Write text to `path` atomically, optionally with file permissions `mode` (e.g. 0o600)."""
+    """Write text to `path` atomically, with permissions `mode` (e.g. 0o600) or the umask's."""
     with atomic_path(path) as temp:
         if mode is not None:
             os.chmod(temp, mode)

@@ -90,3 +90,11 @@ def test_atomic_write_with_private_mode(tmp_path):
     write_text_atomic(target, "{}", mode=0o600)
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["secret.json"]
+    write_text_atomic(tmp_path / "plain.csv", "a,b\n")
+    assert stat.S_IMODE(os.stat(tmp_path / "plain.csv").st_mode) == 0o666 & ~current_umask()
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
