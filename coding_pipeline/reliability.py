@@ -28,7 +28,12 @@ from coding_pipeline.scores import (
 )
 from coding_pipeline.stats import UndefinedStatistic
 from coding_pipeline.stats.agreement import agreement, pairwise_agreement
-from coding_pipeline.stats.alpha import alpha_from_counts, bootstrap_alpha, pairable_counts
+from coding_pipeline.stats.alpha import (
+    ClipResampler,
+    alpha_from_counts,
+    bootstrap_alpha,
+    pairable_counts,
+)
 from coding_pipeline.stats.icc import icc_a1, icc_oneway
 from coding_pipeline.stats.kappa import quadratic_kappa
 from coding_pipeline.study import Study, read_table, write_csv_atomic, write_json_atomic
@@ -67,6 +72,7 @@ def _same_coders_everywhere(matrix: np.ndarray) -> np.ndarray | None:
 def reliability_entry(
     matrix: np.ndarray, level: str, values: np.ndarray | None,
     bootstrap: int = 1000, seed: int = 0, alpha_min: float = ALPHA_RELIABLE,
+    resampler: ClipResampler | None = None,
 ) -> dict:
     """Alpha (+ bootstrap CI), ICC, exact/within-one agreement, n_clips and n_coders of one
     units x coders array, in the issue-5 ENTRY layout. With a bootstrap, alpha also carries
@@ -87,7 +93,7 @@ def reliability_entry(
         pairable = pairable_counts(twice, values)
         alpha["value"] = _round(alpha_from_counts(pairable, level))
         if bootstrap > 0:
-            interval = bootstrap_alpha(pairable, level, bootstrap, seed)
+            interval = bootstrap_alpha(pairable, level, bootstrap, seed, resampler=resampler)
             alpha["ci"] = (
                 [_round(interval.low), _round(interval.high)] if interval.low is not None else None
             )
@@ -245,28 +251,31 @@ def compute_reliability(
     clean = clean_ratings(ratings, scheme, source=source)
     independent = clean[clean["role"].isin(RELIABILITY_ROLES)]
     by_item = {item_id: rows for item_id, rows in independent.groupby("item")}
+    resampler = ClipResampler(bootstrap, seed)
     items = {}
-    for index, item in enumerate(scheme.items):
+    for item in scheme.items:
         rows = by_item.get(item.id, independent.iloc[0:0])
         matrix = unit_matrix(rows, ["clip_id"])[0] if not rows.empty else np.empty((0, 0))
         items[item.id] = reliability_entry(
-            matrix, "ordinal", np.array(item.scale.points, dtype=float), bootstrap, seed + index,
-            alpha_min,
+            matrix, "ordinal", np.array(item.scale.points, dtype=float), bootstrap, seed,
+            alpha_min, resampler,
         )
     composite_table = coder_composites(independent, scheme, min_item_share).dropna(
         subset=["value"])
     composites = {}
-    for index, composite in enumerate(scheme.composites, start=len(scheme.items)):
+    for composite in scheme.composites:
         rows = composite_table[composite_table["composite"] == composite.id]
         matrix = unit_matrix(rows, ["clip_id"])[0] if not rows.empty else np.empty((0, 0))
         composites[composite.id] = reliability_entry(
-            matrix, "interval", None, bootstrap, seed + index, alpha_min,
+            matrix, "interval", None, bootstrap, seed, alpha_min, resampler,
         )
     return {
         "scheme": {"name": scheme.name, "version": scheme.version},
         "settings": {"bootstrap": bootstrap, "seed": seed, "min_item_share": min_item_share,
                      "alpha_min": alpha_min, "within_one_min": within_one_min,
-                     "confidence": 0.95, "resampling": "clips, with replacement"},
+                     "confidence": 0.95,
+                     "resampling": "clips with replacement, the same draws for every variable "
+                                   "rated on the same clips"},
         "n_ratings": int(len(independent)),
         "items": items,
         "composites": composites,

@@ -179,12 +179,35 @@ def resample_weights(n_units: int, resamples: int, rng: np.random.Generator) -> 
     ).astype(float)
 
 
+class ClipResampler:
+    """Seeded bootstrap resamples of units, drawn once per number of units and reused.
+
+    Variables rated on the same clips (in the same order) are therefore resampled identically:
+    one joint bootstrap over clips for all items and composites, and the draws are made once.
+    """
+
+    def __init__(self, resamples: int, seed: int):
+        self.resamples = resamples
+        self.seed = seed
+        self._drawn: dict[int, np.ndarray] = {}
+
+    def weights(self, n_units: int) -> np.ndarray:
+        """Resamples x units counts (uint16: a unit drawn over 65,535 times is impossible
+        in practice, Poisson(1) tail)."""
+        if n_units not in self._drawn:
+            rng = np.random.default_rng(self.seed)
+            self._drawn[n_units] = resample_weights(n_units, self.resamples, rng).astype(
+                np.uint16)
+        return self._drawn[n_units]
+
+
 def bootstrap_alpha(
     pairable: PairableCounts,
     level: str,
     resamples: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    resampler: ClipResampler | None = None,
     chunk: int = 250,
 ) -> BootstrapInterval:
     """Percentile bootstrap interval of alpha, resampling units (clips) with replacement.
@@ -192,14 +215,18 @@ def bootstrap_alpha(
     Units are resampled as in R's krippendorffsalpha (rather than Hayes & Krippendorff's
     resampling of pairable values). Resamples where alpha is undefined (every resampled value
     the same) are counted and left out of the percentiles. Seeded: same seed, same interval.
+    A shared `resampler` (its resamples and seed are used) reuses the draws across variables.
     """
     _check(pairable, level)
-    rng = np.random.default_rng(seed)
+    resampler = resampler or ClipResampler(resamples, seed)
+    resamples = resampler.resamples
+    counts = resampler.weights(pairable.n_units)
     contributions = unit_contributions(pairable, level)
-    estimates = []
-    for start in range(0, resamples, chunk):
-        weights = resample_weights(pairable.n_units, min(chunk, resamples - start), rng)
-        estimates.append(alpha_from_sums(weights @ contributions, pairable.values, level))
+    estimates = [
+        alpha_from_sums(counts[start:start + chunk].astype(float) @ contributions,
+                        pairable.values, level)
+        for start in range(0, resamples, chunk)
+    ]
     every = np.concatenate(estimates) if estimates else np.empty(0)
     defined = every[~np.isnan(every)]
     undefined = int(every.size - defined.size)
