@@ -6,6 +6,7 @@ import pytest
 
 from coding_pipeline.stats import UndefinedStatistic
 from coding_pipeline.stats.alpha import (
+    ClipResampler,
     alpha_from_sums,
     bootstrap_alpha,
     krippendorff_alpha,
@@ -135,3 +136,14 @@ def test_bootstrap_interval_covers_a_known_alpha():
         covered += interval.low <= true_alpha <= interval.high
     coverage = covered / replications
     assert 0.88 <= coverage <= 0.99, coverage
+
+
+def test_shared_resampler_draws_once_and_matches_a_fresh_one():
+    pairable = pairable_counts(KRIPPENDORFF_2011.T)
+    shared = ClipResampler(300, 4)
+    ordinal = bootstrap_alpha(pairable, "ordinal", resampler=shared)
+    interval = bootstrap_alpha(pairable, "interval", resampler=shared)
+    assert shared.weights(pairable.n_units) is shared.weights(pairable.n_units)
+    fresh = bootstrap_alpha(pairable, "ordinal", resamples=300, seed=4)
+    assert (ordinal.low, ordinal.high) == (fresh.low, fresh.high)
+    assert interval.resamples == 300
