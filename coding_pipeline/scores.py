@@ -190,9 +190,11 @@ def clip_scores(composites: pd.DataFrame, policy: str = "primary") -> pd.DataFra
 
 
 def _durations(clips: pd.DataFrame) -> pd.Series:
-    start = pd.to_numeric(clips.get("start_s"), errors="coerce")
-    end = pd.to_numeric(clips.get("end_s"), errors="coerce")
-    return (end - start) if start is not None and end is not None else pd.Series(np.nan)
+    """end_s - start_s of each clip; NaN where either is missing or not a number."""
+    if not {"start_s", "end_s"} <= set(clips.columns):
+        return pd.Series(np.nan, index=clips.index)
+    start = pd.to_numeric(clips["start_s"], errors="coerce")
+    return pd.to_numeric(clips["end_s"], errors="coerce") - start
 
 
 def dyad_scores(

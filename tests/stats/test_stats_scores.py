@@ -201,3 +201,14 @@ def test_score_study_mean_policy_matches_hand_computation(tmp_path):
     long = pd.read_csv(written["long CSV"])
     got = long[long["composite"] == composite.id].set_index(["dyad_id", "timepoint"])["score"]
     assert got.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy())
+
+
+def test_equal_weights_when_durations_are_unknown():
+    scores = pd.DataFrame({"clip_id": ["c1", "c2", "c3"], "composite": "involvement",
+                           "value": [2.0, 4.0, 5.0], "n_coders": 1, "source": "mean",
+                           "reason": ""})
+    clips = clips_table().drop(columns=["start_s", "end_s"])
+    long = dyad_scores(scores, clips, SCHEME)
+    d1 = long[(long["dyad_id"] == "D1") & (long["composite"] == "involvement")].iloc[0]
+    assert d1["score"] == pytest.approx(11 / 3)
+    assert d1["weighting"] == "equal"
