@@ -219,16 +219,11 @@ def dyad_scores(
         n_clips_session=("clip_id", "size"), arm=("arm", "first"),
     ).reset_index()
     if covariates is not None and not covariates.empty:
-        extra = covariates.drop(columns=[c for c in ("arm",) if c in covariates.columns])
-        sessions = sessions.merge(
-            covariates[SESSION_KEYS].drop_duplicates(), on=SESSION_KEYS, how="outer"
-        )
-        arms = covariates.set_index(SESSION_KEYS)["arm"] if "arm" in covariates else None
-        if arms is not None:
-            keys = pd.MultiIndex.from_frame(sessions[SESSION_KEYS])
-            from_sessions = arms.reindex(keys).to_numpy()
-            sessions["arm"] = np.where(pd.notna(from_sessions), from_sessions, sessions["arm"])
-        sessions = sessions.merge(extra, on=SESSION_KEYS, how="left")
+        sessions = sessions.merge(covariates.drop_duplicates(SESSION_KEYS), on=SESSION_KEYS,
+                                  how="outer", suffixes=("_clips", ""))
+        if "arm_clips" in sessions.columns:  # sessions.csv's arm, else the clip key's
+            sessions["arm"] = sessions["arm"].replace("", np.nan).fillna(
+                sessions.pop("arm_clips"))
     sessions["n_clips_session"] = sessions["n_clips_session"].fillna(0).astype(int)
     sessions["arm"] = sessions["arm"].fillna("")
     merged = scores.merge(clips[["clip_id", *SESSION_KEYS, "duration"]], on="clip_id")
@@ -239,11 +234,9 @@ def dyad_scores(
     summary = merged.groupby([*SESSION_KEYS, "composite"]).agg(
         weighted=("weighted", "sum"), weight=("weight", "sum"), n_clips=("clip_id", "size"),
     )
-    frames = []
-    for composite in scheme.composites:
-        frame = sessions.assign(composite=composite.id, composite_label=composite.label)
-        frames.append(frame)
-    long = pd.concat(frames, ignore_index=True) if frames else sessions.iloc[0:0]
+    composites = pd.DataFrame({"composite": [c.id for c in scheme.composites],
+                               "composite_label": [c.label for c in scheme.composites]})
+    long = sessions.merge(composites, how="cross")
     keys = pd.MultiIndex.from_frame(long[[*SESSION_KEYS, "composite"]])
     found = summary.reindex(keys)
     long["score"] = (found["weighted"] / found["weight"]).to_numpy()
