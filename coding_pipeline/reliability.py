@@ -51,6 +51,17 @@ def band(alpha: float | None) -> str:
     return "tentative" if alpha >= ALPHA_TENTATIVE else "unreliable"
 
 
+def icc_band(icc: float | None) -> str:
+    """Koo & Li (2016): < .50 poor, .50-.75 moderate, .75-.90 good, > .90 excellent."""
+    if icc is None:
+        return "undefined"
+    if icc > 0.90:
+        return "excellent"
+    if icc >= 0.75:
+        return "good"
+    return "moderate" if icc >= 0.50 else "poor"
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 6)
 
@@ -113,7 +124,8 @@ def reliability_entry(
         complete = _same_coders_everywhere(twice)
         result = icc_a1(complete) if complete is not None else icc_oneway(twice)
         icc = {"form": result.form, "value": _round(result.value),
-               "ci": [_round(result.ci[0]), _round(result.ci[1])]}
+               "ci": [_round(result.ci[0]), _round(result.ci[1])],
+               "band": icc_band(result.value)}
     except UndefinedStatistic as reason:
         icc["reason"] = reasons["icc"] = str(reason)
     exact = within_one = None
@@ -355,7 +367,7 @@ def flat_table(result: dict) -> pd.DataFrame:
             "alpha_p_below_min": alpha.get("p_below_min"),
             "icc_form": icc.get("form"), "icc": icc.get("value"),
             "icc_ci_low": (icc.get("ci") or [None, None])[0],
-            "icc_ci_high": (icc.get("ci") or [None, None])[1],
+            "icc_ci_high": (icc.get("ci") or [None, None])[1], "icc_band": icc.get("band"),
             "exact_agreement": entry["exact_agreement"],
             "within_one_agreement": entry["within_one_agreement"],
             "n_clips": entry["n_clips"], "n_coders": entry["n_coders"], "band": entry["band"],

@@ -9,8 +9,10 @@ import pytest
 
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.reliability import (
+    band,
     compute_reliability,
     format_table,
+    icc_band,
     reliability_study,
 )
 from coding_pipeline.scheme import parse_scheme
@@ -72,6 +74,7 @@ def test_layout_and_item_alpha_match_the_krippendorff_package():
     strict = compute_reliability(ratings, SCHEME, bootstrap=200, seed=1, alpha_min=0.99)
     assert strict["items"]["warmth"]["alpha"]["p_below_min"] == 1.0
     assert entry["icc"]["form"] == "ICC(A,1)"  # every clip rated by the same two coders
+    assert entry["icc"]["band"] in {"poor", "moderate", "good", "excellent"}
     assert (entry["n_clips"], entry["n_coders"]) == (40, 2)
     differences = np.abs(data[0] - data[1])
     assert entry["exact_agreement"] == pytest.approx((differences == 0).mean(), abs=1e-6)
@@ -112,6 +115,22 @@ def test_pairs_give_kappa_and_agreement_per_item_and_pooled():
     assert warmth["kappa"] == pytest.approx(expected, abs=1e-6)
     pooled = next(p for p in result["pairs"] if p["item"] is None)
     assert pooled["n_clips"] == 40
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, "undefined"), (0.49, "poor"), (0.5, "moderate"), (0.75, "good"), (0.9, "good"),
+    (0.91, "excellent"),
+])
+def test_icc_bands_of_koo_and_li(value, expected):
+    assert icc_band(value) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, "undefined"), (0.5, "unreliable"), (0.667, "tentative"), (0.799, "tentative"),
+    (0.8, "reliable"),
+])
+def test_alpha_bands_of_krippendorff(value, expected):
+    assert band(value) == expected
 
 
 def test_undefined_statistics_are_null_with_a_reason():
