@@ -85,3 +85,19 @@ def test_help_shows_examples():
         result = runner.invoke(cli, [command, "--help"])
         assert result.exit_code == 0
         assert f"coding-pipeline {command} my-study" in result.output
+
+
+def test_scores_of_a_study(tmp_path):
+    study = init_study(tmp_path / "s")
+    study.sessions_csv.write_text("dyad_id,timepoint,arm,video,start,end\nD1,T1,A,v.mp4,,\n")
+    write_ratings(study.ratings_csv, n_clips=3)
+    pd.DataFrame({"clip_id": ["c0", "c1", "c2"], "dyad_id": "D1", "timepoint": "T1", "arm": "A",
+                  "start_s": [0, 60, 120], "end_s": [60, 120, 180],
+                  "file": ["clips/c0.mp4", "clips/c1.mp4", "clips/c2.mp4"]}
+                 ).to_csv(study.clips_csv, index=False)
+    result = CliRunner().invoke(cli, ["scores", str(study.root)])
+    assert result.exit_code == 0, result.output
+    assert "dyad_scores.csv" in result.output
+    long = pd.read_csv(study.scores_dir / "dyad_scores.csv")
+    sensitivity = long[long["composite"] == "sensitivity"].iloc[0]
+    assert sensitivity["n_clips"] == 3 and 1 <= sensitivity["score"] <= 5
