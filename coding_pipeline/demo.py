@@ -23,8 +23,10 @@ TIMEPOINTS = ["baseline", "post"]
 EPOCH_SECONDS = 30.0
 
 
-def make_sample_sessions(study: Study, echo: Callable[[str], None] = print) -> None:
-    """Write 4 dyads x 2 timepoints of 60-120 s sample video and list them in sessions.csv."""
+def make_sample_sessions(
+    study: Study, echo: Callable[[str], None] = print, seconds: tuple[int, int] = (60, 120),
+) -> None:
+    """Write 4 dyads x 2 timepoints of sample video (60-120 s) and list them in sessions.csv."""
     from coding_pipeline.video.synth import write_sample_video
 
     videos = study.root / "videos"
@@ -34,10 +36,10 @@ def make_sample_sessions(study: Study, echo: Callable[[str], None] = print) -> N
     for number, (dyad, arm, age) in enumerate(DYADS):
         for visit, timepoint in enumerate(TIMEPOINTS):
             path = videos / f"{dyad}_{timepoint}.mp4"
-            seconds = int(rng.integers(60, 121))
+            length = int(rng.integers(seconds[0], seconds[1] + 1))
             if not path.exists():
-                echo(f"  generating {path.name} ({seconds} s)")
-                write_sample_video(path, seconds=seconds, seed=number * 10 + visit)
+                echo(f"  generating {path.name} ({length} s)")
+                write_sample_video(path, seconds=length, seed=number * 10 + visit)
             # the first session starts a few seconds in, as a real one would after set-up
             start = "0:05" if (number, visit) == (0, 0) else ""
             rows.append([dyad, timepoint, arm, f"videos/{path.name}", start, "",
@@ -52,8 +54,13 @@ def _has_sessions(study: Study) -> bool:
         return any(True for _ in csv.DictReader(handle))
 
 
-def run_demo(root: Path, echo: Callable[[str], None] = print) -> int:
-    """Run every stage on a sample study in `root`; return the exit status (0 = all went well)."""
+def run_demo(
+    root: Path, echo: Callable[[str], None] = print, seconds: tuple[int, int] = (60, 120),
+) -> int:
+    """Run every stage on a sample study in `root`; return the exit status (0 = all went well).
+
+    `seconds` is the range of the sample sessions' lengths (tests use shorter ones).
+    """
     from coding_pipeline.labelstudio.pull import pull_study
     from coding_pipeline.labelstudio.push import push_study
     from coding_pipeline.labelstudio.server import start_server
@@ -67,7 +74,7 @@ def run_demo(root: Path, echo: Callable[[str], None] = print) -> int:
     study = init_study(root, name="demo", epoch_seconds=EPOCH_SECONDS)
     if not _has_sessions(study):
         echo("2/8 Generating sample sessions (4 dyads x 2 timepoints, moving picture and sound)")
-        make_sample_sessions(study, echo)
+        make_sample_sessions(study, echo, seconds)
     else:
         echo("2/8 Sample sessions already listed in sessions.csv")
 
