@@ -276,6 +276,12 @@ def process_session(job: SessionJob, report=None) -> SessionOutcome:
     except (PipelineError, PlanError) as exc:
         outcome.problem = f"{where}: {exc}."
         return outcome
+    if info.cut_short:
+        outcome.warnings.append(
+            f"{where}: the file ends early: only {info.duration_s:.2f} s of its "
+            f"{info.declared_s:.2f} s of picture are there (battery died or copy cut short?); "
+            f"clips cover the usable {info.duration_s:.2f} s."
+        )
     if session.end_s is not None and session.end_s > info.duration_s + 1 / info.fps:
         outcome.warnings.append(
             f"{where}: end {session.end_s:g} s is after the video ends ({info.duration_s:.2f} s);"
@@ -283,6 +289,9 @@ def process_session(job: SessionJob, report=None) -> SessionOutcome:
         )
     known = _known_clips(job, len(epochs))
     job.clips_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in known["orphans"]:
+        (job.clips_dir / f"{leftover}.mp4").unlink(missing_ok=True)
+        (job.clips_dir / f".{leftover}.part.mp4").unlink(missing_ok=True)
     ids = known["ids"]
     jobs = []
     for epoch, clip_id in zip(epochs, ids, strict=True):
@@ -325,22 +334,29 @@ def av_errors() -> tuple[type[Exception], ...]:
 
 
 def _known_clips(job: SessionJob, count: int) -> dict[str, Any]:
-    """Clip ids to reuse (from an interrupted run or an incomplete earlier cut) or new ones."""
+    """Clip ids to reuse (from an interrupted run or an incomplete earlier cut) or new ones.
+
+    `orphans` are clips of an interrupted run with other settings: never in clips.csv,
+    so never given to coders, and safe to remove.
+    """
+    orphans: list[str] = []
     if job.manifest.is_file():
         try:
             saved = json.loads(job.manifest.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             saved = {}
+        listed = {row["clip_id"] for row in job.existing}
         if (saved.get("source"), saved.get("plan")) == (job.source, job.plan) and len(
                 saved.get("ids", [])) == count:
-            return {"ids": saved["ids"], "rows": saved.get("rows", {})}
+            return {"ids": saved["ids"], "rows": saved.get("rows", {}), "orphans": orphans}
+        orphans = [clip_id for clip_id in saved.get("ids", []) if clip_id not in listed]
     same = [row for row in job.existing
             if row.get("source") == job.source and row.get("plan") == job.plan]
     if same and len(same) == count:
         ordered = sorted(same, key=lambda row: int(row.get("epoch_index") or 0))
         return {"ids": [row["clip_id"] for row in ordered],
-                "rows": {row["clip_id"]: row for row in ordered}}
-    return {"ids": [secrets.token_hex(6) for _ in range(count)], "rows": {}}
+                "rows": {row["clip_id"]: row for row in ordered}, "orphans": orphans}
+    return {"ids": [secrets.token_hex(6) for _ in range(count)], "rows": {}, "orphans": orphans}
 
 
 def _row(job: SessionJob, info, clip: ClipResult) -> dict[str, str]:

@@ -33,6 +33,13 @@ class SourceInfo:
     frames: int  # grid slots from t0 to the last frame, inclusive
     audio_codec: str | None
     audio_channels: int
+    declared_s: float | None = None  # the picture's length the file claims, if it says
+
+    @property
+    def cut_short(self) -> bool:
+        """Whether the file claims a clearly longer picture than what is there."""
+        return self.declared_s is not None and self.declared_s - self.duration_s > max(
+            1.0, float(2 / self.fps))
 
     @property
     def duration_s(self) -> float:
@@ -88,6 +95,7 @@ def probe(path: Path) -> SourceInfo:
         container_name = container.format.name
         codec_name = context.name
         reported = stream.average_rate or stream.guessed_rate
+        declared = float(stream.duration * stream.time_base) if stream.duration else None
     times = [t for t in times if t >= t0]
     if not times:
         times = [t0]
@@ -106,7 +114,7 @@ def probe(path: Path) -> SourceInfo:
         height=first.height, sample_aspect=Fraction(sample_aspect),
         rotation=int(round(first.rotation or 0)) % 360, fps=fps, variable_rate=variable,
         interlaced=interlaced, t0=t0, frames=frames, audio_codec=audio_codec,
-        audio_channels=audio_channels,
+        audio_channels=audio_channels, declared_s=declared,
     )
 
 

@@ -61,9 +61,11 @@ def is_flash(rgb: np.ndarray) -> bool:
 class Painter:
     """Draws frame `index`: a drifting colour gradient, a bouncing square, the index strip."""
 
-    def __init__(self, width: int, height: int, seed: int = 0) -> None:
+    def __init__(self, width: int, height: int, seed: int = 0, noise: int = 0) -> None:
         self.layout = Layout(width, height)
         rng = np.random.default_rng(seed)
+        self.noise = [rng.integers(-noise, noise + 1, size=(height, width, 3), dtype=np.int16)
+                      for _ in range(5)] if noise else []
         colours = rng.integers(40, 200, size=(2, 3)).astype(np.float32)
         ramp = np.linspace(0.0, 1.0, width, dtype=np.float32)[:, None]
         row = (colours[0] * (1 - ramp) + colours[1] * ramp).astype(np.uint8)
@@ -75,14 +77,18 @@ class Painter:
     def frame(self, index: int, flash: bool = False, frozen_at: int | None = None,
               black: bool = False) -> np.ndarray:
         layout = self.layout
+        if frozen_at is not None:
+            index = min(index, frozen_at)  # a stalled camera repeats one picture, strip too
         if black:
             picture = np.zeros((layout.height, layout.width, 3), np.uint8)
         else:
-            moving = index if frozen_at is None else min(index, frozen_at)
-            picture = np.roll(self.background, 2 * moving, axis=1)
-            x = _bounce(moving * self.speed[0], layout.width - self.size)
-            y = _bounce(moving * self.speed[1], layout.strip_top - self.size)
+            picture = np.roll(self.background, 2 * index, axis=1)
+            x = _bounce(index * self.speed[0], layout.width - self.size)
+            y = _bounce(index * self.speed[1], layout.strip_top - self.size)
             picture[y:y + self.size, x:x + self.size] = self.square_colour
+            if self.noise:
+                grain = self.noise[index % len(self.noise)]
+                picture = np.clip(picture + grain, 0, 255).astype(np.uint8)
         rows, columns = layout.flash_box()
         picture[rows, columns] = 255 if flash else 0
         block = layout.width / INDEX_BITS
@@ -129,7 +135,7 @@ def write_sample_video(
     frame_times: Sequence[float] | None = None, container_format: str | None = None,
     video_codec: str = "libx264", audio_codec: str = "aac", rotation: int = 0,
     interlaced: bool = False, black_frames: tuple[int, int] | None = None,
-    frozen_from: int | None = None, crf: int = 28, channels: int = 1,
+    frozen_from: int | None = None, crf: int = 28, channels: int = 1, noise: int = 0,
 ) -> Path:
     """Write a recording with a moving picture and audible sound; return its path.
 
@@ -138,6 +144,7 @@ def write_sample_video(
     file. `audio_offset` starts the sound later (>0) or earlier (<0) than the picture and
     `audio_seconds` sets its length (default: as long as the picture). `start_offset` shifts
     every timestamp, as camcorders do. `rotation` stores a display rotation (phone video).
+    `noise` adds camera-like grain of that many levels (slower to encode, like real video).
     """
     path = Path(path)
     fps = Fraction(fps).limit_denominator(1001)
@@ -169,7 +176,7 @@ def write_sample_video(
             samples = render_audio(length, seed=seed, beeps=beeps, silent=silent,
                                    channels=channels)
             sound = _AudioWriter(output, sound, samples, start_offset + audio_offset, layout)
-        painter = Painter(width, height, seed)
+        painter = Painter(width, height, seed, noise)
         for index, at in enumerate(frame_times):
             black = black_frames is not None and black_frames[0] <= index < black_frames[1]
             picture = painter.frame(index, flash=index in flash_frames, frozen_at=frozen_from,

@@ -1,0 +1,98 @@
+"""Benchmark `coding-pipeline segment` against the FFmpeg command line doing the same encode.
+
+Makes (or takes) a 1080p 30 fps session with sound, then times, in one run:
+- ours:   `coding-pipeline segment` on a one-session study (decode once, all clips, 720p);
+- FFmpeg: imageio-ffmpeg's bundled `ffmpeg` encoding the same file in one pass with the same
+          settings (scale to 720p, libx264 veryfast crf 23 High yuv420p, AAC 128k, faststart),
+          once with its default x264 threading (frame threads) and once with sliced threads,
+          which is what our clips use (measured faster in process on 2 cores).
+Prints seconds and x real time for each, our speed over FFmpeg's best against the goal
+(>= 0.9), and our peak memory.
+
+    .venv/bin/python scripts/bench_segment.py                 # 120 s generated session
+    .venv/bin/python scripts/bench_segment.py --seconds 300
+    .venv/bin/python scripts/bench_segment.py --source my_1080p.mp4 --epoch 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import imageio_ffmpeg
+
+from coding_pipeline.study import init_study
+from coding_pipeline.video.probe import probe
+from coding_pipeline.video.synth import write_sample_video
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, help="a session video (default: generate one)")
+    parser.add_argument("--seconds", type=float, default=120.0, help="generated length")
+    parser.add_argument("--epoch", type=float, default=60.0, help="clip length in seconds")
+    parser.add_argument("--noise", type=int, default=6,
+                        help="camera-like noise level of the generated picture (0 = clean)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-segment-") as folder:
+        work = Path(folder)
+        source = args.source
+        if source is None:
+            source = work / "session_1080p.mp4"
+            started = time.perf_counter()
+            write_sample_video(source, args.seconds, fps=30, width=1920, height=1080, seed=7,
+                               noise=args.noise, crf=20)
+            print(f"generated {source.name}: 1920x1080 30 fps {args.seconds:g} s with sound, "
+                  f"noise {args.noise} ({time.perf_counter() - started:.1f} s)")
+        info = probe(source)
+        seconds = info.duration_s
+        print(f"source: {info.width}x{info.height} {float(info.fps):.3f} fps, {seconds:.1f} s, "
+              f"{info.video_codec}/{info.audio_codec}")
+        ours = time_ours(work, source, args.epoch)
+        ours_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        default = time_ffmpeg(work, source, [])
+        sliced = time_ffmpeg(work, source, ["-x264-params", "sliced-threads=1"])
+        print(f"ours    segment, {args.epoch:g} s epochs, 720p out:  {ours:7.1f} s  "
+              f"{seconds / ours:5.2f}x real time  (peak memory {ours_rss:.0f} MB)")
+        print(f"ffmpeg  one pass, same encode, frame threads: {default:7.1f} s  "
+              f"{seconds / default:5.2f}x real time")
+        print(f"ffmpeg  one pass, same encode, sliced threads:{sliced:7.1f} s  "
+              f"{seconds / sliced:5.2f}x real time")
+        ratio = min(default, sliced) / ours
+        verdict = "met" if ratio >= 0.9 else "NOT met"
+        fast = "met" if seconds / ours >= 3 else "NOT met"
+        print(f"our speed / ffmpeg's best: {ratio:.2f} (goal >= 0.90: {verdict}); "
+              f">= 3x real time: {fast}")
+
+
+def time_ours(work: Path, source: Path, epoch: float) -> float:
+    study = init_study(work / "study", epoch_seconds=epoch)
+    study.sessions_csv.write_text(
+        f"dyad_id,timepoint,arm,video,start,end\nB1,T1,,{source.resolve()},,\n", encoding="utf-8")
+    command = [sys.executable, "-c", "from coding_pipeline.cli import main; main()",
+               "segment", str(study.root), "--quiet", "--workers", "1"]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def time_ffmpeg(work: Path, source: Path, extra: list[str]) -> float:
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(source),
+        "-vf", "scale=-2:720:flags=bicubic,format=yuv420p", "-c:v", "libx264", *extra,
+        "-preset", "veryfast", "-crf", "23", "-profile:v", "high",
+        "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-movflags", "+faststart",
+        str(work / "ffmpeg_out.mp4"),
+    ]
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    main()
