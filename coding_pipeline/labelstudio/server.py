@@ -263,7 +263,7 @@ def _check_token(study: Study, credentials: Credentials) -> None:
 
 
 def stop_server(study: Study) -> bool:
-    """Stop the study's local server; True if it was running."""
+    """Stop the study's local server; True if it was running. Returns once its port is free."""
     pid = _read_pid(study)
     pid_path(study).unlink(missing_ok=True)
     if pid is None:
@@ -272,9 +272,10 @@ def stop_server(study: Study) -> bool:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return False
+    port = int(read_credentials(study).url.rsplit(":", 1)[1])
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+        if _has_exited(pid) and _port_is_free(port):
             return True
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
@@ -282,12 +283,16 @@ def stop_server(study: Study) -> bool:
     return True
 
 
-def _is_zombie(pid: int) -> bool:
+def _has_exited(pid: int) -> bool:
+    """True once every thread of `pid` has ended (reaping it if it is our own child)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
     try:
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return True
-    return "\nState:\tZ" in status
+    return "\nState:\tZ" in status and len(threads) <= 1
 
 
 def server_status(study: Study) -> str:
