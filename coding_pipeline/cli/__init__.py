@@ -43,12 +43,17 @@ def cli() -> None:
       coding-pipeline init my-study          # then fill in my-study/sessions.csv
       coding-pipeline segment my-study       # cut clips for coders
       coding-pipeline server start my-study  # a private local Label Studio
+      coding-pipeline coders invite my-study # a link for coders to join
+      coding-pipeline batch create my-study --coders a@lab.org,b@lab.org
       coding-pipeline push my-study          # send clips to Label Studio, blinded
+      coding-pipeline status my-study        # who has rated how much
       coding-pipeline pull my-study          # fetch the ratings
       coding-pipeline reliability my-study   # inter-rater reliability
       coding-pipeline scores my-study        # per-dyad scores by timepoint
+      coding-pipeline report my-study        # one HTML file with tables and plots
 
-    Run any command with --help for its options and an example.
+    `coding-pipeline demo` runs all of it on generated sample sessions. Run any
+    command with --help for its options and an example.
     """
 
 
