@@ -383,13 +383,15 @@ class ProgressDisplay:
     whenever a session ends.
     """
 
-    def __init__(self, sessions: int, stream=None) -> None:
+    def __init__(self, sessions: int, stream=None, clock=time.monotonic) -> None:
         self.stream = stream or sys.stderr
         self.sessions = sessions
         self.finished = 0
-        self.active: dict[tuple[str, str], tuple[int, int, float, float]] = {}
+        # key -> (slots done, slots in all, fps, first report time, last report time)
+        self.active: dict[tuple[str, str], tuple[int, int, float, float, float]] = {}
         self.done_frames = 0.0  # seconds of video finished in ended sessions
-        self.started = time.monotonic()
+        self.clock = clock
+        self.started = clock()
         self.last_print = 0.0
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.lock = threading.Lock()
@@ -400,9 +402,9 @@ class ProgressDisplay:
         with self.lock:
             if key in self.ended:
                 return
-            now = time.monotonic()
-            started = self.active.get(key, (0, 0, 0.0, now))[3]
-            self.active[key] = (done, total, fps, started)
+            now = self.clock()
+            started = self.active.get(key, (0, 0, 0.0, now, now))[3]
+            self.active[key] = (done, total, fps, started, now)
             self._print(now, force=False)
 
     def finish(self, key: tuple[str, str]) -> None:
@@ -413,7 +415,7 @@ class ProgressDisplay:
             if previous is not None:
                 self.done_frames += previous[0] / previous[2]
             self.finished += 1
-            self._print(time.monotonic(), force=True, ended=key)
+            self._print(self.clock(), force=True, ended=key)
 
     def _print(self, now: float, force: bool, ended: tuple[str, str] | None = None) -> None:
         if not force and (now - self.last_print < (0.5 if self.tty else 10.0)
@@ -421,13 +423,16 @@ class ProgressDisplay:
             return
         self.last_print = now
         parts = []
-        for (dyad, timepoint), (done, total, fps, started) in self.active.items():
-            speed = done / fps / max(now - started, 1.0)
+        for (dyad, timepoint), (done, total, fps, started, updated) in self.active.items():
+            if updated - started < 1.0:
+                parts.append(f"{dyad}/{timepoint} {done}/{total} frames, starting")
+                continue
+            speed = done / fps / (updated - started)
             left = (total - done) / fps / speed if speed > 0 else 0.0
             parts.append(f"{dyad}/{timepoint} {done}/{total} frames {speed:.1f}x "
                          f"{_clock(left)} left")
-        seconds = self.done_frames + sum(d / f for d, _, f, _ in self.active.values())
-        remaining = sum((t - d) / f for d, t, f, _ in self.active.values())
+        seconds = self.done_frames + sum(d / f for d, _, f, _, _ in self.active.values())
+        remaining = sum((t - d) / f for d, t, f, _, _ in self.active.values())
         speed = seconds / max(now - self.started, 1.0)
         overall = (f"{self.finished}/{self.sessions} sessions, {seconds:.0f} s of video "
                    f"at {speed:.1f}x real time")

@@ -228,8 +228,10 @@ class _Cutter:
 
 
 def _decode(container, stream) -> Iterator[av.VideoFrame]:
-    """Decoded frames; undecodable packets (damaged data) are skipped."""
+    """Decoded frames; damaged packets (a file cut short, bad sectors) are skipped."""
     for packet in container.demux(stream):
+        if packet.is_corrupt:
+            continue
         try:
             yield from packet.decode()
         except av.error.FFmpegError:
@@ -322,6 +324,8 @@ class _AudioFeed:
         resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=AUDIO_RATE)
         position: int | None = None
         for packet in self.container.demux(stream):
+            if packet.is_corrupt:
+                continue
             try:
                 frames = packet.decode()
             except av.error.FFmpegError:

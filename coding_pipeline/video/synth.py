@@ -124,6 +124,8 @@ def render_audio(seconds: float, rate: int = SAMPLE_RATE, seed: int = 0,
         if 0 <= first < samples:
             span = np.arange(first, min(last, samples))
             signal[span] = 0.8 * np.sin(2 * np.pi * BEEP_HZ * span / rate)
+    fade = min(samples, rate // 100)  # a 10 ms fade-in: no click at the very start
+    signal[:fade] *= np.linspace(0.0, 1.0, fade)
     return np.repeat(signal[None, :].astype(np.float32), channels, axis=0)
 
 

@@ -106,13 +106,16 @@ def test_phone_mov_rotation_is_applied_to_the_pixels(tmp_path, rotation, unrotat
     ("export.mkv", {}),
     ("office.wmv", {"video_codec": "wmv2", "audio_codec": "wmav2"}),
     ("stereo.mp4", {"channels": 2, "fps": 25}),
+    ("tape.avi", {"video_codec": "dvvideo", "audio_codec": "pcm_s16le", "fps": 25,
+                  "width": 720, "height": 576, "size": (768, 576)}),  # PAL DV, 16:15 pixels
 ])
 def test_other_containers_and_codecs(tmp_path, name, options):
     options = dict(options)
     fps = Fraction(options.pop("fps", 30))
+    size = options.pop("size", (640, 360))
     source = write_sample_video(tmp_path / name, 6, fps=fps, flashes=FLASHES, **options)
     study, _, clips = segment_one(tmp_path, source)
-    shown = check_clips(study, clips, fps, flashes=4)
+    shown = check_clips(study, clips, fps, flashes=4, size=size)
     assert shown == list(range(round(6 * fps)))
 
 
@@ -166,6 +169,13 @@ def test_start_end_window_and_height_cap(tmp_path):
     assert shown == list(range(45, 207))  # ceil(1.5*30) .. ceil(6.9*30)
     assert list(clips.frames) == [75, 87]  # the 12-frame rest (< half an epoch) joins
     assert clips.start_s[0] == pytest.approx(1.5) and clips.end_s.iloc[-1] == pytest.approx(6.9)
+
+
+def test_late_start_seeks_near_it_without_losing_a_frame(tmp_path):
+    source = write_sample_video(tmp_path / "long.mp4", 14, flashes=[11.5, 12.5])
+    study, _, clips = segment_one(tmp_path, source, epoch=1.5, start="11", end="13.5")
+    shown = check_clips(study, clips, Fraction(30), flashes=2)
+    assert shown == list(range(330, 405))
 
 
 def test_file_cut_short_is_segmented_with_a_warning(tmp_path):

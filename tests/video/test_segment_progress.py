@@ -1,0 +1,40 @@
+"""The progress display: per session and overall frames, x real time and time left."""
+
+from __future__ import annotations
+
+import io
+
+from click.testing import CliRunner
+
+from coding_pipeline.cli import cli
+from coding_pipeline.segment import ProgressDisplay
+
+
+def test_progress_lines_show_frames_speed_and_time_left():
+    now = [100.0]
+    out = io.StringIO()
+    display = ProgressDisplay(2, stream=out, clock=lambda: now[0])
+    display.update(("D1", "T1"), 1, 3600, 30.0)  # sessions report their first frame at once
+    display.update(("D2", "T1"), 1, 600, 30.0)
+    now[0] = 111.0
+    display.update(("D1", "T1"), 900, 3600, 30.0)  # 30 s of video in 11 s
+    display.update(("D2", "T1"), 300, 600, 30.0)  # within 10 s of the last line: not shown
+    now[0] = 122.0
+    display.update(("D2", "T1"), 600, 600, 30.0)
+    display.finish(("D2", "T1"))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3
+    assert lines[0] == ("D1/T1 900/3600 frames 2.7x 0:00:33 left | D2/T1 1/600 frames, "
+                        "starting | 0/2 sessions, 30 s of video at 2.7x real time, "
+                        "current sessions done in 0:00:40")
+    assert lines[1].startswith("D1/T1 900/3600 frames 2.7x 0:00:33 left | D2/T1 600/600 "
+                               "frames 0.9x 0:00:00 left | 0/2 sessions, 50 s of video at 2.3x")
+    assert lines[2].startswith("finished D2/T1; D1/T1 900/3600 frames")
+    assert "1/2 sessions, 50 s of video at 2.3x real time" in lines[2]
+
+
+def test_segment_help_explains_itself_with_an_example():
+    result = CliRunner().invoke(cli, ["segment", "--help"])
+    assert result.exit_code == 0
+    assert "coding-pipeline segment trial-2026 --epoch 30 --workers 2" in result.output
+    assert "--epoch" in result.output and "--workers" in result.output
