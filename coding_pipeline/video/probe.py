@@ -118,16 +118,27 @@ def probe(path: Path) -> SourceInfo:
     )
 
 
-def _first_frame(container, stream) -> av.VideoFrame:
-    try:
-        for frame in container.decode(stream):
+def _first_frame(container, stream, patience: int = 300) -> av.VideoFrame:
+    """The first decodable frame; damaged packets before it (a stream cut mid-GOP) are skipped."""
+    failures, error = 0, ""
+    for packet in container.demux(stream):
+        if packet.is_corrupt:
+            continue
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as exc:
+            failures, error = failures + 1, exc.strerror or str(exc)
+            if failures < patience:
+                continue
+            break
+        for frame in frames:
             if frame.pts is not None:
                 return frame
-    except av.error.FFmpegError as exc:
+    if failures:
         raise PipelineError(
-            f"the picture cannot be decoded ({stream.codec_context.name}: {exc.strerror}); "
-            "convert the file to MP4 (H.264) or check it is not damaged"
-        ) from None
+            f"the picture cannot be decoded ({stream.codec_context.name}: {error}); the codec "
+            "is unsupported or the file is damaged: convert it to MP4 (H.264) or check the copy"
+        )
     raise PipelineError("no picture could be decoded; the file is empty or damaged")
 
 

@@ -61,11 +61,9 @@ def is_flash(rgb: np.ndarray) -> bool:
 class Painter:
     """Draws frame `index`: a drifting colour gradient, a bouncing square, the index strip."""
 
-    def __init__(self, width: int, height: int, seed: int = 0, noise: int = 0) -> None:
+    def __init__(self, width: int, height: int, seed: int = 0) -> None:
         self.layout = Layout(width, height)
         rng = np.random.default_rng(seed)
-        self.noise = [rng.integers(-noise, noise + 1, size=(height, width, 3), dtype=np.int16)
-                      for _ in range(5)] if noise else []
         colours = rng.integers(40, 200, size=(2, 3)).astype(np.float32)
         ramp = np.linspace(0.0, 1.0, width, dtype=np.float32)[:, None]
         row = (colours[0] * (1 - ramp) + colours[1] * ramp).astype(np.uint8)
@@ -86,9 +84,6 @@ class Painter:
             x = _bounce(index * self.speed[0], layout.width - self.size)
             y = _bounce(index * self.speed[1], layout.strip_top - self.size)
             picture[y:y + self.size, x:x + self.size] = self.square_colour
-            if self.noise:
-                grain = self.noise[index % len(self.noise)]
-                picture = np.clip(picture + grain, 0, 255).astype(np.uint8)
         rows, columns = layout.flash_box()
         picture[rows, columns] = 255 if flash else 0
         block = layout.width / INDEX_BITS
@@ -178,7 +173,8 @@ def write_sample_video(
             samples = render_audio(length, seed=seed, beeps=beeps, silent=silent,
                                    channels=channels)
             sound = _AudioWriter(output, sound, samples, start_offset + audio_offset, layout)
-        painter = Painter(width, height, seed, noise)
+        painter = Painter(width, height, seed)
+        grain = _grain(width, height, time_base, noise) if noise else None
         for index, at in enumerate(frame_times):
             black = black_frames is not None and black_frames[0] <= index < black_frames[1]
             picture = painter.frame(index, flash=index in flash_frames, frozen_at=frozen_from,
@@ -186,6 +182,9 @@ def write_sample_video(
             frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             frame.pts = round((at + start_offset) / time_base)
             frame.time_base = time_base
+            if grain is not None:
+                grain.push(frame)
+                frame = grain.pull()
             output.mux(video.encode(frame))
             if sound is not None:
                 sound.write_until(at + start_offset + 0.5)
@@ -193,6 +192,19 @@ def write_sample_video(
         if sound is not None:
             sound.write_until(None)
     return path
+
+
+def _grain(width: int, height: int, time_base: Fraction, strength: int) -> av.filter.Graph:
+    """A filter graph adding temporal camera-like noise (FFmpeg's noise filter)."""
+    graph = av.filter.Graph()
+    graph.link_nodes(
+        graph.add("buffer", f"video_size={width}x{height}:pix_fmt=rgb24:"
+                            f"time_base={time_base.numerator}/{time_base.denominator}"),
+        graph.add("format", "yuv420p"),
+        graph.add("noise", f"alls={strength}:allf=t+u"),
+        graph.add("buffersink"),
+    ).configure()
+    return graph
 
 
 class _AudioWriter:
