@@ -152,9 +152,11 @@ def read_clip_table(study: Study) -> pd.DataFrame:
 
 
 def pushed_clip_ids(study: Study) -> set[str]:
-    """Clip ids already handed to coders: those in any STUDY/batches/*.csv."""
+    """Clip ids already handed to coders: those in any STUDY/batches/*.csv or ratings.csv."""
     ids: set[str] = set()
-    for path in sorted((study.root / "batches").glob("*.csv")):
+    for path in [*sorted((study.root / "batches").glob("*.csv")), study.ratings_csv]:
+        if not path.is_file():
+            continue
         try:
             batch = pd.read_csv(path, dtype=str, keep_default_na=False)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
@@ -264,18 +266,30 @@ def process_session(job: SessionJob, report=None) -> SessionOutcome:
     if changed and job.pushed:
         old = job.existing[0].get("plan", "")
         outcome.problem = (
-            f"{where}: its clips were already given to coders (STUDY/batches) with "
+            f"{where}: its clips were already given to coders (batches/, ratings.csv) with "
             f"{old or 'other settings'}; re-cutting it as {job.plan} would orphan their "
             "ratings. Keep the earlier epoch and times, or start a new study folder."
         )
         return outcome
     try:
-        info = probe(session.video)
-        epochs = plan_epochs(info.frames, info.fps, job.epoch_seconds, session.start_s,
-                             session.end_s, job.min_last_epoch)
+        return _cut(job, outcome, report)
     except (PipelineError, PlanError) as exc:
         outcome.problem = f"{where}: {exc}."
-        return outcome
+    except Exception as exc:  # one odd file must not stop the other sessions
+        outcome.problem = (
+            f"{where}: could not be segmented ({type(exc).__name__}: {exc}); convert the "
+            "file to MP4 (H.264/AAC) and rerun, and please report the file's kind to us."
+        )
+    return outcome
+
+
+def _cut(job: SessionJob, outcome: SessionOutcome, report) -> SessionOutcome:
+    """Probe, plan and cut a session that needs (some of) its clips made."""
+    session = job.session
+    where = session.where
+    info = probe(session.video)
+    epochs = plan_epochs(info.frames, info.fps, job.epoch_seconds, session.start_s,
+                         session.end_s, job.min_last_epoch)
     if info.cut_short:
         outcome.warnings.append(
             f"{where}: the file ends early: only {info.duration_s:.2f} s of its "
@@ -309,11 +323,7 @@ def process_session(job: SessionJob, report=None) -> SessionOutcome:
     if report is not None:
         def progress(slots: int) -> None:
             report(job.key, slots, total, float(info.fps))
-    try:
-        result = cut_session(info, jobs, job.settings, progress, clip_done)
-    except av_errors() as exc:
-        outcome.problem = f"{where}: the video could not be cut ({exc}); check the file."
-        return outcome
+    result = cut_session(info, jobs, job.settings, progress, clip_done)
     outcome.warnings.extend(f"{where}: {warning}." for warning in result.warnings)
     rows = [manifest["rows"][clip_id] for clip_id in ids if clip_id in manifest["rows"]]
     if not rows:
@@ -325,12 +335,6 @@ def process_session(job: SessionJob, report=None) -> SessionOutcome:
     kept = {row["file"] for row in rows}
     outcome.replaced = [row["file"] for row in job.existing if row["file"] not in kept]
     return outcome
-
-
-def av_errors() -> tuple[type[Exception], ...]:
-    import av
-
-    return (av.error.FFmpegError,)
 
 
 def _known_clips(job: SessionJob, count: int) -> dict[str, Any]:
@@ -365,7 +369,7 @@ def _row(job: SessionJob, info, clip: ClipResult) -> dict[str, str]:
         "clip_id": clip.path.stem, "dyad_id": session.dyad_id, "timepoint": session.timepoint,
         "arm": session.arm, "source": job.source, "start_s": f"{clip.epoch.start_s:.6f}",
         "end_s": f"{clip.end_s:.6f}", "file": f"{job.clips_dir.name}/{clip.path.name}",
-        "fps": f"{float(info.fps):.6g}", "frames": str(clip.frames), "qc": clip.qc,
+        "fps": f"{round(float(info.fps), 6):g}", "frames": str(clip.frames), "qc": clip.qc,
         "duration_s": f"{clip.end_s - clip.epoch.start_s:.6f}",
         "epoch_index": str(clip.epoch.index), "session_row": str(session.row),
         "width": str(clip.width), "height": str(clip.height),

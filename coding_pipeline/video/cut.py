@@ -117,9 +117,13 @@ class _Cutter:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             self._seek_near_start(container, stream)
-            graph = None
+            graph, shape = None, None
             for frame in _decode(container, stream):
-                if graph is None:
+                if shape != (frame.width, frame.height, frame.format.name):
+                    if graph is not None:  # the picture changed size mid-stream: new graph
+                        graph.push(None)
+                        self._drain(graph, stream.time_base)
+                    shape = (frame.width, frame.height, frame.format.name)
                     graph = self._graph(frame, stream.time_base)
                 graph.push(frame)
                 if not self._drain(graph, stream.time_base):
