@@ -48,6 +48,8 @@ class ClipJob:
 
 @dataclass
 class ClipResult:
+    """A clip written: `frames` from its epoch's first slot (fewer if the file ended early)."""
+
     epoch: Epoch
     path: Path
     frames: int
@@ -63,8 +65,9 @@ class ClipResult:
 
 @dataclass
 class CutResult:
+    """The clips written in one pass, and warnings about the source."""
+
     clips: list[ClipResult] = field(default_factory=list)
-    decoded_frames: int = 0  # grid slots reached (of the session, from t0)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -217,7 +220,6 @@ class _Cutter:
                 self.writer = _ClipWriter(job, self.info, self.settings, self.size, self.audio)
             self.writer.add(frame, slot - job.epoch.first_frame,
                             sample=(slot - job.epoch.first_frame) % self.sample_every == 0)
-        self.result.decoded_frames = slot + 1
         if self.progress is not None and slot % 15 == 0:
             self.progress(slot + 1)
         return True
