@@ -6,8 +6,8 @@ Makes (or takes) a 1080p 30 fps session with sound, then times, in one run:
           settings (scale to 720p, libx264 veryfast crf 23 High yuv420p, AAC 128k, faststart),
           once with its default x264 threading (frame threads) and once with sliced threads,
           which is what our clips use (measured faster in process on 2 cores).
-Prints seconds and x real time for each, our speed over FFmpeg's best against the goal
-(>= 0.9), and our peak memory.
+Prints wall seconds, x real time and CPU seconds for each, our speed over FFmpeg's best
+against the goal (>= 0.9), and our peak memory.
 
     .venv/bin/python scripts/bench_segment.py                 # 120 s generated session
     .venv/bin/python scripts/bench_segment.py --seconds 300
@@ -17,6 +17,7 @@ Prints seconds and x real time for each, our speed over FFmpeg's best against th
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -53,45 +54,58 @@ def main() -> None:
         seconds = info.duration_s
         print(f"source: {info.width}x{info.height} {float(info.fps):.3f} fps, {seconds:.1f} s, "
               f"{info.video_codec}/{info.audio_codec}")
-        ours = time_ours(work, source, args.epoch)
+        ours, ours_cpu = timed(ours_command(work, source, args.epoch))
         ours_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        default = time_ffmpeg(work, source, [])
-        sliced = time_ffmpeg(work, source, ["-x264-params", "sliced-threads=1"])
-        print(f"ours    segment, {args.epoch:g} s epochs, 720p out:  {ours:7.1f} s  "
-              f"{seconds / ours:5.2f}x real time  (peak memory {ours_rss:.0f} MB)")
-        print(f"ffmpeg  one pass, same encode, frame threads: {default:7.1f} s  "
-              f"{seconds / default:5.2f}x real time")
-        print(f"ffmpeg  one pass, same encode, sliced threads:{sliced:7.1f} s  "
-              f"{seconds / sliced:5.2f}x real time")
+        default, default_cpu = timed(ffmpeg_command(work, source, []))
+        sliced, sliced_cpu = timed(
+            ffmpeg_command(work, source, ["-x264-params", "sliced-threads=1"]))
+        rows = [
+            (f"ours    segment, {args.epoch:g} s epochs, 720p out", ours, ours_cpu),
+            ("ffmpeg  one pass, same encode, frame threads", default, default_cpu),
+            ("ffmpeg  one pass, same encode, sliced threads", sliced, sliced_cpu),
+        ]
+        for label, wall, cpu in rows:
+            print(f"{label:47s} {wall:7.1f} s  {seconds / wall:5.2f}x real time  "
+                  f"(CPU {cpu:6.1f} s)")
+        print(f"our peak memory: {ours_rss:.0f} MB")
         ratio = min(default, sliced) / ours
         verdict = "met" if ratio >= 0.9 else "NOT met"
         fast = "met" if seconds / ours >= 3 else "NOT met"
         print(f"our speed / ffmpeg's best: {ratio:.2f} (goal >= 0.90: {verdict}); "
               f">= 3x real time: {fast}")
+        load = os.getloadavg()[0]
+        if load > (os.cpu_count() or 1) + 0.5:
+            print(f"note: load average {load:.1f} on {os.cpu_count()} cores: other work was "
+                  "running, so wall times are inflated; CPU seconds compare better")
 
 
-def time_ours(work: Path, source: Path, epoch: float) -> float:
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu
+
+
+def ours_command(work: Path, source: Path, epoch: float) -> list[str]:
     study = init_study(work / "study", epoch_seconds=epoch)
     study.sessions_csv.write_text(
         f"dyad_id,timepoint,arm,video,start,end\nB1,T1,,{source.resolve()},,\n", encoding="utf-8")
-    command = [sys.executable, "-c", "from coding_pipeline.cli import main; main()",
-               "segment", str(study.root), "--quiet", "--workers", "1"]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    return [sys.executable, "-c", "from coding_pipeline.cli import main; main()",
+            "segment", str(study.root), "--quiet", "--workers", "1"]
 
 
-def time_ffmpeg(work: Path, source: Path, extra: list[str]) -> float:
-    command = [
+def ffmpeg_command(work: Path, source: Path, extra: list[str]) -> list[str]:
+    return [
         imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(source),
         "-vf", "scale=-2:720:flags=bicubic,format=yuv420p", "-c:v", "libx264", *extra,
         "-preset", "veryfast", "-crf", "23", "-profile:v", "high",
         "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-movflags", "+faststart",
         str(work / "ffmpeg_out.mp4"),
     ]
-    started = time.perf_counter()
-    subprocess.run(command, check=True)
-    return time.perf_counter() - started
 
 
 if __name__ == "__main__":
