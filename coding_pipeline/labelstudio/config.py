@@ -3,8 +3,9 @@
 Layout: the clip's video on top (frame rate from the task's `fps`), then the items grouped by
 owner (parent, child, dyad, then the rest), each a required single-radio row of its scale points
 named by the item id, with the item's description and anchor texts beside it, then a notes box.
-The radios are ordinary form controls: a coder can Tab between items and pick a point with the
-arrow keys, and submit with Ctrl+Enter.
+The radios are ordinary form controls: a coder can rate from the keyboard (Tab to a scale point,
+Space to choose it; Label Studio also gives the first choices number and letter hotkeys) and
+submit with Ctrl+Enter.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ _ROW_STYLE = (
     "padding: 6px 0; border-bottom: 1px solid #e5e5e5"
 )
 _SCALE_STYLE = "flex: 0 0 340px"
-_ANCHOR_STYLE = "flex: 1 1 320px; font-size: 13px; color: #444"
+_ANCHORS_STYLE = "flex: 1 1 320px"
+_DESCRIPTION_STYLE = "font-size: 13px; font-weight: normal; font-style: italic; margin: 8px 0 2px"
+_ANCHOR_STYLE = "font-size: 13px; font-weight: normal; color: #444; margin: 2px 0"
 
 
 def _attrs(**values: str) -> str:
@@ -36,7 +39,8 @@ def _hint(item: Item, point: int) -> dict[str, str]:
 
 def _item_rows(item: Item) -> list[str]:
     choices = "".join(
-        f"<Choice {_attrs(value=str(point), **_hint(item, point))}/>"
+        f"<Choice {_attrs(value=f'{item.id}_{point}', alias=str(point), html=str(point))} "
+        f"{_attrs(**_hint(item, point))}/>"
         for point in item.scale.points
     )
     lines = [
@@ -47,12 +51,14 @@ def _item_rows(item: Item) -> list[str]:
         f'{_attrs(required="true", showInline="true", requiredMessage=f"Rate {item.label}")}>'
         f"{choices}</Choices>",
         "      </View>",
-        f'      <View {_attrs(style=_ANCHOR_STYLE)}>',
+        f'      <View {_attrs(style=_ANCHORS_STYLE)}>',
     ]
     if item.description:
-        lines.append(f'        <Header {_attrs(value=item.description, size="6")}/>')
+        description = _attrs(value=item.description, size="6", style=_DESCRIPTION_STYLE)
+        lines.append(f"        <Header {description}/>")
     for point, text in item.anchors.items():
-        lines.append(f'        <Header {_attrs(value=f"{point} = {text}", size="6")}/>')
+        anchor = _attrs(value=f"{point} = {text}", size="6", style=_ANCHOR_STYLE)
+        lines.append(f"        <Header {anchor}/>")
     lines += ["      </View>", "    </View>"]
     return lines
 
