@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,7 +28,6 @@ class SourceInfo:
     sample_aspect: Fraction
     rotation: int  # display rotation, degrees counter-clockwise (0, 90, 180, 270)
     fps: Fraction  # nominal rate: the clip's constant rate
-    variable_rate: bool
     interlaced: bool
     t0: Fraction  # first decoded frame's timestamp in the file, seconds
     frames: int  # grid slots from t0 to the last frame, inclusive
@@ -84,8 +84,9 @@ def probe(path: Path) -> SourceInfo:
             raise PipelineError("the file has no picture (no video stream)")
         stream = container.streams.video[0]
         first = _first_frame(container, stream)
-        t0 = Fraction(first.pts) * stream.time_base
-        times = _frame_times(path, stream.index)
+        t0 = first.pts * stream.time_base
+        base = stream.time_base
+        stamps = _frame_stamps(path, stream.index)
         audio = container.streams.audio[0] if container.streams.audio else None
         context = stream.codec_context
         interlaced = bool(first.interlaced_frame) or (context.field_order or 0) >= 2
@@ -96,23 +97,20 @@ def probe(path: Path) -> SourceInfo:
         codec_name = context.name
         reported = stream.average_rate or stream.guessed_rate
         declared = float(stream.duration * stream.time_base) if stream.duration else None
-    times = [t for t in times if t >= t0]
-    if not times:
-        times = [t0]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+    stamps = [stamp for stamp in stamps if stamp >= first.pts] or [first.pts]
+    tick = float(base)
+    gaps = [(b - a) * tick for a, b in zip(stamps, stamps[1:], strict=False) if b > a]
     if reported:
         fps = nominal_rate(float(reported))
     elif gaps:
-        fps = nominal_rate(1 / float(sorted(gaps)[len(gaps) // 2]))
+        fps = nominal_rate(1 / sorted(gaps)[len(gaps) // 2])
     else:
         fps = Fraction(30)
-    frame = 1 / fps
-    variable = any(abs(g - frame) > frame / 10 for g in gaps)
-    frames = round((times[-1] - t0) * fps) + 1
+    frames = round((stamps[-1] - first.pts) * base * fps) + 1
     return SourceInfo(
         path=path, container=container_name, video_codec=codec_name, width=first.width,
         height=first.height, sample_aspect=Fraction(sample_aspect),
-        rotation=int(round(first.rotation or 0)) % 360, fps=fps, variable_rate=variable,
+        rotation=int(round(first.rotation or 0)) % 360, fps=fps,
         interlaced=interlaced, t0=t0, frames=frames, audio_codec=audio_codec,
         audio_channels=audio_channels, declared_s=declared,
     )
@@ -142,17 +140,16 @@ def _first_frame(container, stream, patience: int = 300) -> av.VideoFrame:
     raise PipelineError("no picture could be decoded; the file is empty or damaged")
 
 
-def _frame_times(path: Path, index: int) -> list[Fraction]:
-    """Every video packet's presentation time in seconds, sorted (no decoding)."""
-    times: list[Fraction] = []
+def _frame_stamps(path: Path, index: int) -> list[int]:
+    """Every video packet's presentation timestamp (stream time base), sorted; no decoding."""
+    stamps = array("q")
     with av.open(str(path)) as container:
         stream = container.streams[index]
-        base = stream.time_base
         try:
             for packet in container.demux(stream):
                 stamp = packet.pts if packet.pts is not None else packet.dts
-                if stamp is not None and packet.size:
-                    times.append(stamp * base)
+                if stamp is not None and packet.size and not packet.is_corrupt:
+                    stamps.append(stamp)
         except av.error.FFmpegError:
             pass  # a file cut short: keep the timestamps read so far
-    return sorted(times)
+    return sorted(stamps)
