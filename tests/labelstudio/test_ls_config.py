@@ -39,8 +39,9 @@ def test_every_item_is_a_required_single_radio_row_of_its_scale(path):
         assert controls[item.id].tag == "Choices"
         # values unique per item (so each radio is its own keyboard stop); results carry the
         # alias, the scale point itself
-        assert controls[item.id].labels == [f"{item.id}_{p}" for p in item.scale.points]
+        assert controls[item.id].labels == [str(p) for p in item.scale.points]
         element = tree.find(f".//Choices[@name='{item.id}']")
+        assert [c.get("value") for c in element] == [f"{item.id}_{p}" for p in item.scale.points]
         assert [c.get("alias") for c in element] == [str(p) for p in item.scale.points]
         assert [c.get("html") for c in element] == [str(p) for p in item.scale.points]
         assert element.get("choice") == "single-radio"
@@ -76,7 +77,7 @@ def test_text_with_markup_characters_is_escaped():
     assert tree.find(".//Choices").get("name") == "a"
     headers = [h.get("value") for h in tree.iter("Header")]
     assert 'Says "no" & <means> it' in headers and "0 = never & <never>" in headers
-    assert LabelInterface(xml).get_control("a").labels == ["a_0", "a_1", "a_2"]
+    assert LabelInterface(xml).get_control("a").labels == ["0", "1", "2"]
 
 
 @pytest.mark.parametrize("reserved", ["notes", "video"])
