@@ -237,8 +237,12 @@ def _run(jobs: list[SessionJob], workers: int, display: ProgressDisplay | None):
 
 
 def _relay(queue, display: ProgressDisplay) -> None:
-    while (message := queue.get()) is not None:
-        display.update(*message)
+    """Show workers' progress messages until told to stop (or the queue is gone: Ctrl-C)."""
+    try:
+        while (message := queue.get()) is not None:
+            display.update(*message)
+    except (EOFError, OSError):
+        return
 
 
 def _process_in_worker(job: SessionJob, queue) -> SessionOutcome:
@@ -393,7 +397,7 @@ class ProgressDisplay:
         self.finished = 0
         # key -> (slots done, slots in all, fps, first report time, last report time)
         self.active: dict[tuple[str, str], tuple[int, int, float, float, float]] = {}
-        self.done_frames = 0.0  # seconds of video finished in ended sessions
+        self.done_seconds = 0.0  # seconds of video in ended sessions
         self.clock = clock
         self.started = clock()
         self.last_print = 0.0
@@ -416,8 +420,8 @@ class ProgressDisplay:
         with self.lock:
             self.ended.add(key)
             previous = self.active.pop(key, None)
-            if previous is not None:
-                self.done_frames += previous[0] / previous[2]
+            if previous is not None:  # a finished session counts whole
+                self.done_seconds += previous[1] / previous[2]
             self.finished += 1
             self._print(self.clock(), force=True, ended=key)
 
@@ -435,7 +439,7 @@ class ProgressDisplay:
             left = (total - done) / fps / speed if speed > 0 else 0.0
             parts.append(f"{dyad}/{timepoint} {done}/{total} frames {speed:.1f}x "
                          f"{_clock(left)} left")
-        seconds = self.done_frames + sum(d / f for d, _, f, _, _ in self.active.values())
+        seconds = self.done_seconds + sum(d / f for d, _, f, _, _ in self.active.values())
         remaining = sum((t - d) / f for d, t, f, _, _ in self.active.values())
         speed = seconds / max(now - self.started, 1.0)
         overall = (f"{self.finished}/{self.sessions} sessions, {seconds:.0f} s of video "
