@@ -398,6 +398,7 @@ class ProgressDisplay:
         # key -> (slots done, slots in all, fps, first report time, last report time)
         self.active: dict[tuple[str, str], tuple[int, int, float, float, float]] = {}
         self.done_seconds = 0.0  # seconds of video in ended sessions
+        self.lengths: dict[tuple[str, str], float] = {}  # seconds of video per session seen
         self.clock = clock
         self.started = clock()
         self.last_print = 0.0
@@ -413,6 +414,7 @@ class ProgressDisplay:
             now = self.clock()
             started = self.active.get(key, (0, 0, 0.0, now, now))[3]
             self.active[key] = (done, total, fps, started, now)
+            self.lengths[key] = total / fps
             self._print(now, force=False)
 
     def finish(self, key: tuple[str, str]) -> None:
@@ -441,11 +443,14 @@ class ProgressDisplay:
                          f"{_clock(left)} left")
         seconds = self.done_seconds + sum(d / f for d, _, f, _, _ in self.active.values())
         remaining = sum((t - d) / f for d, t, f, _, _ in self.active.values())
+        waiting = self.sessions - self.finished - len(self.active)
+        if waiting and self.lengths:  # sessions not started yet: guess the mean length
+            remaining += waiting * sum(self.lengths.values()) / len(self.lengths)
         speed = seconds / max(now - self.started, 1.0)
         overall = (f"{self.finished}/{self.sessions} sessions, {seconds:.0f} s of video "
                    f"at {speed:.1f}x real time")
         if remaining and speed:
-            overall += f", current sessions done in {_clock(remaining / speed)}"
+            overall += f", {'about ' if waiting else ''}{_clock(remaining / speed)} left"
         line = " | ".join(parts + [overall])
         if ended is not None and not self.tty:
             line = f"finished {ended[0]}/{ended[1]}; " + line
