@@ -7,10 +7,13 @@ and the codecs, rate, size and orientation a browser needs.
 
 from __future__ import annotations
 
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import imageio_ffmpeg
+import numpy as np
 import pandas as pd
 import pytest
 from video_helpers import decode_clip, make_study
@@ -91,13 +94,20 @@ def test_camcorder_mts_ac3_interlaced_with_start_offset(tmp_path):
         assert container.streams.video[0].codec_context.field_order in (0, 1)
 
 
-@pytest.mark.parametrize("rotation, unrotate", [(90, 1), (270, 3)])
-def test_phone_mov_rotation_is_applied_to_the_pixels(tmp_path, rotation, unrotate):
+@pytest.mark.parametrize("rotation, unrotate, size", [
+    (90, 1, (360, 640)), (180, 2, (640, 360)), (270, 3, (360, 640))])
+def test_phone_mov_rotation_is_applied_to_the_pixels(tmp_path, rotation, unrotate, size):
     source = write_sample_video(tmp_path / "phone.MOV", 4, width=640, height=360,
                                 rotation=rotation, flashes=[1.0, 3.0])
     study, _, clips = segment_one(tmp_path, source)
-    shown = check_clips(study, clips, Fraction(30), unrotate=unrotate, size=(360, 640),
-                        flashes=2)
+    shown = check_clips(study, clips, Fraction(30), unrotate=unrotate, size=size, flashes=2)
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(source),
+               "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    raw = subprocess.run(command, capture_output=True, check=True).stdout
+    players = np.frombuffer(raw, np.uint8).reshape(size[1], size[0], 3)  # FFmpeg autorotates
+    with av.open(str(study.root / clips.file[0])) as container:
+        ours = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert np.abs(players.astype(int) - ours).mean() < 8
     assert shown == list(range(120))
 
 
