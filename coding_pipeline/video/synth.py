@@ -73,17 +73,18 @@ class Painter:
         self.size = max(8, height // 5)
 
     def frame(self, index: int, flash: bool = False, frozen_at: int | None = None,
-              black: bool = False) -> np.ndarray:
+              black: bool = False, fields: bool = False) -> np.ndarray:
+        """Frame `index`; with `fields`, the odd lines show the motion half a frame later
+        (an interlaced camera's second field)."""
         layout = self.layout
         if frozen_at is not None:
             index = min(index, frozen_at)  # a stalled camera repeats one picture, strip too
         if black:
             picture = np.zeros((layout.height, layout.width, 3), np.uint8)
         else:
-            picture = np.roll(self.background, 2 * index, axis=1)
-            x = _bounce(index * self.speed[0], layout.width - self.size)
-            y = _bounce(index * self.speed[1], layout.strip_top - self.size)
-            picture[y:y + self.size, x:x + self.size] = self.square_colour
+            picture = self._scene(2 * index)
+            if fields:
+                picture[1::2] = self._scene(2 * index + 1)[1::2]
         rows, columns = layout.flash_box()
         picture[rows, columns] = 255 if flash else 0
         block = layout.width / INDEX_BITS
@@ -91,6 +92,15 @@ class Painter:
         for bit in range(INDEX_BITS):
             if index >> bit & 1:
                 picture[layout.strip_top:, int(block * bit):int(block * (bit + 1))] = 255
+        return picture
+
+
+    def _scene(self, half_frames: int) -> np.ndarray:
+        """The moving background and square, half_frames / 2 frames into the motion."""
+        picture = np.roll(self.background, 2 * half_frames, axis=1)
+        x = _bounce(half_frames * self.speed[0], self.layout.width - self.size)
+        y = _bounce(half_frames * self.speed[1], self.layout.strip_top - self.size)
+        picture[y:y + self.size, x:x + self.size] = self.square_colour
         return picture
 
 
@@ -142,6 +152,7 @@ def write_sample_video(
     `audio_seconds` sets its length (default: as long as the picture). `start_offset` shifts
     every timestamp, as camcorders do. `rotation` stores a display rotation (phone video).
     `noise` adds camera-like grain of that many levels (slower to encode, like real video).
+    `interlaced` weaves two fields half a frame apart (top field first) and codes them so.
     """
     path = Path(path)
     fps = Fraction(fps).limit_denominator(1001)
@@ -178,7 +189,7 @@ def write_sample_video(
         for index, at in enumerate(frame_times):
             black = black_frames is not None and black_frames[0] <= index < black_frames[1]
             picture = painter.frame(index, flash=index in flash_frames, frozen_at=frozen_from,
-                                    black=black)
+                                    black=black, fields=interlaced)
             frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             frame.pts = round((at + start_offset) / time_base)
             frame.time_base = time_base

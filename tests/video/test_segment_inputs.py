@@ -94,6 +94,25 @@ def test_camcorder_mts_ac3_interlaced_with_start_offset(tmp_path):
         assert container.streams.video[0].codec_context.field_order in (0, 1)
 
 
+def combing(path: Path) -> float:
+    """Mean difference of each odd line from the average of its neighbours (interlace combs)."""
+    values = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            gray = frame.to_ndarray(format="gray").astype(float)
+            values.append(np.abs(gray[1:-1:2] - (gray[0:-2:2] + gray[2::2]) / 2).mean())
+    return float(np.mean(values))
+
+
+def test_interlaced_fields_are_deinterlaced(tmp_path):
+    source = write_sample_video(tmp_path / "dv.MTS", 3, fps=Fraction(30000, 1001), width=720,
+                                height=480, interlaced=True, container_format="mpegts",
+                                audio_codec="ac3", flashes=[1.0])
+    study, _, clips = segment_one(tmp_path, source, epoch=10)
+    check_clips(study, clips, Fraction(30000, 1001), size=(720, 480), flashes=1)
+    assert combing(study.root / clips.file[0]) < 0.4 * combing(source)
+
+
 @pytest.mark.parametrize("rotation, unrotate, size", [
     (90, 1, (360, 640)), (180, 2, (640, 360)), (270, 3, (360, 640))])
 def test_phone_mov_rotation_is_applied_to_the_pixels(tmp_path, rotation, unrotate, size):
