@@ -6,8 +6,8 @@ sessions run in parallel processes. Work is never lost or repeated:
 - a session in progress has a manifest in STUDY/.segment/ with its planned clip ids and the
   clips completed so far, so a rerun after a crash reuses the ids and skips those clips;
 - a rerun skips sessions whose clips are all there with the same source and epochs;
-- a session whose clips were already handed to coders (listed in STUDY/batches/*.csv) is
-  never re-cut with other epochs.
+- a session whose clips were already handed to coders (listed in STUDY/batches/*.csv or
+  rated in ratings.csv) is never re-cut with other epochs or times.
 """
 
 from __future__ import annotations
