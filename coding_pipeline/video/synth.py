@@ -176,7 +176,7 @@ def write_sample_video(
             video.set_display_rotation(rotation)
         sound = None
         if audio:
-            layout = "mono" if channels == 1 else "stereo"
+            layout = {1: "mono", 2: "stereo", 6: "5.1"}[channels]
             sound = output.add_stream(audio_codec, rate=SAMPLE_RATE, layout=layout)
             sound.bit_rate = 128000
             length = frame_times[-1] + 1 / float(fps) if audio_seconds is None else audio_seconds

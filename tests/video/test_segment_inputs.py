@@ -135,6 +135,7 @@ def test_phone_mov_rotation_is_applied_to_the_pixels(tmp_path, rotation, unrotat
     ("export.mkv", {}),
     ("office.wmv", {"video_codec": "wmv2", "audio_codec": "wmav2"}),
     ("stereo.mp4", {"channels": 2, "fps": 25}),
+    ("surround.m2ts", {"container_format": "mpegts", "audio_codec": "ac3", "channels": 6}),
     ("tape.avi", {"video_codec": "dvvideo", "audio_codec": "pcm_s16le", "fps": 25,
                   "width": 720, "height": 576, "size": (768, 576)}),  # PAL DV, 16:15 pixels
 ])
