@@ -20,6 +20,7 @@ a half-written file behind.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -329,81 +330,123 @@ class Session:
 def read_sessions(study: Study) -> tuple[list[Session], list[str]]:
     """Parse sessions.csv into sessions and a list of problems, one line per bad row.
 
-    A bad row (missing field, unparseable time, start >= end, duplicated dyad and timepoint)
-    is reported and left out; the other rows are returned. A missing file or column is an error.
+    A bad row (missing field, unparseable time, start >= end, duplicated dyad and timepoint,
+    footage already listed on another row) is reported and left out; the other rows are
+    returned. A missing file or column is an error.
     """
     path = study.sessions_csv
     if not path.is_file():
         raise PipelineError(f"{path} not found: run `coding-pipeline init {study.root}`.")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = [c.strip() for c in (reader.fieldnames or [])]
-        missing = [c for c in REQUIRED_SESSION_COLUMNS if c not in columns]
-        if missing:
-            raise PipelineError(
-                f"{path}: missing column(s) {', '.join(missing)}; the header must be "
-                f"{','.join(SESSION_COLUMNS)} (arm, start and end may be left empty)."
+    text, delimiter = read_spreadsheet_text(path)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    columns = [column_name(c) for c in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED_SESSION_COLUMNS if c not in columns]
+    if missing:
+        raise PipelineError(
+            f"{path}: missing column(s) {', '.join(missing)}; the header must be "
+            f"{','.join(SESSION_COLUMNS)} (arm, start and end may be left empty)."
+        )
+    reader.fieldnames = columns
+    sessions: list[Session] = []
+    problems: list[str] = []
+    seen: dict[tuple[str, str], int] = {}
+    footage: dict[Path, list[tuple[float, float, int]]] = {}
+    for number, raw in enumerate(reader, start=2):
+        row = {k: (v or "").strip() for k, v in raw.items() if k is not None}
+        if not any(row.values()):
+            continue
+        video_text = row.get("video", "")
+        where = f"sessions.csv row {number}" + (f" ({video_text})" if video_text else "")
+        empty = [c for c in REQUIRED_SESSION_COLUMNS if not row.get(c)]
+        if empty:
+            problems.append(f"{where}: {', '.join(empty)} is empty; fill it in.")
+            continue
+        try:
+            start = parse_time(row.get("start"))
+            end = parse_time(row.get("end"))
+        except ValueError as exc:
+            problems.append(f"{where}: start/end {exc}.")
+            continue
+        if start is not None and end is not None and start >= end:
+            problems.append(
+                f"{where}: start ({start:g} s) is not before end ({end:g} s); fix the times."
             )
-        reader.fieldnames = columns
-        sessions: list[Session] = []
-        problems: list[str] = []
-        seen: dict[tuple[str, str], int] = {}
-        for number, raw in enumerate(reader, start=2):
-            row = {k: (v or "").strip() for k, v in raw.items() if k is not None}
-            if not any(row.values()):
-                continue
-            video_text = row.get("video", "")
-            where = f"sessions.csv row {number}" + (f" ({video_text})" if video_text else "")
-            empty = [c for c in REQUIRED_SESSION_COLUMNS if not row.get(c)]
-            if empty:
-                problems.append(f"{where}: {', '.join(empty)} is empty; fill it in.")
-                continue
-            try:
-                start = parse_time(row.get("start"))
-                end = parse_time(row.get("end"))
-            except ValueError as exc:
-                problems.append(f"{where}: start/end {exc}.")
-                continue
-            if start is not None and end is not None and start >= end:
-                problems.append(
-                    f"{where}: start ({start:g} s) is not before end ({end:g} s); fix the times."
-                )
-                continue
-            key = (row["dyad_id"], row["timepoint"])
-            if key in seen:
-                problems.append(
-                    f"{where}: dyad {key[0]} at timepoint {key[1]} is also on row {seen[key]}; "
-                    "keep one row per dyad and timepoint."
-                )
-                continue
-            seen[key] = number
-            extra = {k: v for k, v in row.items() if k not in SESSION_COLUMNS}
-            sessions.append(Session(
-                row=number, dyad_id=row["dyad_id"], timepoint=row["timepoint"],
-                arm=row.get("arm", ""), video=study.absolute(video_text),
-                start_s=start, end_s=end, extra=extra,
-            ))
+            continue
+        key = (row["dyad_id"], row["timepoint"])
+        if key in seen:
+            problems.append(
+                f"{where}: dyad {key[0]} at timepoint {key[1]} is also on row {seen[key]}; "
+                "keep one row per dyad and timepoint."
+            )
+            continue
+        video = study.absolute(video_text)
+        span = (start or 0.0, end if end is not None else float("inf"))
+        overlap = next((row_number for first, last, row_number in footage.get(video, [])
+                        if span[0] < last and first < span[1]), None)
+        if overlap is not None:
+            problems.append(
+                f"{where}: the same stretch of {video_text} is also listed on row {overlap}; "
+                "give each session its own video, or start/end times that do not overlap."
+            )
+            continue
+        footage.setdefault(video, []).append((*span, number))
+        seen[key] = number
+        extra = {k: v for k, v in row.items() if k not in SESSION_COLUMNS}
+        sessions.append(Session(
+            row=number, dyad_id=row["dyad_id"], timepoint=row["timepoint"],
+            arm=row.get("arm", ""), video=video,
+            start_s=start, end_s=end, extra=extra,
+        ))
     return sessions, problems
 
 
 def read_session_covariates(study: Study) -> pd.DataFrame:
     """sessions.csv as a table of dyad_id, timepoint, arm and any further columns (no video)."""
-    table = pd.read_csv(study.sessions_csv, dtype=str, keep_default_na=False)
-    table.columns = [c.strip() for c in table.columns]
+    table = read_table(study.sessions_csv, REQUIRED_SESSION_COLUMNS, "see `coding-pipeline init`")
     return table.drop(columns=[c for c in ("video", "start", "end") if c in table.columns])
 
 
 # ---------------------------------------------------------------- tables
 
 
+def column_name(header: str) -> str:
+    """A header cell as a column name: 'Dyad ID ' -> 'dyad_id'."""
+    return re.sub(r"\s+", "_", header.strip()).lower()
+
+
+def read_spreadsheet_text(path: Path) -> tuple[str, str]:
+    """A CSV file's text and delimiter, as spreadsheets save them.
+
+    UTF-8 (with or without Excel's byte-order mark), else Windows-1252 (Excel's "CSV (Comma
+    delimited)" on Windows); comma, semicolon (Excel in many European locales) or tab.
+    """
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    if not text.strip():
+        raise PipelineError(f"{path} is empty: it needs a header row and one row per entry.")
+    header = text.lstrip().splitlines()[0]
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
+    return text, delimiter
+
+
 def read_table(path: Path, required: list[str], what: str) -> pd.DataFrame:
-    """Read a CSV with all columns as text, checking the required columns are there."""
+    """Read a CSV with all columns as text, checking the required columns are there.
+
+    Column names are normalised ('Clip ID' -> 'clip_id'); encoding and delimiter as
+    `read_spreadsheet_text` finds them.
+    """
     if not path.is_file():
         raise PipelineError(f"{path} not found: {what}.")
+    text, delimiter = read_spreadsheet_text(path)
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=delimiter)
+    except pd.errors.ParserError as exc:
         raise PipelineError(f"{path}: cannot be read as CSV ({exc}).") from None
+    table.columns = [column_name(str(c)) for c in table.columns]
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise PipelineError(

@@ -11,6 +11,7 @@ from coding_pipeline.study import (
     load_study,
     parse_time,
     read_sessions,
+    read_table,
     write_text_atomic,
 )
 
@@ -76,6 +77,45 @@ def test_sessions_rows_are_parsed_and_bad_rows_named(tmp_path):
     assert "not before end" in problems[1] and "row 5" in problems[1]
     assert "also on row 2" in problems[2]
     assert "dyad_id is empty" in problems[3]
+
+
+def test_sessions_saved_by_excel_are_read(tmp_path):
+    study = init_study(tmp_path / "s")
+    text = "Dyad ID;Timepoint;Arm;Video;Start;End\r\nD1;T1;A;Mütter/clip ä.mp4;0:05;\r\n"
+    study.sessions_csv.write_bytes(text.encode("cp1252"))
+    sessions, problems = read_sessions(study)
+    assert problems == []
+    assert sessions[0].video == study.root / "Mütter/clip ä.mp4"
+    assert sessions[0].start_s == 5.0
+    study.sessions_csv.write_bytes(b"\xef\xbb\xbf" + text.replace(";", "\t").encode("utf-8"))
+    assert read_sessions(study)[0][0].video.name == "clip ä.mp4"
+
+
+def test_the_same_footage_on_two_rows_is_refused(tmp_path):
+    study = init_study(tmp_path / "s")
+    study.sessions_csv.write_text(
+        "dyad_id,timepoint,arm,video,start,end\n"
+        "D1,T1,A,long.mp4,0,600\n"
+        "D1,T2,A,long.mp4,600,1200\n"
+        "D2,T1,A,long.mp4,1100,\n"
+    )
+    sessions, problems = read_sessions(study)
+    assert [s.timepoint for s in sessions] == ["T1", "T2"]
+    assert problems == [
+        "sessions.csv row 4 (long.mp4): the same stretch of long.mp4 is also listed on row 3; "
+        "give each session its own video, or start/end times that do not overlap."]
+
+
+def test_empty_or_unreadable_tables_are_named(tmp_path):
+    empty = tmp_path / "ratings.csv"
+    empty.write_text("")
+    with pytest.raises(PipelineError, match="ratings.csv is empty"):
+        read_table(empty, ["clip_id"], "pull first")
+    semicolons = tmp_path / "semi.csv"
+    semicolons.write_text("Clip ID;Coder;Item;Value\nc1;a@x.org;warmth;3\n")
+    table = read_table(semicolons, ["clip_id", "coder", "item", "value"], "")
+    assert table.to_dict("records") == [
+        {"clip_id": "c1", "coder": "a@x.org", "item": "warmth", "value": "3"}]
 
 
 def test_sessions_without_required_column_is_one_clear_error(tmp_path):
