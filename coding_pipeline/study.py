@@ -45,6 +45,7 @@ CLIP_COLUMNS = [
 ]
 RATING_COLUMNS = ["clip_id", "coder", "item", "value", "annotation_id", "updated_at"]
 DEFAULT_SCHEME = "sensitivity_involvement_reciprocity.yaml"
+_KNOWN_COLUMNS = {*SESSION_COLUMNS, *CLIP_COLUMNS, *RATING_COLUMNS, "role", "batch", "status"}
 
 
 def schemes_dir() -> Path:
@@ -410,8 +411,10 @@ def read_session_covariates(study: Study) -> pd.DataFrame:
 
 
 def column_name(header: str) -> str:
-    """A header cell as a column name: 'Dyad ID ' -> 'dyad_id'."""
-    return re.sub(r"\s+", "_", header.strip()).lower()
+    """A header cell as a column name: one of ours however it is spelled ('Dyad ID ' ->
+    'dyad_id'), any other column as written, without surrounding spaces."""
+    canonical = re.sub(r"\s+", "_", header.strip()).lower()
+    return canonical if canonical in _KNOWN_COLUMNS else header.strip()
 
 
 def read_spreadsheet_text(path: Path) -> tuple[str, str]:
