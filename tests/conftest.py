@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -28,9 +28,9 @@ class LabelStudioServer:
     """The test session's server: where it is and how to log in (admin)."""
 
     url: str
-    token: str
+    token: str = field(repr=False)
     email: str
-    password: str
+    password: str = field(repr=False)
     document_root: Path
     host: Study
 

@@ -29,13 +29,13 @@ from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.client import connect, member_emails
 from coding_pipeline.labelstudio.config import NOTES_NAME
 from coding_pipeline.labelstudio.push import (
-    _server_projects,
-    export_project,
+    export_project_raw,
     projects_csv,
     read_projects,
+    server_projects,
 )
 from coding_pipeline.scheme import Scheme, load_scheme
-from coding_pipeline.study import Study, write_csv_atomic, write_text_atomic
+from coding_pipeline.study import Study, atomic_path, write_csv_atomic
 
 RATINGS_COLUMNS = [
     "clip_id", "coder", "item", "value", "annotation_id", "project", "batch", "role", "status",
@@ -138,6 +138,7 @@ def ratings_from_export(
     """
     rows: list[dict] = []
     problems: list[str] = []
+    scales = {item.id: item.scale for item in scheme.items}
     batch = project["batch"]
     where = f"project {project['project_id']}"
     for task in tasks:
@@ -171,7 +172,7 @@ def ratings_from_export(
                 item_id = result.get("from_name")
                 if item_id == NOTES_NAME:
                     continue
-                if item_id not in scheme.item_ids:
+                if item_id not in scales:
                     problems.append(
                         f"{where}, clip {clip_id}, annotation {annotation['id']}: control "
                         f"'{item_id}' is not an item of scheme {scheme.name} (left out)."
@@ -179,7 +180,7 @@ def ratings_from_export(
                     continue
                 raw, problem = _result_value(result)
                 status = "rated"
-                scale = scheme.item(item_id).scale
+                scale = scales[item_id]
                 if problem is None:
                     try:
                         number = float(raw)
@@ -203,8 +204,9 @@ def ratings_from_export(
 def _by_annotation(table: pd.DataFrame) -> dict[str, list[tuple]]:
     grouped: dict[str, list[tuple]] = {}
     columns = [c for c in RATINGS_COLUMNS if c in table.columns]
-    for row in table[columns].itertuples(index=False):
-        grouped.setdefault(str(row[columns.index("annotation_id")]), []).append(tuple(row))
+    key = columns.index("annotation_id")
+    for row in table[columns].itertuples(index=False, name=None):
+        grouped.setdefault(str(row[key]), []).append(row)
     return {key: sorted(rows) for key, rows in grouped.items()}
 
 
@@ -266,7 +268,7 @@ def pull_study(
         )
     scheme = load_scheme(study.scheme_path)
     connection = connect(study, url, token)
-    on_server = _server_projects(connection)
+    on_server = server_projects(connection)
     gone = [r for _, r in records.iterrows() if int(r["project_id"]) not in on_server]
     if gone:
         names = ", ".join(f"{r['project_id']} ('{r['title']}')" for r in gone[:3])
@@ -285,8 +287,9 @@ def pull_study(
     exports: list[tuple[str, bytes]] = []
     rows: list[dict] = []
     for _, record in records.iterrows():
-        tasks = export_project(connection, int(record["project_id"]))
-        exports.append((record["project_id"], json.dumps(tasks, indent=1).encode("utf-8")))
+        raw = export_project_raw(connection, int(record["project_id"]))
+        exports.append((record["project_id"], raw))
+        tasks = json.loads(raw)
         project_rows, problems = ratings_from_export(tasks, record, emails, scheme, roles)
         rows.extend(project_rows)
         report.problems.extend(problems)
@@ -303,7 +306,8 @@ def pull_study(
         if _last_export_digest(study.exports_dir, project_id) == digest:
             continue
         path = _export_path(study.exports_dir, stamp, project_id)
-        write_text_atomic(path, payload.decode("utf-8"))
+        with atomic_path(path) as temp:
+            temp.write_bytes(payload)
         report.exports_saved.append(path)
     if report.changes.any or not study.ratings_csv.is_file():
         write_csv_atomic(study.ratings_csv, new)

@@ -149,11 +149,11 @@ def _coder_queues(study: Study, assignments: pd.DataFrame, url: str) -> dict:
     return queues
 
 
-def _server_projects(connection: Connection) -> dict[int, str]:
+def server_projects(connection: Connection) -> dict[int, str]:
     """Every project on the server: id -> title."""
-    pager = connection.call("listing projects", lambda: list(connection.client.projects.list(
-        page_size=1000)))
-    return {int(p.id): str(p.title) for p in pager}
+    projects = connection.call(
+        "listing projects", lambda: list(connection.client.projects.list(page_size=1000)))
+    return {int(p.id): str(p.title) for p in projects}
 
 
 def existing_clip_ids(connection: Connection, project_id: int) -> list[str]:
@@ -162,50 +162,114 @@ def existing_clip_ids(connection: Connection, project_id: int) -> list[str]:
     return [str(task.get("data", {}).get("clip_id", "")) for task in tasks]
 
 
-def export_project(connection: Connection, project_id: int) -> list[dict]:
-    """A project's full JSON export: every task with its annotations (one request)."""
+def export_project_raw(connection: Connection, project_id: int) -> bytes:
+    """A project's full JSON export as the server sent it: every task with its annotations."""
     def download() -> bytes:
         return b"".join(connection.client.projects.exports.download_sync(
             project_id, export_type="JSON", download_all_tasks=True))
-    raw = connection.call(f"exporting project {project_id}", download)
-    return json.loads(raw)
+    return connection.call(f"exporting project {project_id}", download)
+
+
+def export_project(connection: Connection, project_id: int) -> list[dict]:
+    """A project's full JSON export, parsed: every task with its annotations (one request)."""
+    return json.loads(export_project_raw(connection, project_id))
+
+
+INSTRUCTIONS = (
+    "<p>Watch the whole clip with sound, then rate every item on its scale (the anchors are "
+    "beside each scale; Tab to a point and press Space, or click). Use the notes box for "
+    "anything the ratings miss, then Submit (Ctrl+Enter).</p>"
+)
 
 
 def _create_project(
     connection: Connection, title: str, batch: str, coder: str, scheme: Scheme, config: str,
 ) -> int:
-    description = (
-        f"Coding batch {batch} for {coder}. Rate every item of each clip, then Submit. "
-        f"Scheme: {scheme.name}, version {scheme.version}."
-    )
-    project = connection.call(f"creating project '{title}'", lambda: connection.client.projects
-                              .create(
-        title=title, description=description, label_config=config,
-        expert_instruction=(
-            "<p>Watch the whole clip with sound, then rate every item on its scale. "
-            "Hover over a scale point for its anchor. Use the notes box for anything "
-            "the ratings miss.</p>"
-        ),
-        show_instruction=False, show_skip_button=True, enable_empty_annotation=False,
-        maximum_annotations=1, sampling="Sequential sampling", show_annotation_history=False,
-        is_published=True,
-    ))
+    settings = {
+        "title": title,
+        "description": f"Coding batch {batch} for {coder}. "
+                       f"Scheme: {scheme.name}, version {scheme.version}.",
+        "label_config": config,
+        "expert_instruction": INSTRUCTIONS,
+        "show_instruction": False,
+        "show_skip_button": True,
+        "enable_empty_annotation": False,
+        "maximum_annotations": 1,
+        "sampling": "Sequential sampling",
+        "show_annotation_history": False,
+        "is_published": True,
+    }
+    project = connection.call(f"creating project '{title}'",
+                              lambda: connection.client.projects.create(**settings))
     return int(project.id)
 
 
 def _ensure_local_storage(connection: Connection, project_id: int, folder: Path) -> None:
     """Register a local-files storage covering the clips folder (Label Studio serves only those)."""
-    storages = connection.call("listing storages", lambda: connection.client.import_storage.local
-                               .list(project=project_id))
+    local = connection.client.import_storage.local
+    storages = connection.call("listing storages", lambda: local.list(project=project_id))
     if any(str(s.path) == str(folder) for s in storages):
         return
     connection.call(
         f"registering {folder} as local storage (the server must be able to read it; for a "
         "server on another machine use its own storage)",
-        lambda: connection.client.import_storage.local.create(
+        lambda: local.create(
             project=project_id, path=str(folder), title="Study clips", use_blob_urls=False,
         ),
     )
+
+
+def _recorded_project(
+    study: Study, connection: Connection, record: pd.Series, on_server: dict[int, str],
+    scheme: Scheme,
+) -> int:
+    """The project a projects.csv row names, checked to exist and to use the same scheme."""
+    project_id = int(record["project_id"])
+    if project_id not in on_server:
+        raise PipelineError(
+            f"Project {project_id} ('{record['title']}') in {projects_csv(study)} is not on "
+            f"{connection.url}: if it was deleted on purpose, delete its row from "
+            "projects.csv and push again (a new, empty project is made)."
+        )
+    problem = scheme_problem(record, scheme)
+    if problem:
+        raise PipelineError(f"Push refused: {problem}")
+    return project_id
+
+
+def _adopt_or_create(
+    study: Study, connection: Connection, title: str, batch: str, coder: str,
+    on_server: dict[int, str], scheme: Scheme, config: str,
+) -> tuple[int, bool]:
+    """A project not in projects.csv: the server's one of that title (after a push that stopped
+    before recording it), else a new one. Returns (project id, created)."""
+    by_title = {name: pid for pid, name in on_server.items()}
+    if title not in by_title:
+        return _create_project(connection, title, batch, coder, scheme, config), True
+    project_id = by_title[title]
+    live = connection.call("reading a project",
+                           lambda: connection.client.projects.get(id=project_id))
+    if (live.label_config or "").strip() != config.strip():
+        raise PipelineError(
+            f"Push refused: project {project_id} ('{title}') on {connection.url} has a "
+            f"different labeling config from the study's scheme, and {projects_csv(study)} "
+            "does not record it. Rename or delete that project on the server, or restore the "
+            "scheme it was made with."
+        )
+    return project_id, False
+
+
+def _import_missing(connection: Connection, project_id: int, queue: list[dict]) -> int:
+    """Import the queue's tasks the project does not hold yet, in bulk; return how many."""
+    todo = missing_tasks(queue, existing_clip_ids(connection, project_id))
+    for start in range(0, len(todo), IMPORT_CHUNK):
+        chunk = todo[start:start + IMPORT_CHUNK]
+        connection.call(
+            f"importing tasks into project {project_id}",
+            lambda chunk=chunk: connection.client.projects.import_tasks(
+                id=project_id, request=chunk, return_task_ids=True),
+        )
+    return len(todo)
 
 
 def push_study(
@@ -226,41 +290,18 @@ def push_study(
     queues = _coder_queues(study, assignments, connection.url)
     report = PushReport(url=connection.url)
     records = read_projects(study)
-    on_server = _server_projects(connection)
-    by_title = {title: pid for pid, title in on_server.items()}
-    clips_folder = study.clips_dir.resolve()
+    on_server = server_projects(connection)
     for (batch, coder), queue in queues.items():
         title = project_title(batch, coder)
         known = records[(records["batch"] == batch) & (records["coder"] == coder)]
         if not known.empty:
-            record = known.iloc[0]
-            project_id = int(record["project_id"])
-            if project_id not in on_server:
-                raise PipelineError(
-                    f"Project {project_id} ('{title}') in {projects_csv(study)} is not on "
-                    f"{connection.url}: if it was deleted on purpose, delete its row from "
-                    "projects.csv and push again (a new, empty project is made)."
-                )
-            problem = scheme_problem(record, scheme)
-            if problem:
-                raise PipelineError(f"Push refused: {problem}")
+            project_id = _recorded_project(study, connection, known.iloc[0], on_server, scheme)
             report.projects_existing += 1
         else:
-            if title in by_title:
-                project_id = by_title[title]
-                live = connection.call("reading a project", lambda pid=project_id:
-                                       connection.client.projects.get(id=pid))
-                if (live.label_config or "").strip() != config.strip():
-                    raise PipelineError(
-                        f"Push refused: project {project_id} ('{title}') on {connection.url} "
-                        "has a different labeling config from the study's scheme, and "
-                        f"{projects_csv(study)} does not record it. Rename or delete that "
-                        "project on the server, or restore the scheme it was made with."
-                    )
-                report.projects_existing += 1
-            else:
-                project_id = _create_project(connection, title, batch, coder, scheme, config)
-                report.projects_created += 1
+            project_id, created = _adopt_or_create(
+                study, connection, title, batch, coder, on_server, scheme, config)
+            report.projects_created += created
+            report.projects_existing += not created
             row = {
                 "batch": batch, "coder": coder, "project_id": str(project_id), "title": title,
                 "scheme_name": scheme.name, "scheme_version": str(scheme.version),
@@ -269,17 +310,9 @@ def push_study(
             }
             records = pd.concat([records, pd.DataFrame([row])], ignore_index=True)
             write_csv_atomic(projects_csv(study), records[PROJECT_COLUMNS])
-        _ensure_local_storage(connection, project_id, clips_folder)
-        present = existing_clip_ids(connection, project_id)
-        todo = missing_tasks(queue, present)
-        report.tasks_existing += len(queue) - len(todo)
-        for start in range(0, len(todo), IMPORT_CHUNK):
-            chunk = todo[start:start + IMPORT_CHUNK]
-            connection.call(
-                f"importing tasks into project {project_id}",
-                lambda chunk=chunk, pid=project_id: connection.client.projects.import_tasks(
-                    id=pid, request=chunk, return_task_ids=True),
-            )
-            report.tasks_imported += len(chunk)
-        say(f"  {title}: {len(todo)} imported, {len(queue) - len(todo)} already there")
+        _ensure_local_storage(connection, project_id, study.clips_dir.resolve())
+        imported = _import_missing(connection, project_id, queue)
+        report.tasks_imported += imported
+        report.tasks_existing += len(queue) - imported
+        say(f"  {title}: {imported} imported, {len(queue) - imported} already there")
     return report

@@ -96,7 +96,9 @@ def _new_credentials(port: int, document_root: Path) -> Credentials:
 
 
 def _port_is_free(port: int) -> bool:
+    """True if nothing listens on the port (old connections closing down do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import secrets
 import string
+from pathlib import Path
 
 import numpy as np
 
@@ -66,8 +67,34 @@ def annotation_result(ratings: dict[str, int], note: str = "") -> list[dict]:
     return result
 
 
-def _passwords_path(study: Study):
+def _passwords_path(study: Study) -> Path:
     return study.server_dir / "simulated_coders.json"
+
+
+def _rate_projects(
+    session, connection, project_ids: list[str], coder: str, scheme: Scheme, seed: int,
+) -> int:
+    """Submit, in the coder's own session, an annotation for every task they have not rated."""
+    me = session.get("/api/current-user/whoami").json()["id"]
+    submitted = 0
+    for project_id in project_ids:
+        for task in export_project(connection, int(project_id)):
+            if any(_author(a) == me for a in task.get("annotations", [])):
+                continue
+            clip_id = str(task["data"]["clip_id"])
+            rng = _rng(seed, "extra", clip_id, coder)
+            note = "SIMULATED coder: example note" if rng.random() < 0.1 else ""
+            response = session.post(f"/api/tasks/{task['id']}/annotations/", json={
+                "result": annotation_result(simulated_ratings(scheme, clip_id, coder, seed), note),
+                "lead_time": round(float(rng.uniform(60, 180)), 3),
+            })
+            if response.status_code != 201:
+                raise PipelineError(
+                    f"Simulated coder {coder} could not submit an annotation for task "
+                    f"{task['id']} at {connection.url} (HTTP {response.status_code})."
+                )
+            submitted += 1
+    return submitted
 
 
 def simulate_coders(
@@ -83,49 +110,29 @@ def simulate_coders(
     projects = read_projects(study)
     path = _passwords_path(study)
     passwords = json.loads(path.read_text()) if path.is_file() else {}
-    members = {m.email: m.id for m in list_members(connection)}
+    members = {m.email for m in list_members(connection)}
     submitted = 0
-    for number, coder in enumerate(coders):
-        coder = coder.lower()
+    for number, coder in enumerate(c.lower() for c in coders):
         if coder in members and coder not in passwords:
             raise PipelineError(
                 f"{coder} is already a member of {connection.url} but not a simulated coder "
                 "made here: simulate only with addresses of simulated coders."
             )
-        if coder not in members:
+        if coder in members:
+            session = coder_session(connection.url, coder, passwords[coder])
+        else:
             passwords[coder] = "Sim-" + "".join(
                 secrets.choice(string.ascii_letters + string.digits) for _ in range(20))
-            study.server_dir.mkdir(parents=True, exist_ok=True)
             write_json_atomic(path, passwords, mode=0o600)
             session = coder_session(connection.url, coder, passwords[coder],
                                     invite=invite_link(connection))
-        else:
-            session = coder_session(connection.url, coder, passwords[coder])
         try:
-            me = session.get("/api/current-user/whoami").json()
+            me = session.get("/api/current-user/whoami").json()["id"]
             letter = string.ascii_uppercase[number % 26]
-            session.patch(f"/api/users/{me['id']}/",
+            session.patch(f"/api/users/{me}/",
                           json={"first_name": "Simulated", "last_name": f"Coder {letter}"})
-            mine = projects[projects["coder"] == coder]
-            for project_id in mine["project_id"]:
-                for task in export_project(connection, int(project_id)):
-                    done = any(_author(a) == me["id"] for a in task.get("annotations", []))
-                    if done:
-                        continue
-                    clip_id = str(task["data"]["clip_id"])
-                    ratings = simulated_ratings(scheme, clip_id, coder, seed)
-                    rng = _rng(seed, "extra", clip_id, coder)
-                    note = "SIMULATED coder: example note" if rng.random() < 0.1 else ""
-                    response = session.post(f"/api/tasks/{task['id']}/annotations/", json={
-                        "result": annotation_result(ratings, note),
-                        "lead_time": round(float(rng.uniform(60, 180)), 3),
-                    })
-                    if response.status_code != 201:
-                        raise PipelineError(
-                            f"Simulated coder {coder} could not submit an annotation for task "
-                            f"{task['id']} at {connection.url} (HTTP {response.status_code})."
-                        )
-                    submitted += 1
+            mine = list(projects.loc[projects["coder"] == coder, "project_id"])
+            submitted += _rate_projects(session, connection, mine, coder, scheme, seed)
         finally:
             session.close()
     return submitted

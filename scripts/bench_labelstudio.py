@@ -1,0 +1,168 @@
+"""Benchmark: push of 5,000 tasks and pull of 10,000 annotations against a real local Label Studio,
+each beside a one-request-per-task baseline.
+
+    .venv/bin/python scripts/bench_labelstudio.py [--tasks 5000] [--baseline-sample 300]
+
+Starts a private Label Studio in a temporary study folder (about a minute on first boot), then:
+
+- push: a study of --tasks clips (hard links to one tiny clip) in one batch for one coder;
+  times `push_study` (bulk import in chunks). Baseline: the same tasks imported with one request
+  per task into another project, measured on --baseline-sample tasks and extrapolated.
+- pull: two coders' projects of --tasks tasks each (all clips double-coded), every task with
+  one annotation of every scheme item (2 x --tasks annotations), made by importing tasks with
+  their annotations; times
+  `pull_study` (one export per project, ratings.csv written). Baseline: reading each task's
+  annotations with one request per task (GET /api/tasks/{id}/annotations/), measured on
+  --baseline-sample tasks and extrapolated.
+
+Both figures are printed in one run; the server is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from conftest import write_clip  # noqa: E402  (the tests' tiny H.264/AAC clip writer)
+from label_studio_sdk import LabelStudio  # noqa: E402
+
+from coding_pipeline import batches  # noqa: E402
+from coding_pipeline.labelstudio.client import connect  # noqa: E402
+from coding_pipeline.labelstudio.coders import coder_session, invite_link  # noqa: E402
+from coding_pipeline.labelstudio.config import render_label_config  # noqa: E402
+from coding_pipeline.labelstudio.pull import pull_study  # noqa: E402
+from coding_pipeline.labelstudio.push import (  # noqa: E402
+    PROJECT_COLUMNS,
+    local_file_url,
+    project_title,
+    push_study,
+)
+from coding_pipeline.labelstudio.server import read_credentials, start_server, stop_server  # noqa: E402
+from coding_pipeline.labelstudio.simulate import annotation_result, simulated_ratings  # noqa: E402
+from coding_pipeline.scheme import load_scheme  # noqa: E402
+from coding_pipeline.study import Study, init_study, write_csv_atomic  # noqa: E402
+
+
+def make_clips(study: Study, count: int, prefix: str) -> None:
+    """clips.csv with `count` clips, each a hard link to one real tiny clip."""
+    study.clips_dir.mkdir(exist_ok=True)
+    original = write_clip(study.root / "one-clip.mp4")
+    rows = []
+    for number in range(count):
+        clip_id = f"{prefix}{number:06d}"
+        target = study.clips_dir / f"{clip_id}.mp4"
+        if not target.exists():
+            os.link(original, target)
+        rows.append({"clip_id": clip_id, "dyad_id": f"D{number % 400:03d}",
+                     "timepoint": f"T{number % 2}", "arm": "", "source": "x.mp4",
+                     "start_s": 0, "end_s": 2, "file": f"clips/{clip_id}.mp4", "fps": 25,
+                     "frames": 50, "qc": "ok"})
+    write_csv_atomic(study.clips_csv, pd.DataFrame(rows))
+
+
+def bench_push(host: Study, url: str, token: str, tasks: int, sample: int) -> None:
+    study = init_study(host.root.parent / "push-study")
+    make_clips(study, tasks, "p")
+    batches.create_batch(study, ["push-coder@example.org"], reliability_share=0.0, seed=1)
+    started = time.perf_counter()
+    report = push_study(study, url=url, token=token)
+    ours = time.perf_counter() - started
+    assert report.tasks_imported == tasks, report
+
+    client = LabelStudio(base_url=url, api_key=token)
+    scheme = load_scheme(study.scheme_path)
+    project = client.projects.create(title="baseline push", label_config=render_label_config(
+        scheme))
+    root = Path(read_credentials(host).document_root)
+    started = time.perf_counter()
+    for number in range(sample):
+        path = study.clips_dir / f"p{number:06d}.mp4"
+        client.projects.import_tasks(id=project.id, request=[{
+            "video": local_file_url(path, root), "clip_id": f"p{number:06d}", "fps": 25}])
+    per_task = (time.perf_counter() - started) / sample
+    baseline = per_task * tasks
+    print(f"push {tasks:,} tasks:      ours {ours:7.1f} s   baseline one request per task "
+          f"{baseline:7.1f} s (measured {sample} tasks, {per_task * 1000:.1f} ms each, "
+          f"extrapolated)   speed-up {baseline / ours:5.1f}x")
+
+
+def bench_pull(host: Study, url: str, token: str, tasks: int, sample: int) -> None:
+    study = init_study(host.root.parent / "pull-study")
+    make_clips(study, tasks, "q")
+    coders = ["pull-coder-a@example.org", "pull-coder-b@example.org"]
+    plan = batches.create_batch(study, coders, reliability_share=1.0, seed=2)
+    connection = connect(study, url=url, token=token)
+    invite = invite_link(connection)
+    for coder in coders:
+        coder_session(url, coder, "Bench-pass-123456", invite=invite).close()
+    users = {u.email: u.id for u in connection.client.users.list()}
+    scheme = load_scheme(study.scheme_path)
+    config = render_label_config(scheme)
+    root = Path(read_credentials(host).document_root)
+    records = []
+    for coder in coders:
+        title = project_title(plan.name, coder)
+        project = connection.client.projects.create(title=title, label_config=config)
+        queue = plan.assignments[plan.assignments["coder"] == coder].sort_values("order")
+        payload = [{
+            "data": {"video": local_file_url(study.clips_dir / f"{c}.mp4", root),
+                     "clip_id": c, "fps": 25},
+            "annotations": [{"result": annotation_result(simulated_ratings(scheme, c, coder, 0)),
+                             "completed_by": users[coder], "lead_time": 90.0}],
+        } for c in queue["clip_id"]]
+        for start in range(0, len(payload), 1000):
+            connection.client.projects.import_tasks(id=project.id,
+                                                    request=payload[start:start + 1000])
+        records.append({"batch": plan.name, "coder": coder, "project_id": str(project.id),
+                        "title": title, "scheme_name": scheme.name,
+                        "scheme_version": str(scheme.version), "scheme_hash": scheme.content_hash,
+                        "created_at": ""})
+    write_csv_atomic(study.root / "projects.csv", pd.DataFrame(records)[PROJECT_COLUMNS])
+
+    started = time.perf_counter()
+    report = pull_study(study, url=url, token=token)
+    ours = time.perf_counter() - started
+    assert report.annotations == 2 * tasks, report
+
+    client = LabelStudio(base_url=url, api_key=token)
+    task_ids = [t.id for t in client.tasks.list(project=int(records[0]["project_id"]),
+                                                page_size=sample)][:sample]
+    started = time.perf_counter()
+    fetched = 0
+    for task_id in task_ids:
+        fetched += len(client.annotations.list(id=task_id))
+    per_task = (time.perf_counter() - started) / len(task_ids)
+    assert fetched == len(task_ids)
+    baseline = per_task * 2 * tasks
+    print(f"pull {2 * tasks:,} annotations: ours {ours:7.1f} s   baseline one request per task "
+          f"{baseline:7.1f} s (measured {len(task_ids)} tasks, {per_task * 1000:.1f} ms each, "
+          f"extrapolated)   speed-up {baseline / ours:5.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=5000)
+    parser.add_argument("--baseline-sample", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-ls-") as folder:
+        host = init_study(Path(folder) / "server")
+        print("Starting a private Label Studio (first boot takes about a minute)...")
+        url = start_server(host, document_root=Path(folder).resolve())
+        try:
+            token = read_credentials(host).token
+            bench_push(host, url, token, args.tasks, args.baseline_sample)
+            bench_pull(host, url, token, args.tasks, args.baseline_sample)
+        finally:
+            stop_server(host)
+
+
+if __name__ == "__main__":
+    main()
