@@ -44,14 +44,17 @@ def resolve_url(study: Study, url: str | None = None) -> str:
     return chosen.rstrip("/")
 
 
-def resolve_token(study: Study, token: str | None = None) -> str:
-    """The API token: the one given, else env LABEL_STUDIO_API_KEY, else the local server's."""
+def resolve_token(study: Study, url: str, token: str | None = None) -> str:
+    """The API token: the one given, else env LABEL_STUDIO_API_KEY, else, for the study's own
+    server only, its stored token (it is never sent to any other server)."""
     chosen = token or os.environ.get(TOKEN_ENV)
     if not chosen and credentials_path(study).is_file():
-        chosen = read_credentials(study).token
+        own = read_credentials(study)
+        if own.url.rstrip("/") == url.rstrip("/"):
+            chosen = own.token
     if not chosen:
         raise PipelineError(
-            f"No Label Studio API token: set {TOKEN_ENV} to your token (Label Studio: "
+            f"No Label Studio API token for {url}: set {TOKEN_ENV} to your token (Label Studio: "
             "Account & Settings > Personal Access Token), or use the study's own server."
         )
     return chosen
@@ -119,7 +122,7 @@ def call_server(url: str, what: str, action: Callable[[], T]) -> T:
 def connect(study: Study, url: str | None = None, token: str | None = None) -> Connection:
     """Connect to the study's Label Studio and check the token works."""
     base = resolve_url(study, url)
-    key = resolve_token(study, token)
+    key = resolve_token(study, base, token)
     client = LabelStudio(base_url=base, api_key=key, timeout=TIMEOUT_S)
     me = call_server(base, "checking the API token", client.users.whoami)
     return Connection(url=base, client=client, user_id=int(me.id), email=str(me.email))
