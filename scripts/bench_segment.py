@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--source", type=Path, help="a session video (default: generate one)")
     parser.add_argument("--seconds", type=float, default=120.0, help="generated length")
     parser.add_argument("--epoch", type=float, default=60.0, help="clip length in seconds")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each (best is shown)")
     parser.add_argument("--noise", type=int, default=6,
                         help="camera-like noise level of the generated picture (0 = clean)")
     args = parser.parse_args()
@@ -54,11 +55,19 @@ def main() -> None:
         seconds = info.duration_s
         print(f"source: {info.width}x{info.height} {float(info.fps):.3f} fps, {seconds:.1f} s, "
               f"{info.video_codec}/{info.audio_codec}")
-        ours, ours_cpu = timed(ours_command(work, source, args.epoch))
-        ours_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        default, default_cpu = timed(ffmpeg_command(work, source, []))
-        sliced, sliced_cpu = timed(
-            ffmpeg_command(work, source, ["-x264-params", "sliced-threads=1"]))
+        commands = {
+            "ours": ours_command(work, source, args.epoch),
+            "frame": ffmpeg_command(work, source, []),
+            "sliced": ffmpeg_command(work, source, ["-x264-params", "sliced-threads=1"]),
+        }
+        best: dict[str, tuple[float, float]] = {}
+        ours_rss = 0.0
+        for _ in range(args.repeat):  # interleaved, best of N: robust to passing load
+            for name, command in commands.items():
+                best[name] = min(best.get(name, (float("inf"), 0.0)), timed(command))
+                if not ours_rss:  # ours runs first: the children's peak so far is ours
+                    ours_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        (ours, ours_cpu), (default, default_cpu), (sliced, sliced_cpu) = best.values()
         rows = [
             (f"ours    segment, {args.epoch:g} s epochs, 720p out", ours, ours_cpu),
             ("ffmpeg  one pass, same encode, frame threads", default, default_cpu),
@@ -67,7 +76,7 @@ def main() -> None:
         for label, wall, cpu in rows:
             print(f"{label:47s} {wall:7.1f} s  {seconds / wall:5.2f}x real time  "
                   f"(CPU {cpu:6.1f} s)")
-        print(f"our peak memory: {ours_rss:.0f} MB")
+        print(f"best of {args.repeat} interleaved runs each; our peak memory {ours_rss:.0f} MB")
         ratio = min(default, sliced) / ours
         verdict = "met" if ratio >= 0.9 else "NOT met"
         fast = "met" if seconds / ours >= 3 else "NOT met"
