@@ -23,7 +23,7 @@ from coding_pipeline.scheme import Scheme, load_scheme
 from coding_pipeline.scores import (
     RELIABILITY_ROLES,
     REQUIRED_RATING_COLUMNS,
-    clean_ratings,
+    check_ratings,
     coder_composites,
 )
 from coding_pipeline.stats import UndefinedStatistic
@@ -255,12 +255,13 @@ def compute_reliability(
     created_at, updated_at]) under a scheme, as the issue-5 JSON layout:
 
         {"items": {id: ENTRY}, "composites": {id: ENTRY}, "pairs": [...],
-         "certification": [...], "drift": {"by_batch": [...], "by_month": [...]}, ...}
+         "certification": [...], "drift": {"by_batch": [...], "by_month": [...]},
+         "warnings": [...], ...}
 
     Items: ordinal alpha over the scale points; composites (a coder's mean of reverse-keyed
     items, see scores.coder_composites): interval alpha. Bootstrap resamples clips, seeded.
     """
-    clean = clean_ratings(ratings, scheme, source=source)
+    clean, warnings = check_ratings(ratings, scheme, source=source)
     independent = clean[clean["role"].isin(RELIABILITY_ROLES)]
     by_item = {item_id: rows for item_id, rows in independent.groupby("item")}
     resampler = ClipResampler(bootstrap, seed)
@@ -294,6 +295,7 @@ def compute_reliability(
         "pairs": _pair_entries(independent, scheme),
         "certification": certification(clean, scheme, alpha_min, within_one_min),
         "drift": drift(clean, scheme),
+        "warnings": warnings,
     }
 
 

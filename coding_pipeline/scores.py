@@ -32,6 +32,7 @@ from coding_pipeline.study import (
 
 REQUIRED_RATING_COLUMNS = ["clip_id", "coder", "item", "value"]
 RELIABILITY_ROLES = ("", "primary", "reliability")  # independent ratings of study clips
+TRAINING_ROLES = ("training", "master")  # certification only
 SCORED_ROLES = ("", "primary", "reliability", "consensus")
 POLICIES = ("primary", "mean", "consensus")
 SESSION_KEYS = ["dyad_id", "timepoint"]
@@ -41,12 +42,26 @@ SESSION_KEYS = ["dyad_id", "timepoint"]
 
 
 def clean_ratings(ratings: pd.DataFrame, scheme: Scheme, source: str = "ratings") -> pd.DataFrame:
-    """Checked ratings: clip_id, coder, item, value (float), role, batch, rated_at.
+    """Checked ratings (see `check_ratings`), without the warnings."""
+    return check_ratings(ratings, scheme, source)[0]
+
+
+def check_ratings(
+    ratings: pd.DataFrame, scheme: Scheme, source: str = "ratings"
+) -> tuple[pd.DataFrame, list[str]]:
+    """Checked ratings: clip_id, coder, item, value (float), role, batch, rated_at, line; and
+    warnings about conflicting duplicate ratings.
 
     Keeps rows whose status is "rated" (all rows without a status column) and a non-blank value.
-    A missing column, an unknown item, or a value that is not a point of the item's scale is a
-    `PipelineError` naming the file line (the header is line 1). When a coder rated the same
-    clip and item twice, the last updated rating is kept.
+    A missing column, an unknown item, a value that is not a point of the item's scale, or no
+    rating at all is a `PipelineError` naming the file line (the header is line 1).
+
+    The same clip can be rated by the same coder in a training batch (role training/master)
+    and in a coding batch (primary/reliability), or as a consensus rating: these are separate
+    ratings for separate uses and all are kept. Within one use, when a coder rated the same
+    clip and item more than once (in one batch, or in several), the latest is kept (latest
+    updated_at, else the last row); differing values are reported as a warning naming the
+    clip, coder, item and lines.
     """
     missing = [c for c in REQUIRED_RATING_COLUMNS if c not in ratings.columns]
     if missing:
@@ -63,6 +78,12 @@ def clean_ratings(ratings: pd.DataFrame, scheme: Scheme, source: str = "ratings"
         table = table[table["status"].str.lower().isin(["rated", ""])]
     text = table["value"].astype(str).str.strip()
     table = table[~text.isin(["", "nan", "None", "<NA>"])].copy()
+    if table.empty:
+        raise PipelineError(
+            f"no ratings in {source}: it has no row with a value"
+            + (" and status rated" if "status" in ratings.columns else "")
+            + "; pull the coders' annotations first, or check the file."
+        )
     table["value"] = pd.to_numeric(table["value"], errors="coerce")
     raw = ratings.reset_index(drop=True)["value"]
     known = set(scheme.item_ids)
@@ -93,12 +114,44 @@ def clean_ratings(ratings: pd.DataFrame, scheme: Scheme, source: str = "ratings"
         pd.to_datetime(stamp, utc=True, errors="coerce", format="ISO8601")
         if stamp is not None else pd.NaT
     )
+    table["use"] = rating_use(table["role"])
     if "updated_at" in table.columns:
         order = pd.to_datetime(table["updated_at"], utc=True, errors="coerce", format="ISO8601")
         table = table.assign(_order=order).sort_values(["_order", "line"], na_position="first")
-    table = table.drop_duplicates(["clip_id", "coder", "item"], keep="last")
+    warnings: list[tuple[int, str]] = []  # (first line named, text)
+    for keys, where in ((["use", "batch", "clip_id", "coder", "item"], ""),
+                        (["use", "clip_id", "coder", "item"], " in different batches")):
+        duplicated = table.duplicated(keys, keep=False)
+        for _, group in table[duplicated].groupby(keys, sort=False):
+            if group["value"].nunique() > 1:
+                warnings.append((group["line"].min(), _duplicate_warning(group, source, where)))
+        table = table.drop_duplicates(keys, keep="last")
     columns = ["clip_id", "coder", "item", "value", "role", "batch", "rated_at", "line"]
-    return table.sort_values("line")[columns].reset_index(drop=True)
+    return table.sort_values("line")[columns].reset_index(drop=True), [
+        text for _, text in sorted(warnings)]
+
+
+def _duplicate_warning(group: pd.DataFrame, source: str, where: str) -> str:
+    """One line about a coder's differing ratings of one clip and item; `group` is in the
+    order of preference, the last row is kept."""
+    first = group.iloc[0]
+    by_line = group.sort_values("line")
+    values = ", ".join(f"{v:g}" for v in by_line["value"])
+    lines = ", ".join(str(n) for n in by_line["line"])
+    batches = (f" (batches {', '.join(dict.fromkeys(by_line['batch']))})" if where else "")
+    return (
+        f"{source}: clip {first['clip_id']}, coder {first['coder']}, item {first['item']} "
+        f"rated {len(group)} times{where}{batches} with different values ({values}) on "
+        f"lines {lines}; kept line {group['line'].iloc[-1]} (the latest)."
+    )
+
+
+def rating_use(roles: pd.Series) -> pd.Series:
+    """What a rating is for, by its role: "training" (training, master: certification),
+    "consensus", or "study" (primary, reliability or no role: reliability and scores)."""
+    return pd.Series(np.select(
+        [roles.isin(TRAINING_ROLES), roles == "consensus"], ["training", "consensus"], "study",
+    ), index=roles.index)
 
 
 def keyed_values(clean: pd.DataFrame, scheme: Scheme) -> pd.Series:
@@ -114,18 +167,20 @@ def coder_composites(
     """Each coder's composites on each clip: clip_id, coder, role, rated_at (the coder's first
     rating of the clip), composite, value, n_items, reason. value = mean of the reverse-keyed
     items when at least `min_item_share` of the composite's items were rated, else NaN with
-    the reason."""
+    the reason. A coder's training, consensus and study ratings of a clip (see `rating_use`)
+    give separate rows, never one mixed mean."""
     columns = ["clip_id", "coder", "role", "rated_at", "composite", "value", "n_items", "reason"]
     if clean.empty or not scheme.composites:
         return pd.DataFrame(columns=columns)
-    keyed = clean.assign(keyed=keyed_values(clean, scheme))
-    by_coder = keyed.groupby(["clip_id", "coder"])
+    keys = ["clip_id", "coder", "use"]
+    keyed = clean.assign(keyed=keyed_values(clean, scheme), use=rating_use(clean["role"]))
+    by_coder = keyed.groupby(keys)
     roles = by_coder["role"].agg(lambda r: next((x for x in r if x), ""))
     first_rated = by_coder["rated_at"].min()
     frames = []
     for composite in scheme.composites:
         rows = keyed[keyed["item"].isin(composite.items)]
-        grouped = rows.groupby(["clip_id", "coder"])["keyed"].agg(["mean", "count"])
+        grouped = rows.groupby(keys)["keyed"].agg(["mean", "count"])
         needed = len(composite.items)
         enough = grouped["count"] >= min_item_share * needed - 1e-9
         frame = pd.DataFrame({
@@ -140,9 +195,9 @@ def coder_composites(
         }, index=grouped.index)
         frames.append(frame)
     table = pd.concat(frames).reset_index()
-    keys = table.set_index(["clip_id", "coder"]).index
-    table["role"] = keys.map(roles)
-    table["rated_at"] = keys.map(first_rated)
+    index = table.set_index(keys).index
+    table["role"] = index.map(roles)
+    table["rated_at"] = index.map(first_rated)
     return table[columns]
 
 
@@ -355,18 +410,22 @@ def _write_parquet(table: pd.DataFrame, path: Path) -> None:
         table.to_parquet(temp, index=False)
 
 
-def score_study(study: Study) -> dict[str, Path]:
+def score_study(study: Study, warnings: list[str] | None = None) -> dict[str, Path]:
     """Write STUDY/scores/: clip_scores.csv, dyad_scores.csv/.parquet/.sav (long: dyad x
     timepoint x composite) and dyad_scores_wide.csv/.parquet/.sav (dyad x timepoint).
 
-    Uses study.toml's [scores] clip_policy and min_item_share. Returns label -> path written.
+    Uses study.toml's [scores] clip_policy and min_item_share. Returns label -> path written;
+    warnings about the ratings (see `check_ratings`) are appended to `warnings` when given.
     """
     ratings = read_table(
         study.ratings_csv, REQUIRED_RATING_COLUMNS,
         f"run `coding-pipeline pull {study.root}` first",
     )
     scheme = load_scheme(study.scheme_path)
-    clean = clean_ratings(ratings, scheme, source=str(study.ratings_csv))
+    clean, found = check_ratings(ratings, scheme, source=str(study.ratings_csv))
+    if warnings is not None:
+        warnings.extend(found)
+    clean = clean[clean["role"].isin(SCORED_ROLES)]
     composites = coder_composites(clean, scheme, study.config.min_item_share)
     per_clip = clip_scores(composites, study.config.clip_policy)
     clips = read_clips(study)

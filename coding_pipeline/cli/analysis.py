@@ -9,6 +9,20 @@ import click
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.study import load_study, read_table, write_json_atomic
 
+SHOWN_WARNINGS = 5
+
+
+def echo_warnings(warnings: list[str]) -> None:
+    """One summary line and the first few warnings, on stderr."""
+    if not warnings:
+        return
+    click.echo(f"Warning: {len(warnings)} conflicting duplicate rating(s); the latest of each "
+               "was kept:", err=True)
+    for warning in warnings[:SHOWN_WARNINGS]:
+        click.echo(f"  {warning}", err=True)
+    if len(warnings) > SHOWN_WARNINGS:
+        click.echo(f"  ... and {len(warnings) - SHOWN_WARNINGS} more.", err=True)
+
 
 @click.command("reliability")
 @click.argument("study", required=False, type=click.Path(path_type=Path))
@@ -68,6 +82,7 @@ def reliability_command(
     if json_path is not None:
         write_json_atomic(json_path, result)
         click.echo(f"Written: {json_path}")
+    echo_warnings(result["warnings"])
     click.echo(format_table(result))
 
 
@@ -86,7 +101,9 @@ def scores_command(study: Path) -> None:
     """
     from coding_pipeline.scores import score_study
 
-    written = score_study(load_study(study))
+    warnings: list[str] = []
+    written = score_study(load_study(study), warnings)
+    echo_warnings(warnings)
     for label, path in written.items():
         click.echo(f"{label + ':':<18} {path}")
 

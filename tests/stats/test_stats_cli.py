@@ -101,3 +101,22 @@ def test_scores_of_a_study(tmp_path):
     long = pd.read_csv(study.scores_dir / "dyad_scores.csv")
     sensitivity = long[long["composite"] == "sensitivity"].iloc[0]
     assert sensitivity["n_clips"] == 3 and 1 <= sensitivity["score"] <= 5
+
+
+def test_conflicting_duplicates_are_warned_on_stderr(tmp_path):
+    write_ratings(tmp_path / "r.csv")
+    table = pd.read_csv(tmp_path / "r.csv")
+    conflicting = table.head(7).assign(value=lambda t: np.where(t["value"] == 5, 1, 5))
+    identical = table.iloc[[10]]
+    pd.concat([table, conflicting, identical]).to_csv(tmp_path / "r.csv", index=False)
+    result = CliRunner().invoke(cli, [
+        "reliability", "--ratings", str(tmp_path / "r.csv"), "--scheme", str(SCHEME),
+        "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Warning: 7 conflicting duplicate rating(s)")
+    assert lines[1].strip().startswith(f"{tmp_path / 'r.csv'}: clip c0, coder a@lab.org, item "
+                                       "acknowledging")
+    assert f"lines 2, {len(table) + 2}" in lines[1]
+    assert len(lines) == 1 + 5 + 1 and lines[-1].strip() == "... and 2 more."
+    assert "acknowledging" in result.stdout and "Warning" not in result.stdout

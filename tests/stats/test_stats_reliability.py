@@ -236,3 +236,61 @@ def test_reliability_study_writes_json_and_csv(tmp_path):
     table = format_table(result)
     for item in scheme.items:
         assert item.id in table
+
+
+def training_and_coding_ratings():
+    """A training batch (master m, trainee t) on 10 clips, then a coding batch reusing them with
+    t as primary and r as reliability coder. On clips 0-4 the training rating is the later one,
+    on 5-9 the coding rating is: either way neither may replace the other."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for clip in range(10):
+        truth = int(rng.integers(1, 6))
+        training_day, coding_day = ("05", "02") if clip < 5 else ("01", "09")
+        for batch, day, raters in (
+                ("training-01", training_day, (("m@lab.org", "master"), ("t@lab.org", "training"))),
+                ("batch-01", coding_day, (("t@lab.org", "primary"), ("r@lab.org", "reliability")))):
+            for coder, role in raters:
+                for item in ("warmth", "praise", "intrusive"):
+                    value = int(np.clip(truth + rng.integers(-1, 2), 1, 5))
+                    stamp = f"2026-03-{day}T10:00:00+00:00"
+                    rows.append({"clip_id": f"clip{clip}", "coder": coder, "item": item,
+                                 "value": str(value), "role": role, "batch": batch,
+                                 "status": "rated", "created_at": stamp, "updated_at": stamp})
+    return pd.DataFrame(rows)
+
+
+def test_training_and_coding_ratings_of_one_clip_are_both_kept():
+    ratings = training_and_coding_ratings()
+    result = compute_reliability(ratings, SCHEME, bootstrap=0)
+    trainee = next(c for c in result["certification"] if c["coder"] == "t@lab.org")
+    assert trainee["n_clips"] == 10  # every training clip, not only those rated later
+    assert result["items"]["warmth"]["n_clips"] == 10  # every coding clip double-coded
+    coding = ratings[ratings["batch"] == "batch-01"]
+    assert compute_reliability(coding, SCHEME, bootstrap=0)["items"] == result["items"]
+    assert result["warnings"] == []
+
+
+def test_without_a_batch_column_the_role_separates_training_from_coding():
+    ratings = training_and_coding_ratings().drop(columns=["batch"])
+    result = compute_reliability(ratings, SCHEME, bootstrap=0)
+    trainee = next(c for c in result["certification"] if c["coder"] == "t@lab.org")
+    assert trainee["n_clips"] == 10
+    assert result["items"]["warmth"]["n_clips"] == 10
+
+
+def test_conflicting_duplicates_keep_the_latest_and_are_reported():
+    ratings = simulated_ratings(n_clips=4)[["clip_id", "coder", "item", "value"]]
+    first = ratings.iloc[0]
+    changed = "5" if first["value"] != "5" else "1"
+    again = pd.DataFrame([first.to_dict() | {"value": changed}, ratings.iloc[1].to_dict()])
+    result = compute_reliability(pd.concat([ratings, again], ignore_index=True), SCHEME,
+                                 bootstrap=0, source="hand.csv")
+    last_line = len(ratings) + 2  # header is line 1
+    assert len(result["warnings"]) == 1  # the identical duplicate needs no warning
+    warning = result["warnings"][0]
+    for part in ("hand.csv", f"clip {first['clip_id']}", f"coder {first['coder']}",
+                 f"item {first['item']}", f"lines 2, {last_line}", f"kept line {last_line}"):
+        assert part in warning
+    kept = compute_reliability(pd.concat([ratings.iloc[1:], again.iloc[:1]]), SCHEME, 0)
+    assert result["items"] == kept["items"]

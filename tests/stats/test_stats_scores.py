@@ -212,3 +212,21 @@ def test_equal_weights_when_durations_are_unknown():
     d1 = long[(long["dyad_id"] == "D1") & (long["composite"] == "involvement")].iloc[0]
     assert d1["score"] == pytest.approx(11 / 3)
     assert d1["weighting"] == "equal"
+
+
+def test_a_later_training_rating_of_a_clip_leaves_the_primary_rating_alone(tmp_path):
+    study, scheme = make_study(tmp_path, policy="primary")
+    ratings = pd.read_csv(study.ratings_csv).assign(batch="batch-01")
+    training = [rating("k00", coder, item.id, 1 if coder == "a@lab.org" else 5, role,
+                       created="2026-02-01T10:00:00Z") | {"batch": "training-01"}
+                for coder, role in (("a@lab.org", "training"), ("m@lab.org", "master"))
+                for item in scheme.items]
+    pd.concat([ratings, pd.DataFrame(training)]).to_csv(study.ratings_csv, index=False)
+    written = score_study(study)
+    per_clip = pd.read_csv(written["per clip CSV"]).set_index(["clip_id", "composite"])
+    composite = scheme.composites[0]
+    own = ratings[(ratings["clip_id"] == "k00") & (ratings["coder"] == "a@lab.org")]
+    primary = coder_composites(clean_ratings(own, scheme), scheme, 0)
+    expected = primary.set_index("composite").loc[composite.id, "value"]
+    assert per_clip.loc[("k00", composite.id), "value"] == pytest.approx(expected)
+    assert per_clip.loc[("k00", composite.id), "n_coders"] == 2
