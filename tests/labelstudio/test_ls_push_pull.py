@@ -225,3 +225,23 @@ def test_push_refuses_a_changed_scheme_and_a_missing_clip(ls_study):
 def test_push_without_a_batch_says_what_to_do(ls_study):
     with pytest.raises(PipelineError, match="batch create"):
         push_study(ls_study)
+
+
+def test_a_personal_access_token_works_as_well_as_a_legacy_token(ls_study, label_studio,
+                                                                 monkeypatch):
+    from contextlib import closing
+
+    from coding_pipeline.labelstudio.coders import coder_session
+
+    with closing(coder_session(label_studio.url, label_studio.email, label_studio.password)) as s:
+        response = s.post("/api/token/")
+    assert response.status_code == 201
+    personal = response.json()["token"]
+    assert personal != label_studio.token
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", personal)
+    batches.create_batch(ls_study, new_coders(1), reliability_share=0.0, seed=1)
+    assert push_study(ls_study).tasks_imported == 6
+    assert pull_study(ls_study).annotations == 0
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", personal[:-4] + "xxxx")
+    with pytest.raises(PipelineError, match="refused the API token"):
+        push_study(ls_study)
