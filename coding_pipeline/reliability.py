@@ -143,7 +143,9 @@ def reliability_entry(
 
 def _pair_entries(table: pd.DataFrame, scheme: Scheme) -> list[dict]:
     """Per coder pair, per item and pooled over items (item null): quadratic-weighted kappa,
-    exact and within-one agreement on the clips both rated."""
+    exact and within-one agreement on the clips both rated. Kappa needs two or more clips
+    and variation in each coder's ratings (else null with a reason); agreement is a share of
+    rating pairs, defined from one pair on."""
     entries = []
     coders = sorted(table["coder"].unique())
     by_coder = {c: table[table["coder"] == c].set_index(["clip_id", "item"])["value"]
@@ -165,8 +167,10 @@ def _pair_entries(table: pd.DataFrame, scheme: Scheme) -> list[dict]:
                            "n_clips": int(rows.index.get_level_values("clip_id").nunique()),
                            "reasons": {}}
             try:
-                entry["kappa"] = _round(quadratic_kappa(rows["first"], rows["second"],
-                                                        np.array(categories)))
+                if entry["n_clips"] < 2:
+                    raise UndefinedStatistic("only one clip was rated by both coders")
+                entry["kappa"] = _round(quadratic_kappa(
+                    rows["first"], rows["second"], np.array(categories), (first, second)))
             except UndefinedStatistic as reason:
                 entry["kappa"] = None
                 entry["reasons"]["kappa"] = str(reason)

@@ -78,11 +78,18 @@ def icc_a1(matrix: np.ndarray, confidence: float = 0.95) -> IccResult:
         v = (a MSC + b MSE)^2 / ((a MSC)^2 / (k-1) + (b MSE)^2 / ((n-1)(k-1)))
         lower = n (MSR - F1 MSE) / (F1 (k MSC + (kn - k - n) MSE) + n MSR),  F1 = F(1-a/2; n-1, v)
         upper = n (F2 MSR - MSE) / (k MSC + (kn - k - n) MSE + n F2 MSR),   F2 = F(1-a/2; v, n-1)
+
+    Undefined when all ratings are alike, or when MSR = MSE = 0 (clips do not differ).
     """
     ms = two_way_mean_squares(matrix)
     n, k = ms.n, ms.k
     denominator = ms.msr + (k - 1) * ms.mse + k * (ms.msc - ms.mse) / n
     _no_variance_check(denominator)
+    if np.isclose(ms.msr, 0, atol=1e-12) and np.isclose(ms.mse, 0, atol=1e-12):
+        raise UndefinedStatistic(
+            "the clips do not differ: each coder gave every clip the same rating (ICC would "
+            "be 0 by construction, its interval 0/0)"
+        )
     rho = (ms.msr - ms.mse) / denominator
     if rho >= 1.0:
         return IccResult("ICC(A,1)", 1.0, (1.0, 1.0), n, k)

@@ -5,6 +5,9 @@ With p_ij the observed proportion of units coded i by the first coder and j by t
 e_ij = p_i. p_.j the proportion expected by chance and disagreement weights w_ij = (i - j)^2:
 
     kappa_w = 1 - sum_ij w_ij p_ij / sum_ij w_ij e_ij
+
+Undefined (UndefinedStatistic) without paired ratings, and when either coder gave one value
+throughout: then p_ij = e_ij and kappa_w is 0 by construction, whatever the other coder did.
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ import numpy as np
 from coding_pipeline.stats import UndefinedStatistic
 
 
-def quadratic_kappa(first: np.ndarray, second: np.ndarray, categories: np.ndarray) -> float:
-    """Quadratic-weighted kappa of two coders' paired ratings over the given categories."""
+def quadratic_kappa(
+    first: np.ndarray, second: np.ndarray, categories: np.ndarray,
+    names: tuple[str, str] = ("the first coder", "the second coder"),
+) -> float:
+    """Quadratic-weighted kappa of two coders' paired ratings over the given categories;
+    `names` name the coders in the reason when it is undefined."""
     first = np.asarray(first, dtype=float)
     second = np.asarray(second, dtype=float)
     categories = np.unique(np.asarray(categories, dtype=float))
@@ -33,4 +40,10 @@ def quadratic_kappa(first: np.ndarray, second: np.ndarray, categories: np.ndarra
     chance = (weights * expected).sum()
     if chance == 0:
         raise UndefinedStatistic("both coders gave one and the same value throughout")
+    for name, ratings in zip(names, (first, second), strict=True):
+        if np.unique(ratings).size == 1:
+            raise UndefinedStatistic(
+                f"{name} gave one value throughout ({ratings[0]:g}): kappa is 0 by "
+                "construction, not a measure of agreement"
+            )
     return float(1.0 - (weights * observed).sum() / chance)

@@ -63,3 +63,15 @@ def test_quadratic_kappa_undefined_without_variation():
         quadratic_kappa([3, 3], [3, 3], [1, 2, 3, 4, 5])
     with pytest.raises(UndefinedStatistic):
         quadratic_kappa([], [], [1, 2, 3])
+
+
+def test_quadratic_kappa_undefined_when_one_coder_never_varies():
+    # one constant coder makes the observed table equal the chance table: kappa is 0 by
+    # construction, not a measure of agreement
+    assert kappa_by_moments([3, 3, 3], [2, 3, 4]) == 0
+    with pytest.raises(UndefinedStatistic, match="first coder gave one value throughout"):
+        quadratic_kappa([3, 3, 3], [2, 3, 4], [1, 2, 3, 4, 5])
+    with pytest.raises(UndefinedStatistic, match="second coder gave one value throughout"):
+        quadratic_kappa([1, 3, 5], [4, 4, 4], [1, 2, 3, 4, 5])
+    with pytest.raises(UndefinedStatistic, match="one value throughout"):
+        quadratic_kappa([3], [4], [1, 2, 3, 4, 5])

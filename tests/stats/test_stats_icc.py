@@ -123,3 +123,10 @@ def test_undefined_iccs_say_why():
         icc_oneway(np.array([[1.0, 2.0], [3.0, np.nan]]))
     with pytest.raises(UndefinedStatistic, match="no variance"):
         icc_oneway(np.full((4, 3), 2.0))
+
+
+def test_icc_a1_undefined_when_the_clips_do_not_differ():
+    # each coder gives every clip one rating of their own: no clip variance, no residual;
+    # the point value would be 0 by construction and the interval 0/0
+    with pytest.raises(UndefinedStatistic, match="clips do not differ"):
+        icc_a1(np.array([[3.0, 4.0], [3.0, 4.0], [3.0, 4.0]]))

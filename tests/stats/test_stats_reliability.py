@@ -294,3 +294,54 @@ def test_conflicting_duplicates_keep_the_latest_and_are_reported():
         assert part in warning
     kept = compute_reliability(pd.concat([ratings.iloc[1:], again.iloc[:1]]), SCHEME, 0)
     assert result["items"] == kept["items"]
+
+
+def test_pair_statistics_on_one_clip_are_null_with_a_reason():
+    result = compute_reliability(simulated_ratings(n_clips=1), SCHEME, bootstrap=0)
+    assert result["pairs"]
+    for pair in result["pairs"]:  # per item and pooled over items
+        assert pair["n_clips"] == 1
+        assert pair["kappa"] is None and "one clip" in pair["reasons"]["kappa"]
+
+
+def test_pair_kappa_is_null_when_a_coder_gave_one_value_throughout():
+    ratings = simulated_ratings(n_clips=6)
+    steady = (ratings["coder"] == "a@lab.org") & (ratings["item"] == "warmth")
+    ratings.loc[steady, "value"] = "3"
+    warmth = next(p for p in compute_reliability(ratings, SCHEME, bootstrap=0)["pairs"]
+                  if p["item"] == "warmth")
+    assert warmth["kappa"] is None
+    assert "a@lab.org gave one value throughout" in warmth["reasons"]["kappa"]
+
+
+def _not_finite(value, path=""):
+    """Paths of NaN/inf numbers anywhere in a nested result."""
+    if isinstance(value, float) and not np.isfinite(value):
+        yield path
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _not_finite(inner, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _not_finite(inner, f"{path}[{index}]")
+
+
+@pytest.mark.parametrize("ratings", [
+    simulated_ratings(n_clips=1),
+    simulated_ratings(n_clips=2),
+    simulated_ratings(n_clips=5).assign(value="3"),
+    simulated_ratings(n_clips=4).assign(
+        value=lambda t: np.where(t["coder"] == "a@lab.org", "3", "4")),
+    simulated_ratings(n_clips=5, coders=("a@lab.org",)),
+    simulated_ratings(n_clips=3, coders=("a", "b", "c"), subsets=True),
+], ids=["one clip", "two clips", "all alike", "each coder constant", "one coder", "subsets"])
+def test_degenerate_data_gives_no_unexplained_nan(ratings):
+    result = compute_reliability(ratings, SCHEME, bootstrap=30)
+    assert list(_not_finite(result)) == []
+    for entry in [*result["items"].values(), *result["composites"].values()]:
+        for name in ("alpha", "icc"):
+            assert entry[name]["value"] is not None or entry[name]["reason"]
+        for name in ("exact_agreement", "within_one_agreement"):
+            assert entry[name] is not None or entry["reasons"][name]
+    for pair in result["pairs"]:
+        assert pair["kappa"] is not None or pair["reasons"]["kappa"]
