@@ -120,3 +120,21 @@ def test_conflicting_duplicates_are_warned_on_stderr(tmp_path):
     assert f"lines 2, {len(table) + 2}" in lines[1]
     assert len(lines) == 1 + 5 + 1 and lines[-1].strip() == "... and 2 more."
     assert "acknowledging" in result.stdout and "Warning" not in result.stdout
+
+
+def test_empty_or_header_only_ratings_are_a_clear_error(tmp_path):
+    runner = CliRunner()
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "header.csv").write_text("clip_id,coder,item,value\n")
+    for name, message in (("empty.csv", "is empty"), ("header.csv", "no ratings in")):
+        path = tmp_path / name
+        result = runner.invoke(cli, ["reliability", "--ratings", str(path), "--scheme",
+                                     str(SCHEME)])
+        assert result.exit_code == 1, result.output
+        assert message in result.output and str(path) in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    study = init_study(tmp_path / "s")
+    study.ratings_csv.write_text("clip_id,coder,item,value,status\nc1,a,warmth,,not rated\n")
+    for command in ("reliability", "scores"):
+        result = runner.invoke(cli, [command, str(study.root)])
+        assert result.exit_code == 1 and "no ratings in" in result.output, result.output
