@@ -35,6 +35,11 @@ RELIABILITY_ROLES = ("", "primary", "reliability")  # independent ratings of stu
 TRAINING_ROLES = ("training", "master")  # certification only
 SCORED_ROLES = ("", "primary", "reliability", "consensus")
 POLICIES = ("primary", "mean", "consensus")
+PRIMARY_POLICY_SOURCES = {  # whose rating the primary policy used, by that coder's role
+    "primary": "primary",
+    "reliability": "reliability coder (primary not rated)",
+    "": "first coder to rate, no roles",
+}
 SESSION_KEYS = ["dyad_id", "timepoint"]
 
 
@@ -205,8 +210,9 @@ def coder_composites(
 
 
 def clip_scores(composites: pd.DataFrame, policy: str = "primary") -> pd.DataFrame:
-    """One score per clip and composite by policy: clip_id, composite, value, n_coders, source,
-    reason. Training and master ratings are not study scores and are left out."""
+    """One score per clip and composite by policy: clip_id, composite, value, n_coders, source
+    (whose rating: see PRIMARY_POLICY_SOURCES, "mean" or "consensus"), reason. Training and
+    master ratings are not study scores and are left out."""
     if policy not in POLICIES:
         raise PipelineError(f"clip policy '{policy}' is unknown: use {', '.join(POLICIES)}.")
     table = composites[composites["role"].isin(SCORED_ROLES)]
@@ -227,7 +233,8 @@ def clip_scores(composites: pd.DataFrame, policy: str = "primary") -> pd.DataFra
             ["_not_primary", "rated_at", "coder"]).drop_duplicates(keys).set_index(keys)
         chosen = chosen.reindex(result.index)
         result["value"] = chosen["value"]
-        result["source"] = "primary (" + chosen["coder"] + ")"
+        label = chosen["role"].map(PRIMARY_POLICY_SOURCES)
+        result["source"] = label + " (" + chosen["coder"] + ")"
         result["reason"] = chosen["reason"].fillna("")
     result = result.reset_index()[["clip_id", "composite", "value", "n_coders", "source",
                                    "reason"]]

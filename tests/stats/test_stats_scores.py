@@ -230,3 +230,14 @@ def test_a_later_training_rating_of_a_clip_leaves_the_primary_rating_alone(tmp_p
     expected = primary.set_index("composite").loc[composite.id, "value"]
     assert per_clip.loc[("k00", composite.id), "value"] == pytest.approx(expected)
     assert per_clip.loc[("k00", composite.id), "n_coders"] == 2
+
+
+def test_primary_policy_says_truthfully_whose_rating_scored_the_clip():
+    rows = [*policy_rows(), rating("c4", "r@lab.org", "engaged", 3, "reliability")]
+    scores = clip_scores(composites_of(rows), "primary")
+    source = scores[scores["composite"] == "involvement"].set_index("clip_id")["source"]
+    assert source["c1"] == "primary (p@lab.org)"
+    assert source["c4"] == "reliability coder (primary not rated) (r@lab.org)"
+    unassigned = clip_scores(composites_of([{**r, "role": ""} for r in policy_rows()[:2]]),
+                             "primary")
+    assert unassigned["source"].tolist() == ["first coder to rate, no roles (r@lab.org)"]
