@@ -339,6 +339,40 @@ def wide_scores(long: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, axis=1).reset_index()
 
 
+SCORE_COLUMNS = ("score", "n_clips", "share_clips_rated")
+
+
+def dyad_wide_scores(long: pd.DataFrame, timepoints: list[str] | None = None) -> pd.DataFrame:
+    """One row per dyad, for repeated-measures analyses (SPSS GLM repeated measures, ...):
+    columns that are the same at every timepoint of every dyad (arm, site, ...) once; per
+    timepoint T (in the order of `timepoints`, then any others sorted) the columns that vary
+    (<column>_T: child age, n_clips_session, ...) and per composite <id>_T, <id>_T_n_clips,
+    <id>_T_share_rated. A dyad without a session at T has empty T columns."""
+    present = list(pd.unique(long["timepoint"]))
+    order = [t for t in (timepoints or []) if t in present]
+    order += sorted(t for t in present if t not in order)
+    sessions = long.drop_duplicates(SESSION_KEYS).set_index(SESSION_KEYS)
+    session_columns = [c for c in sessions.columns if c not in {
+        "composite", "composite_label", *SCORE_COLUMNS, "weighting", "reason"}]
+    filled = sessions[session_columns].replace("", np.nan)
+    varies = filled.groupby(level="dyad_id").nunique().gt(1).any()
+    constant = [c for c in session_columns if not varies[c] and c != "n_clips_session"]
+    varying = [c for c in session_columns if c not in constant]
+    parts = [filled[constant].groupby(level="dyad_id", sort=True).first()]
+    scores = long.set_index([*SESSION_KEYS, "composite"])
+    for timepoint in order:
+        at = sessions.xs(timepoint, level="timepoint")
+        parts.append(at[varying].add_suffix(f"_{timepoint}"))
+        for composite in pd.unique(long["composite"]):
+            values = scores.xs((timepoint, composite), level=("timepoint", "composite"))
+            parts.append(values[list(SCORE_COLUMNS)].rename(columns={
+                "score": f"{composite}_{timepoint}",
+                "n_clips": f"{composite}_{timepoint}_n_clips",
+                "share_clips_rated": f"{composite}_{timepoint}_share_rated",
+            }))
+    return pd.concat(parts, axis=1).rename_axis("dyad_id").reset_index()
+
+
 # ---------------------------------------------------------------- files
 
 
@@ -396,6 +430,24 @@ def write_sav(table: pd.DataFrame, path: Path, labels: dict[str, str]) -> None:
         )
 
 
+def _by_dyad_labels(scheme: Scheme, by_dyad: pd.DataFrame, timepoints: list[str]
+                    ) -> dict[str, str]:
+    """SPSS variable labels of the one-row-per-dyad table ("Maternal sensitivity at post")."""
+    labels = _labels(scheme, wide=False)
+    for timepoint in timepoints:
+        suffix = f"_{timepoint}"
+        for column in by_dyad.columns:
+            if column.endswith(suffix):  # a covariate that varies by timepoint
+                base = column.removesuffix(suffix)
+                labels[column] = f"{labels.get(base, base)} at {timepoint}"
+        for composite in scheme.composites:
+            name, label = f"{composite.id}_{timepoint}", f"{composite.label} at {timepoint}"
+            labels[name] = label
+            labels[f"{name}_n_clips"] = f"{label}: clips scored"
+            labels[f"{name}_share_rated"] = f"{label}: share of clips scored"
+    return labels
+
+
 def _labels(scheme: Scheme, wide: bool) -> dict[str, str]:
     labels = {
         "dyad_id": "Dyad", "timepoint": "Timepoint", "arm": "Arm", "composite": "Composite",
@@ -419,7 +471,8 @@ def _write_parquet(table: pd.DataFrame, path: Path) -> None:
 
 def score_study(study: Study, warnings: list[str] | None = None) -> dict[str, Path]:
     """Write STUDY/scores/: clip_scores.csv, dyad_scores.csv/.parquet/.sav (long: dyad x
-    timepoint x composite) and dyad_scores_wide.csv/.parquet/.sav (dyad x timepoint).
+    timepoint x composite), dyad_scores_wide.csv/.parquet/.sav (dyad x timepoint) and
+    dyad_scores_by_dyad.csv/.parquet/.sav (one row per dyad, columns per timepoint).
 
     Uses study.toml's [scores] clip_policy and min_item_share. Returns label -> path written;
     warnings about the ratings (see `check_ratings`) are appended to `warnings` when given.
@@ -439,6 +492,9 @@ def score_study(study: Study, warnings: list[str] | None = None) -> dict[str, Pa
     covariates = read_session_covariates(study) if study.sessions_csv.is_file() else None
     long = dyad_scores(per_clip, clips, scheme, covariates)
     wide = wide_scores(long)
+    sources = [covariates, clips] if covariates is not None else [clips]
+    timepoints = list(pd.unique(pd.concat([t["timepoint"] for t in sources])))
+    by_dyad = dyad_wide_scores(long, timepoints)
     out = study.scores_dir
     written = {
         "per clip CSV": out / "clip_scores.csv",
@@ -448,6 +504,9 @@ def score_study(study: Study, warnings: list[str] | None = None) -> dict[str, Pa
         "wide CSV": out / "dyad_scores_wide.csv",
         "wide Parquet": out / "dyad_scores_wide.parquet",
         "wide SPSS": out / "dyad_scores_wide.sav",
+        "by dyad CSV": out / "dyad_scores_by_dyad.csv",
+        "by dyad Parquet": out / "dyad_scores_by_dyad.parquet",
+        "by dyad SPSS": out / "dyad_scores_by_dyad.sav",
     }
     write_csv_atomic(written["per clip CSV"], per_clip)
     write_csv_atomic(written["long CSV"], long)
@@ -459,4 +518,9 @@ def score_study(study: Study, warnings: list[str] | None = None) -> dict[str, Pa
     _write_parquet(wide_typed, written["wide Parquet"])
     write_sav(long_typed, written["long SPSS"], _labels(scheme, wide=False))
     write_sav(wide_typed, written["wide SPSS"], _labels(scheme, wide=True))
+    write_csv_atomic(written["by dyad CSV"], by_dyad)
+    by_dyad_typed = _numeric_where_possible(by_dyad, text_columns)
+    _write_parquet(by_dyad_typed, written["by dyad Parquet"])
+    write_sav(by_dyad_typed, written["by dyad SPSS"],
+              _by_dyad_labels(scheme, by_dyad, timepoints))
     return written

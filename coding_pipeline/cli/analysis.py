@@ -94,7 +94,9 @@ def scores_command(study: Path) -> None:
     the session's clips, with arm and every further sessions.csv column.
 
     Writes STUDY/scores/dyad_scores.csv (long: dyad x timepoint x composite), a wide table
-    (dyad x timepoint), each also as Parquet and SPSS .sav, and clip_scores.csv:
+    (dyad x timepoint), a table with one row per dyad (columns such as sensitivity_baseline,
+    sensitivity_post, for repeated measures), each also as Parquet and SPSS .sav, and
+    clip_scores.csv:
 
     \b
       coding-pipeline scores my-study

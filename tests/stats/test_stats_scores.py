@@ -13,6 +13,7 @@ from coding_pipeline.scores import (
     clip_scores,
     coder_composites,
     dyad_scores,
+    dyad_wide_scores,
     score_study,
     wide_scores,
 )
@@ -241,3 +242,46 @@ def test_primary_policy_says_truthfully_whose_rating_scored_the_clip():
     unassigned = clip_scores(composites_of([{**r, "role": ""} for r in policy_rows()[:2]]),
                              "primary")
     assert unassigned["source"].tolist() == ["first coder to rate, no roles (r@lab.org)"]
+
+
+def test_one_row_per_dyad_for_repeated_measures(tmp_path):
+    study, scheme = make_study(tmp_path)
+    written = score_study(study)
+    long = pd.read_csv(written["long CSV"])
+    by_dyad = pd.read_csv(written["by dyad CSV"])
+    assert by_dyad["dyad_id"].tolist() == ["D1", "D2"]
+    columns = list(by_dyad.columns)
+    assert columns[:3] == ["dyad_id", "arm", "site"]  # the same at every timepoint: once
+    for name in ("child age (months)_baseline", "child age (months)_post",
+                 "sensitivity_baseline", "sensitivity_post", "sensitivity_post_n_clips",
+                 "n_clips_session_baseline"):
+        assert name in columns
+    assert "child age (months)" not in columns and "timepoint" not in columns
+    assert columns.index("sensitivity_baseline") < columns.index("sensitivity_post")
+    d1 = by_dyad.set_index("dyad_id").loc["D1"]
+    assert d1["child age (months)_post"] == 36
+    for row in long.itertuples():
+        got = by_dyad.set_index("dyad_id").loc[row.dyad_id, f"{row.composite}_{row.timepoint}"]
+        assert got == pytest.approx(row.score)
+    assert np.isnan(by_dyad.set_index("dyad_id").loc["D2", "sensitivity_post"])
+    parquet = pd.read_parquet(written["by dyad Parquet"])
+    assert parquet["sensitivity_baseline"].to_numpy() == pytest.approx(
+        by_dyad["sensitivity_baseline"].to_numpy(), nan_ok=True)
+    data, meta = pyreadstat.read_sav(str(written["by dyad SPSS"]))
+    assert len(data) == 2
+    labels = meta.column_names_to_labels
+    assert labels["sensitivity_baseline"] == "Maternal sensitivity at baseline"
+    assert labels["sensitivity_post_n_clips"] == "Maternal sensitivity at post: clips scored"
+    assert labels["child_age__months__post"] == "child age (months) at post"
+    assert meta.variable_value_labels["arm_code"] == {1.0: "A", 2.0: "B"}
+
+
+def test_timepoints_of_the_by_dyad_table_follow_the_given_order():
+    scores = pd.DataFrame({"clip_id": ["c1", "c2", "c3"], "composite": "involvement",
+                           "value": [2.0, 4.0, 5.0], "n_coders": 1, "source": "mean",
+                           "reason": ""})
+    clips = clips_table().assign(timepoint=["pre", "post", "pre", "pre"], dyad_id="D1")
+    wide = dyad_wide_scores(dyad_scores(scores, clips, SCHEME), ["pre", "post"])
+    columns = list(wide.columns)
+    assert columns.index("involvement_pre") < columns.index("involvement_post")
+    assert wide.loc[0, "involvement_post"] == 4.0
