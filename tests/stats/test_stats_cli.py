@@ -138,3 +138,19 @@ def test_empty_or_header_only_ratings_are_a_clear_error(tmp_path):
     for command in ("reliability", "scores"):
         result = runner.invoke(cli, [command, str(study.root)])
         assert result.exit_code == 1 and "no ratings in" in result.output, result.output
+
+
+def test_scores_warns_about_conflicting_duplicates(tmp_path):
+    study = init_study(tmp_path / "s")
+    study.sessions_csv.write_text("dyad_id,timepoint,arm,video,start,end\nD1,T1,A,v.mp4,,\n")
+    write_ratings(study.ratings_csv, n_clips=2)
+    table = pd.read_csv(study.ratings_csv)
+    changed = table.head(1).assign(value=lambda t: np.where(t["value"] == 5, 1, 5))
+    pd.concat([table, changed]).to_csv(study.ratings_csv, index=False)
+    pd.DataFrame({"clip_id": ["c0", "c1"], "dyad_id": "D1", "timepoint": "T1", "arm": "A",
+                  "file": ["clips/c0.mp4", "clips/c1.mp4"]}).to_csv(study.clips_csv, index=False)
+    result = CliRunner().invoke(cli, ["scores", str(study.root)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("Warning: 1 conflicting duplicate rating(s)")
+    assert "clip c0, coder a@lab.org, item acknowledging" in result.stderr
+    assert "dyad_scores_by_dyad.sav" in result.stdout
