@@ -115,10 +115,13 @@ def report_command(study: Path) -> None:
       coding-pipeline pull trial-2026
       coding-pipeline report trial-2026
     """
+    from coding_pipeline.cli.analysis import echo_warnings
     from coding_pipeline.report.html import report_study
     from coding_pipeline.study import load_study
 
-    path = report_study(load_study(study))
+    warnings: list[str] = []
+    path = report_study(load_study(study), warnings=warnings)
+    echo_warnings(warnings)
     click.echo(f"Report written: {path}")
 
 

@@ -227,8 +227,11 @@ def render_report(
     )
 
 
-def report_study(study: Study) -> Path:
-    """Recompute reliability and scores, and write STUDY/report.html. Returns its path."""
+def report_study(study: Study, warnings: list[str] | None = None) -> Path:
+    """Recompute reliability and scores, and write STUDY/report.html. Returns its path.
+
+    Conflicting duplicate ratings found on the way are appended to `warnings`.
+    """
     from coding_pipeline.reliability import reliability_study
     from coding_pipeline.scores import (
         RELIABILITY_ROLES,
@@ -240,6 +243,8 @@ def report_study(study: Study) -> Path:
 
     scheme = load_scheme(study.scheme_path)
     result = reliability_study(study)
+    if warnings is not None:
+        warnings.extend(result.get("warnings", []))
     ratings = read_table(study.ratings_csv, REQUIRED_RATING_COLUMNS,
                          f"run `coding-pipeline pull {study.root}` first")
     clean = clean_ratings(ratings, scheme, source=str(study.ratings_csv))
