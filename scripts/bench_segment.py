@@ -55,14 +55,14 @@ def main() -> None:
         seconds = info.duration_s
         print(f"source: {info.width}x{info.height} {float(info.fps):.3f} fps, {seconds:.1f} s, "
               f"{info.video_codec}/{info.audio_codec}")
-        commands = {
-            "ours": ours_command(work, source, args.epoch),
-            "frame": ffmpeg_command(work, source, []),
-            "sliced": ffmpeg_command(work, source, ["-x264-params", "sliced-threads=1"]),
-        }
         best: dict[str, tuple[float, float]] = {}
         ours_rss = 0.0
-        for _ in range(args.repeat):  # interleaved, best of N: robust to passing load
+        for run in range(args.repeat):  # interleaved, best of N: robust to passing load
+            commands = {  # ours in a fresh study each time: a rerun would skip the session
+                "ours": ours_command(work / f"study{run}", source, args.epoch),
+                "frame": ffmpeg_command(work, source, []),
+                "sliced": ffmpeg_command(work, source, ["-x264-params", "sliced-threads=1"]),
+            }
             for name, command in commands.items():
                 best[name] = min(best.get(name, (float("inf"), 0.0)), timed(command))
                 if not ours_rss:  # ours runs first: the children's peak so far is ours
@@ -99,8 +99,8 @@ def timed(command: list[str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def ours_command(work: Path, source: Path, epoch: float) -> list[str]:
-    study = init_study(work / "study", epoch_seconds=epoch)
+def ours_command(folder: Path, source: Path, epoch: float) -> list[str]:
+    study = init_study(folder, epoch_seconds=epoch)
     study.sessions_csv.write_text(
         f"dyad_id,timepoint,arm,video,start,end\nB1,T1,,{source.resolve()},,\n", encoding="utf-8")
     return [sys.executable, "-c", "from coding_pipeline.cli import main; main()",
