@@ -42,6 +42,10 @@ def label_studio(tmp_path_factory) -> LabelStudioServer:
 
     root = tmp_path_factory.getbasetemp().resolve()
     host = init_study(root / "label-studio-host", name="test server")
+    text = host.toml_path.read_text(encoding="utf-8")  # the S3 tests use a store on 127.0.0.1
+    host.toml_path.write_text(
+        text.replace('url = ""', 'url = ""\nprivate_network_storage = true', 1), encoding="utf-8")
+    host = load_study(host.root)
     url = start_server(host, document_root=root)
     credentials = read_credentials(host)
     try:

@@ -24,6 +24,12 @@ from coding_pipeline import batches
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.client import Connection, connect, document_root
 from coding_pipeline.labelstudio.config import render_label_config
+from coding_pipeline.labelstudio.s3 import (
+    S3Settings,
+    ensure_s3_storage,
+    s3_settings,
+    upload_missing,
+)
 from coding_pipeline.scheme import Scheme, load_scheme
 from coding_pipeline.study import Study, read_clips, write_csv_atomic
 
@@ -43,12 +49,14 @@ class PushReport:
     projects_existing: int = 0
     tasks_imported: int = 0
     tasks_existing: int = 0
+    clips_uploaded: int = 0
 
     def __str__(self) -> str:
+        uploaded = f"{self.clips_uploaded} clip(s) uploaded to S3; " if self.clips_uploaded else ""
         return (
-            f"{self.projects_created} project(s) created, {self.projects_existing} already there; "
-            f"{self.tasks_imported} task(s) imported, {self.tasks_existing} already there "
-            f"({self.url})"
+            f"{uploaded}{self.projects_created} project(s) created, {self.projects_existing} "
+            f"already there; {self.tasks_imported} task(s) imported, {self.tasks_existing} "
+            f"already there ({self.url})"
         )
 
 
@@ -119,7 +127,9 @@ def read_projects(study: Study) -> pd.DataFrame:
 # ---------------------------------------------------------------- push
 
 
-def _coder_queues(study: Study, assignments: pd.DataFrame, url: str) -> dict:
+def _coder_queues(
+    study: Study, assignments: pd.DataFrame, url: str, bucket: S3Settings | None,
+) -> dict:
     """(batch, coder) -> that coder's tasks in queue order; checks every clip file first."""
     clips = read_clips(study).set_index("clip_id")
     root = document_root(study, url)
@@ -137,7 +147,8 @@ def _coder_queues(study: Study, assignments: pd.DataFrame, url: str) -> dict:
                 problems.append(f"clip {clip_id}: file {clip['file']} is missing")
                 continue
             fps = float(clip["fps"]) if clip.get("fps", "") not in ("", None) else 25.0
-            queue.append(task_data(clip_id, local_file_url(path, root), round(fps, 6)))
+            video = bucket.url(path.name) if bucket else local_file_url(path, root)
+            queue.append(task_data(clip_id, video, round(fps, 6)))
         queues[(batch, coder)] = queue
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
@@ -287,8 +298,13 @@ def push_study(
             f"`coding-pipeline batch create {study.root} --coders a@lab.org,b@lab.org`."
         )
     connection = connect(study, url, token)
-    queues = _coder_queues(study, assignments, connection.url)
+    bucket = s3_settings(study)
+    queues = _coder_queues(study, assignments, connection.url, bucket)
     report = PushReport(url=connection.url)
+    if bucket:
+        clips = read_clips(study).set_index("clip_id")
+        files = {study.absolute(clips.loc[c, "file"]) for c in assignments["clip_id"]}
+        report.clips_uploaded = upload_missing(bucket, sorted(files))
     records = read_projects(study)
     on_server = server_projects(connection)
     for (batch, coder), queue in queues.items():
@@ -310,7 +326,10 @@ def push_study(
             }
             records = pd.concat([records, pd.DataFrame([row])], ignore_index=True)
             write_csv_atomic(projects_csv(study), records[PROJECT_COLUMNS])
-        _ensure_local_storage(connection, project_id, study.clips_dir.resolve())
+        if bucket:
+            ensure_s3_storage(connection, project_id, bucket)
+        else:
+            _ensure_local_storage(connection, project_id, study.clips_dir.resolve())
         imported = _import_missing(connection, project_id, queue)
         report.tasks_imported += imported
         report.tasks_existing += len(queue) - imported

@@ -6,6 +6,9 @@ clips as local files. On first start an admin account is created with a generate
 API token, kept in STUDY/.labelstudio/credentials.json (mode 0600) and never printed or logged
 except by `coding-pipeline server credentials`. The server runs detached and keeps running after
 the command that started it returns; STUDY/.labelstudio/server.pid records its process id.
+
+study.toml [label_studio] private_network_storage = true lets the server reach an S3-compatible
+store on this machine or the lab's network (read at start).
 """
 
 from __future__ import annotations
@@ -165,6 +168,10 @@ def _server_environment(study: Study, credentials: Credentials) -> dict[str, str
         "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
         "PYTHONUNBUFFERED": "1",
     })
+    if study.config.raw.get("label_studio", {}).get("private_network_storage") is True:
+        # an S3-compatible store on this machine or the lab's network (Label Studio refuses
+        # such addresses by default, as a guard against server-side request forgery)
+        env["SSRF_PROTECTION_ENABLED"] = "false"
     return env
 
 
