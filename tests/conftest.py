@@ -126,8 +126,20 @@ def make_study(root: Path, server: LabelStudioServer, bank: list[Path], n_clips:
 
 
 @pytest.fixture
-def ls_study(tmp_path, label_studio, clip_bank, monkeypatch) -> Study:
-    """A fresh study with 6 real clips, using the session's Label Studio."""
+def make_ls_study(label_studio, clip_bank, monkeypatch):
+    """A factory of fresh studies with real clips, using the session's Label Studio:
+    make_ls_study(root, n_clips=6, scheme=...) -> Study."""
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
     monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
-    return make_study(tmp_path / "study", label_studio, clip_bank)
+
+    def make(root: Path, n_clips: int = 6,
+             scheme: str = "sensitivity_involvement_reciprocity.yaml") -> Study:
+        return make_study(root, label_studio, clip_bank, n_clips=n_clips, scheme=scheme)
+
+    return make
+
+
+@pytest.fixture
+def ls_study(tmp_path, make_ls_study) -> Study:
+    """A fresh study with 6 real clips, using the session's Label Studio."""
+    return make_ls_study(tmp_path / "study")

@@ -245,3 +245,23 @@ def test_a_personal_access_token_works_as_well_as_a_legacy_token(ls_study, label
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", personal[:-4] + "xxxx")
     with pytest.raises(PipelineError, match="refused the API token"):
         push_study(ls_study)
+
+
+def test_the_differently_shaped_scheme_round_trips_through_the_server(
+        tmp_path, label_studio, make_ls_study):
+    study = make_ls_study(tmp_path / "nine", scheme="global_sensitivity_9point.yaml")
+    coders = new_coders()
+    batches.create_batch(study, coders, reliability_share=1.0, seed=6)
+    push_study(study)
+    project_id = int(read_projects(study).iloc[0]["project_id"])
+    config = admin(label_studio).projects.get(id=project_id).label_config
+    assert 'name="global_sensitivity"' in config and 'alias="9"' in config
+    simulate_coders(study, coders, seed=3)
+    pull_study(study)
+    ratings = pd.read_csv(study.ratings_csv, dtype=str, keep_default_na=False)
+    scheme = load_scheme(study.scheme_path)
+    assert len(ratings) == 12 * 3 and set(ratings["status"]) == {"rated"}
+    for item in scheme.items:
+        values = ratings.loc[ratings["item"] == item.id, "value"].astype(int)
+        assert values.between(item.scale.min, item.scale.max).all()
+    assert ratings.loc[ratings["item"] == "global_sensitivity", "value"].astype(int).max() > 5
