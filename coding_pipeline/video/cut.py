@@ -11,7 +11,9 @@ temporary name and renamed when complete.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -120,21 +122,11 @@ class _Cutter:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             self._seek_near_start(container, stream)
-            graph, shape = None, None
-            for frame in _decode(container, stream):
-                if shape != (frame.width, frame.height, frame.format.name):
-                    if graph is not None:  # the picture changed size mid-stream: new graph
-                        graph.push(None)
-                        self._drain(graph, stream.time_base)
-                    shape = (frame.width, frame.height, frame.format.name)
-                    graph = self._graph(frame, stream.time_base)
-                graph.push(frame)
-                if not self._drain(graph, stream.time_base):
-                    break
-            else:
-                if graph is not None:
-                    graph.push(None)
-                    self._drain(graph, stream.time_base)
+            decoded = _DecodeAhead(container, stream)
+            try:
+                self._place_all(decoded, stream.time_base)
+            finally:
+                decoded.stop()
         self._finish_clip()
         if self.next_slot < self.end_slot:
             reached = float(self.next_slot / self.info.fps)
@@ -142,6 +134,23 @@ class _Cutter:
                 f"the video decodes only to {reached:.2f} s of {self.info.duration_s:.2f} s "
                 "(file cut short or damaged?); clips were made from what decodes"
             )
+
+    def _place_all(self, frames: Iterable[av.VideoFrame], time_base: Fraction) -> None:
+        """Filter every decoded frame and place it on the grid, until past the last epoch."""
+        graph, shape = None, None
+        for frame in frames:
+            if shape != (frame.width, frame.height, frame.format.name):
+                if graph is not None:  # the picture changed size mid-stream: a new graph
+                    graph.push(None)
+                    self._drain(graph, time_base)
+                shape = (frame.width, frame.height, frame.format.name)
+                graph = self._graph(frame, time_base)
+            graph.push(frame)
+            if not self._drain(graph, time_base):
+                return
+        if graph is not None:
+            graph.push(None)
+            self._drain(graph, time_base)
 
     def abandon(self) -> None:
         """Remove a half-written clip after an error (the completed ones stay)."""
@@ -233,6 +242,48 @@ class _Cutter:
                 self.on_clip(clip)
 
 
+class _DecodeAhead:
+    """Decoded frames from a helper thread, so decoding overlaps filtering and encoding
+    (PyAV releases the GIL inside FFmpeg). At most `depth` frames wait in memory."""
+
+    _END = object()
+
+    def __init__(self, container, stream, depth: int = 8) -> None:
+        self.frames: queue.Queue = queue.Queue(maxsize=depth)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._work, args=(container, stream), daemon=True)
+        self.thread.start()
+
+    def _work(self, container, stream) -> None:
+        try:
+            for frame in _decode(container, stream):
+                if not self._put(frame):
+                    return
+            self._put(self._END)
+        except Exception as exc:  # handed to the consumer, raised there
+            self._put(exc)
+
+    def _put(self, item) -> bool:
+        while not self.stopping.is_set():
+            try:
+                self.frames.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[av.VideoFrame]:
+        while (item := self.frames.get()) is not self._END:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    def stop(self) -> None:
+        """Stop decoding and wait for the thread (before the container closes)."""
+        self.stopping.set()
+        self.thread.join()
+
+
 def _decode(container, stream) -> Iterator[av.VideoFrame]:
     """Decoded frames; damaged packets (a file cut short, bad sectors) are skipped."""
     for packet in container.demux(stream):
@@ -259,7 +310,7 @@ class _ClipWriter:
         video.pix_fmt = "yuv420p"
         video.codec_context.time_base = 1 / self.fps
         video.options = {"preset": settings.preset, "crf": str(settings.crf), "profile": "high"}
-        video.codec_context.thread_type = "SLICE"  # measured faster than FRAME here
+        video.codec_context.thread_type = "FRAME"  # x264 frame threads: measured fastest here
         self.video = video
         self.sound = None
         if audio is not None:

@@ -88,13 +88,14 @@ def write_damaged_and_audio_only(folder):
 
 def test_cli_reports_each_bad_row_and_keeps_going(tmp_path):
     write_sample_video(tmp_path / "ok.mp4", 3)
+    write_sample_video(tmp_path / "short.mp4", 3)
     (tmp_path / "notes.mp4").write_text("not a video")
     write_damaged_and_audio_only(tmp_path)
     study = make_study(tmp_path / "s", [
         "D1,T1,A,../ok.mp4,,",
         "D2,T1,A,../gone.mp4,,",
         "D3,T1,A,../notes.mp4,,",
-        "D4,T1,A,../ok.mp4,5,",
+        "D4,T1,A,../short.mp4,5,",
         "D5,T1,A,../ok.mp4,2,1",
         "D1,T1,A,../ok.mp4,,",
         "D6,T1,A,../ok.mp4,abc,",
@@ -109,7 +110,7 @@ def test_cli_reports_each_bad_row_and_keeps_going(tmp_path):
                 5: "beyond the end of the video (3.000 s)", 6: "is not before end",
                 7: "also on row 2", 8: "'abc' is not a time",
                 9: "picture cannot be decoded (h264", 10: "has no picture"}
-    names = {3: "gone.mp4", 4: "notes.mp4", 9: "damaged.mp4", 10: "voice.m4a"}
+    names = {3: "gone.mp4", 4: "notes.mp4", 5: "short.mp4", 9: "damaged.mp4", 10: "voice.m4a"}
     for row, text in expected.items():
         line = next(e for e in errors if f"sessions.csv row {row} " in e)
         assert text in line and names.get(row, "ok.mp4") in line
