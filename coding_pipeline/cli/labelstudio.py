@@ -241,6 +241,7 @@ def batch_create(
     from coding_pipeline.errors import PipelineError
     from coding_pipeline.labelstudio.client import connect
     from coding_pipeline.labelstudio.coders import require_members
+    from coding_pipeline.labelstudio.push import training_note
 
     loaded = load_study(study)
     emails = batches.parse_coders(coders)
@@ -257,6 +258,8 @@ def batch_create(
         plan = batches.create_batch(loaded, emails, reliability_share=reliability, seed=seed,
                                     name=name)
     click.echo(batches.format_plan(plan))
+    if training:
+        click.echo(f"Note: {training_note([plan.name])}")
     click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
 
 
@@ -272,6 +275,7 @@ def batch_show(study: Path, name: str | None) -> None:
     """
     from coding_pipeline import batches
     from coding_pipeline.errors import PipelineError
+    from coding_pipeline.labelstudio.push import training_note
 
     plans = batches.load_batches(load_study(study))
     if name is not None:
@@ -281,6 +285,9 @@ def batch_show(study: Path, name: str | None) -> None:
     if not plans:
         click.echo(f"No batches yet: coding-pipeline batch create {study} --coders ...")
     click.echo("\n\n".join(batches.format_plan(p) for p in plans))
+    training = [p.name for p in plans if p.kind == "training"]
+    if training:
+        click.echo(f"\nNote: {training_note(training)}")
 
 
 COMMANDS: list[click.Command] = [

@@ -5,15 +5,24 @@ Project titles name the batch and the coder's email; nothing names a family, arm
 source file. Every project is recorded in STUDY/projects.csv (never a token).
 
 Idempotent: a project is found again by its projects.csv row or its title, its tasks are read
-back, and only clips not yet there are imported. A scheme that changed since a project was
-created is refused: a project's ratings must all mean the same thing.
+back, and only clips not yet there are imported.
+
+Schemes: a project keeps the scheme (name, version, content hash) it was created with, recorded in
+projects.csv, and a batch the scheme in force when it was first pushed. After the scheme file gets
+a new version, projects made earlier are left alone (coders may finish them) and projects made
+from then on use the new one. A scheme whose content changed under the same name and version is
+refused: ratings labelled with one version must all mean the same thing. Each scheme pushed is
+kept as STUDY/schemes/<name>-v<version>-<hash>.yaml, so an old one can be restored.
+
+Training batches: Community edition cannot hide one project from another member, so the master's
+project is created last and a note recommends that the master rates after the trainees.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -31,7 +40,7 @@ from coding_pipeline.labelstudio.s3 import (
     upload_missing,
 )
 from coding_pipeline.scheme import Scheme, load_scheme
-from coding_pipeline.study import Study, read_clips, write_csv_atomic
+from coding_pipeline.study import Study, read_clips, write_csv_atomic, write_text_atomic
 
 PROJECT_COLUMNS = [
     "batch", "coder", "project_id", "title", "scheme_name", "scheme_version", "scheme_hash",
@@ -50,14 +59,16 @@ class PushReport:
     tasks_imported: int = 0
     tasks_existing: int = 0
     clips_uploaded: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         uploaded = f"{self.clips_uploaded} clip(s) uploaded to S3; " if self.clips_uploaded else ""
-        return (
+        summary = (
             f"{uploaded}{self.projects_created} project(s) created, {self.projects_existing} "
             f"already there; {self.tasks_imported} task(s) imported, {self.tasks_existing} "
             f"already there ({self.url})"
         )
+        return "\n".join([summary, *(f"Note: {note}" for note in self.notes)])
 
 
 # ---------------------------------------------------------------- pure parts
@@ -92,17 +103,58 @@ def missing_tasks(queue: list[dict], existing_clip_ids: Iterable[str]) -> list[d
     return [task for task in queue if task["clip_id"] not in present]
 
 
-def scheme_problem(record: pd.Series, scheme: Scheme) -> str | None:
-    """Why `scheme` may not be pushed into the project of `record`, or None if it may."""
-    if record["scheme_hash"] == scheme.content_hash:
+def same_scheme(record: pd.Series, scheme: Scheme) -> bool:
+    """True if the project of `record` was created with exactly this scheme (content hash)."""
+    return record["scheme_hash"] == scheme.content_hash
+
+
+def scheme_problem(record: pd.Series, scheme: Scheme, scheme_path: Path) -> str | None:
+    """Why push must stop: the scheme's content changed under the project's name and version.
+
+    None when the content is the same, or when the scheme has another name or version (then
+    the project keeps its own scheme and new projects get the new one).
+    """
+    if same_scheme(record, scheme):
         return None
+    if (record["scheme_name"], record["scheme_version"]) != (scheme.name, str(scheme.version)):
+        return None
+    version = record["scheme_version"]
+    bumped = int(version) + 1 if str(version).isdigit() else f"{version}-2"
     return (
         f"project {record['project_id']} ('{record['title']}') was created with scheme "
-        f"{record['scheme_name']} version {record['scheme_version']}, but the study's scheme is "
-        f"now {scheme.name} version {scheme.version} with different content. A project's "
-        "ratings must all use one scheme: restore the old scheme file, or give the new one a "
-        "new version and code it in a new batch (`coding-pipeline batch create`)."
+        f"{record['scheme_name']} version {version}, and {scheme_path} still says version "
+        f"{version} but its content has changed. Ratings of one version must all mean the same "
+        f"thing: either restore the old file (a copy of each scheme pushed is in the study's "
+        f"schemes/ folder), or set `version: {bumped}` in {scheme_path} and push again: "
+        f"projects made so far keep version {version} and coders can finish them, and every "
+        f"batch pushed from then on (`coding-pipeline batch create`) uses version {bumped}."
     )
+
+
+def is_master_project(roles: Iterable[str]) -> bool:
+    """True for the master coder's project of a training batch."""
+    return "master" in set(roles)
+
+
+def push_order(keys: list[tuple[str, str]], masters: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(batch, coder) projects in push order: each batch's master projects last (pure)."""
+    return sorted(keys, key=lambda key: (key in masters))
+
+
+def training_note(batch_names: Iterable[str]) -> str:
+    """The independence warning for training batches (Community cannot hide projects)."""
+    names = ", ".join(sorted(set(batch_names)))
+    return (
+        f"training batch {names}: Label Studio Community edition cannot hide projects, so a "
+        "trainee can open the master's project (and other trainees') and see their ratings. "
+        "The master's project is pushed last; ask the master to rate after the trainees have "
+        "finished, and ask everyone to open only their own project."
+    )
+
+
+def scheme_copy_path(study: Study, scheme: Scheme) -> Path:
+    """Where push keeps a copy of a scheme it pushed: STUDY/schemes/<name>-v<ver>-<hash>.yaml."""
+    return study.root / "schemes" / f"{scheme.name}-v{scheme.version}-{scheme.content_hash}.yaml"
 
 
 # ---------------------------------------------------------------- projects.csv
@@ -134,28 +186,30 @@ def _coder_queues(
     clips = read_clips(study).set_index("clip_id")
     root = document_root(study, url)
     queues: dict[tuple[str, str], list[dict]] = {}
-    problems: list[str] = []
+    problems: dict[str, str] = {}  # clip id -> problem, each clip once however many coders
     for (batch, coder), rows in assignments.groupby(["batch", "coder"], sort=False):
         queue = []
         for clip_id in rows.sort_values("order")["clip_id"]:
             if clip_id not in clips.index:
-                problems.append(f"clip {clip_id} of batch {batch} is not in {study.clips_csv}")
+                problems[clip_id] = (
+                    f"clip {clip_id} of batch {batch} is not in {study.clips_csv}")
                 continue
             clip = clips.loc[clip_id]
             path = study.absolute(clip["file"])
             if not path.is_file():
-                problems.append(f"clip {clip_id}: file {clip['file']} is missing")
+                problems[clip_id] = f"clip {clip_id}: file {clip['file']} is missing"
                 continue
             fps = float(clip["fps"]) if clip.get("fps", "") not in ("", None) else 25.0
             video = bucket.url(path.name) if bucket else local_file_url(path, root)
             queue.append(task_data(clip_id, video, round(fps, 6)))
         queues[(batch, coder)] = queue
     if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        listed = list(problems.values())
+        more = f" (and {len(listed) - 3} more clips)" if len(listed) > 3 else ""
         raise PipelineError(
-            "; ".join(problems[:3]) + more
-            + f". Nothing was pushed: rerun `coding-pipeline segment {study.root}` to remake "
-            "missing clips, then push again."
+            "; ".join(listed[:3]) + more
+            + f". Nothing was pushed: rerun `coding-pipeline segment {study.root}`, which remakes "
+            "each missing clip with the same id, then push again."
         )
     return queues
 
@@ -232,9 +286,8 @@ def _ensure_local_storage(connection: Connection, project_id: int, folder: Path)
 
 def _recorded_project(
     study: Study, connection: Connection, record: pd.Series, on_server: dict[int, str],
-    scheme: Scheme,
 ) -> int:
-    """The project a projects.csv row names, checked to exist and to use the same scheme."""
+    """The project a projects.csv row names, checked to exist."""
     project_id = int(record["project_id"])
     if project_id not in on_server:
         raise PipelineError(
@@ -242,10 +295,33 @@ def _recorded_project(
             f"{connection.url}: if it was deleted on purpose, delete its row from "
             "projects.csv and push again (a new, empty project is made)."
         )
-    problem = scheme_problem(record, scheme)
-    if problem:
-        raise PipelineError(f"Push refused: {problem}")
     return project_id
+
+
+def _refuse_changed_scheme(study: Study, records: pd.DataFrame, scheme: Scheme) -> None:
+    """Stop before anything is sent if the scheme changed without a new version."""
+    for _, record in records.iterrows():
+        problem = scheme_problem(record, scheme, study.scheme_path)
+        if problem:
+            raise PipelineError(f"Push refused: {problem}")
+
+
+def _keep_scheme_copy(study: Study, scheme: Scheme) -> None:
+    """Keep a copy of the scheme file pushed, so a project's scheme can always be restored."""
+    target = scheme_copy_path(study, scheme)
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(target, study.scheme_path.read_text(encoding="utf-8"))
+
+
+def _old_scheme_note(record: pd.Series, scheme: Scheme, missing: int, study: Study) -> str:
+    return (
+        f"project {record['project_id']} ('{record['title']}') uses scheme "
+        f"{record['scheme_name']} version {record['scheme_version']} and lacks {missing} of its "
+        f"clips; they were not imported because the study's scheme is now {scheme.name} version "
+        f"{scheme.version}. To finish that project, restore its scheme from "
+        f"{study.root / 'schemes'} into {study.scheme_path} and push again."
+    )
 
 
 def _adopt_or_create(
@@ -306,14 +382,38 @@ def push_study(
         files = {study.absolute(clips.loc[c, "file"]) for c in assignments["clip_id"]}
         report.clips_uploaded = upload_missing(bucket, sorted(files))
     records = read_projects(study)
+    _refuse_changed_scheme(study, records, scheme)
     on_server = server_projects(connection)
-    for (batch, coder), queue in queues.items():
+    masters = {
+        key for key, rows in assignments.groupby(["batch", "coder"], sort=False)
+        if is_master_project(rows["role"])
+    }
+    for batch, coder in push_order(list(queues), masters):
+        queue = queues[(batch, coder)]
         title = project_title(batch, coder)
         known = records[(records["batch"] == batch) & (records["coder"] == coder)]
+        first_pushed = records[records["batch"] == batch]
         if not known.empty:
-            project_id = _recorded_project(study, connection, known.iloc[0], on_server, scheme)
+            record = known.iloc[0]
+            project_id = _recorded_project(study, connection, record, on_server)
             report.projects_existing += 1
+            if not same_scheme(record, scheme):
+                missing = len(missing_tasks(queue, existing_clip_ids(connection, project_id)))
+                if missing:
+                    report.notes.append(_old_scheme_note(record, scheme, missing, study))
+                say(f"  {title}: left as it is (scheme version {record['scheme_version']})")
+                continue
+        elif not first_pushed.empty and not same_scheme(first_pushed.iloc[0], scheme):
+            earlier = first_pushed.iloc[0]
+            report.notes.append(
+                f"batch {batch} was first pushed with scheme {earlier['scheme_name']} version "
+                f"{earlier['scheme_version']}, so its project for {coder} was not made with "
+                f"version {scheme.version}. To finish the batch, restore its scheme from "
+                f"{study.root / 'schemes'} into {study.scheme_path} and push again."
+            )
+            continue
         else:
+            _keep_scheme_copy(study, scheme)
             project_id, created = _adopt_or_create(
                 study, connection, title, batch, coder, on_server, scheme, config)
             report.projects_created += created
@@ -334,4 +434,7 @@ def push_study(
         report.tasks_imported += imported
         report.tasks_existing += len(queue) - imported
         say(f"  {title}: {imported} imported, {len(queue) - imported} already there")
+    training = assignments.loc[assignments["kind"] == "training", "batch"]
+    if not training.empty:
+        report.notes.append(training_note(training))
     return report

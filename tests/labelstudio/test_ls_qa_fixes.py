@@ -1,0 +1,127 @@
+"""QA findings against the session's real Label Studio: a changed scheme, a missing clip,
+training batches, pull problems and status."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from label_studio_sdk import LabelStudio
+
+from coding_pipeline import batches
+from coding_pipeline.cli import cli
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.labelstudio.pull import pull_study
+from coding_pipeline.labelstudio.push import push_study, read_projects
+from coding_pipeline.labelstudio.simulate import simulate_coders
+from coding_pipeline.study import load_study, write_text_atomic
+
+pytestmark = pytest.mark.labelstudio
+
+OLD_ANCHOR = "Warmth and pleasure in the child are evident throughout."
+
+
+def new_coders(n: int = 2) -> list[str]:
+    tag = secrets.token_hex(3)
+    return [f"qa-{chr(97 + i)}-{tag}@example.org" for i in range(n)]
+
+
+def add_clips(study, bank, n: int) -> list[str]:
+    """n more real clips in clips.csv (as a new session segmented after the first batch)."""
+    rows = []
+    for index in range(n):
+        clip_id = secrets.token_hex(6)
+        shutil.copyfile(bank[index % len(bank)], study.clips_dir / f"{clip_id}.mp4")
+        rows.append(f"{clip_id},FAMXQ404,TPBASELINE,ARMTREATED,videos/FAMXQ404_SRCNAME.mp4,"
+                    f"{2.0 * index},{2.0 * index + 2},clips/{clip_id}.mp4,25,50,ok")
+    text = study.clips_csv.read_text(encoding="utf-8")
+    write_text_atomic(study.clips_csv, text + "\n".join(rows) + "\n")
+    return [row.split(",")[0] for row in rows]
+
+
+def test_a_new_scheme_version_is_pushed_as_its_refusal_advises(
+        ls_study, label_studio, clip_bank):
+    coders = new_coders()
+    batches.create_batch(ls_study, coders, reliability_share=0.0, seed=2, name="batch-01")
+    push_study(ls_study)
+    first = read_projects(ls_study)
+    client = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    old_config = client.projects.get(id=int(first.iloc[0]["project_id"])).label_config
+    version_one = ls_study.scheme_path.read_text(encoding="utf-8")
+
+    # an anchor edited without a new version: refused, with advice that names the fix
+    edited = version_one.replace(OLD_ANCHOR, "Warmth is evident throughout.")
+    ls_study.scheme_path.write_text(edited, encoding="utf-8")
+    with pytest.raises(PipelineError, match="Push refused: .*set `version: 2`") as refusal:
+        push_study(ls_study)
+    assert "schemes/" in str(refusal.value)
+    assert read_projects(ls_study).equals(first)
+
+    # following the advice: version 2, a new session's clips in a new batch, push
+    ls_study.scheme_path.write_text(edited.replace("version: 1", "version: 2", 1),
+                                    encoding="utf-8")
+    add_clips(ls_study, clip_bank, 4)
+    batches.create_batch(ls_study, coders, reliability_share=0.0, seed=3, name="v2batch")
+    lost = client.tasks.list(project=int(first.iloc[0]["project_id"]))
+    client.tasks.delete(id=next(iter(lost)).id)  # batch-01 now lacks one of its clips
+    result = CliRunner().invoke(cli, ["push", str(ls_study.root)])
+    assert result.exit_code == 0, result.output
+    assert "lacks 1 of its clips" in result.output and "version 1" in result.output
+    projects = read_projects(ls_study)
+    assert len(projects) == 4
+    versions = dict(zip(projects["batch"] + "/" + projects["coder"], projects["scheme_version"],
+                        strict=True))
+    assert {v for k, v in versions.items() if k.startswith("batch-01/")} == {"1"}
+    assert {v for k, v in versions.items() if k.startswith("v2batch/")} == {"2"}
+    # the old projects keep their config; the new ones have the new anchor
+    for record in projects.itertuples():
+        config = client.projects.get(id=int(record.project_id)).label_config
+        if record.batch == "batch-01":
+            assert config == old_config
+        else:
+            assert "Warmth is evident throughout." in config and OLD_ANCHOR not in config
+    # the old version's file was kept, so restoring it finishes batch-01
+    kept = sorted((ls_study.root / "schemes").glob("*-v1-*.yaml"))
+    assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == version_one
+
+    simulate_coders(ls_study, coders, seed=1)
+    pull_study(ls_study)
+    ratings = pd.read_csv(ls_study.ratings_csv, dtype=str, keep_default_na=False)
+    by_batch = ratings.groupby("batch")["scheme_version"].agg(set).to_dict()
+    assert by_batch == {"batch-01": {"1"}, "v2batch": {"2"}}
+
+    ls_study.scheme_path.write_text(kept[0].read_text(encoding="utf-8"), encoding="utf-8")
+    restored = push_study(ls_study)
+    assert restored.tasks_imported == 1 and restored.projects_created == 0
+
+
+def test_a_missing_clip_is_named_once_with_the_fix(ls_study):
+    batches.create_batch(ls_study, new_coders(), reliability_share=1.0, seed=2)
+    clip = next(ls_study.clips_dir.glob("*.mp4"))
+    clip.unlink()
+    result = CliRunner().invoke(cli, ["push", str(ls_study.root)])
+    assert result.exit_code == 1
+    assert result.output.count(f"clip {clip.stem}: file clips/{clip.name} is missing") == 1
+    assert result.output.count("is missing") == 1, result.output
+    assert "remakes each missing clip with the same id" in result.output
+    assert f"coding-pipeline segment {ls_study.root}" in result.output
+
+
+def test_a_training_batch_pushes_the_master_last_and_says_why_once(ls_study, label_studio):
+    master, *trainees = new_coders(3)
+    batches.create_training_batch(ls_study, master, trainees, n_clips=3, seed=1)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["push", str(ls_study.root)])
+    assert result.exit_code == 0, result.output
+    projects = read_projects(ls_study)
+    ids = dict(zip(projects["coder"], projects["project_id"].astype(int), strict=True))
+    assert ids[master] == max(ids.values())
+    pushed = [line for line in result.output.splitlines() if line.startswith("  ")]
+    assert pushed[-1].endswith(f"- {master}: 3 imported, 0 already there")
+    assert result.output.count("cannot hide projects") == 1
+    assert "master to rate after the trainees" in result.output
+    shown = runner.invoke(cli, ["batch", "show", str(load_study(ls_study.root).root)])
+    assert shown.output.count("cannot hide projects") == 1
