@@ -8,7 +8,11 @@ Never lose a rating:
 - ratings.csv is rewritten atomically, and only when its content changes;
 - skipped annotations are recorded as status `skipped` (no item, no value); values outside the
   item's scale as status `out_of_scale` and reported; annotations deleted on the server are
-  reported as removed (they stay in the raw exports).
+  reported as removed (they stay in the raw exports);
+- problems are summarised, one line per kind with a count and a few examples; the full list is
+  saved as exports/<timestamp>_problems.txt (not again while it stays the same);
+- a project made with an earlier scheme version is read with that version's copy in
+  STUDY/schemes/ (kept by push) when there is one.
 
 `ratings_from_export` and `compare_ratings` are pure; `pull_study` does the I/O.
 """
@@ -35,7 +39,7 @@ from coding_pipeline.labelstudio.push import (
     server_projects,
 )
 from coding_pipeline.scheme import Scheme, load_scheme
-from coding_pipeline.study import Study, atomic_path, write_csv_atomic
+from coding_pipeline.study import Study, atomic_path, write_csv_atomic, write_text_atomic
 
 RATINGS_COLUMNS = [
     "clip_id", "coder", "item", "value", "annotation_id", "project", "batch", "role", "status",
@@ -56,6 +60,45 @@ class Changes:
         return bool(self.new or self.updated or self.removed)
 
 
+PROBLEM_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an export: its kind, where, and the full sentence."""
+
+    kind: str
+    clip: str
+    coder: str
+    item: str
+    value: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def example(self) -> str:
+        parts = [f"clip {self.clip}", self.coder]
+        parts += [f"item {self.item}"] if self.item else []
+        parts += [f"value '{self.value}'"] if self.value else []
+        return " ".join(parts)
+
+
+def summarise_problems(problems: list[Problem], full_list: Path | None) -> list[str]:
+    """One line per kind of problem: its count and up to PROBLEM_EXAMPLES examples (pure)."""
+    by_kind: dict[str, list[Problem]] = {}
+    for problem in problems:
+        by_kind.setdefault(problem.kind, []).append(problem)
+    lines = []
+    for kind, found in by_kind.items():
+        examples = "; ".join(p.example() for p in found[:PROBLEM_EXAMPLES])
+        more = " ..." if len(found) > PROBLEM_EXAMPLES else ""
+        lines.append(f"  problem: {len(found)} x {kind}, e.g. {examples}{more}")
+    if problems and full_list is not None:
+        lines.append(f"  every problem, one per line: {full_list}")
+    return lines
+
+
 @dataclass
 class PullReport:
     """What a pull found and wrote."""
@@ -65,7 +108,8 @@ class PullReport:
     annotations: int = 0
     skipped: int = 0
     changes: Changes = field(default_factory=Changes)
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    problems_file: Path | None = None
     exports_saved: list[Path] = field(default_factory=list)
     ratings_written: bool = False
 
@@ -96,7 +140,7 @@ class PullReport:
                 + ", ".join(self.changes.removed[:10])
                 + (" ..." if len(self.changes.removed) > 10 else "")
             )
-        lines += [f"  problem: {problem}" for problem in self.problems]
+        lines += summarise_problems(self.problems, self.problems_file)
         return "\n".join(lines)
 
 
@@ -112,24 +156,25 @@ def _coder_email(completed_by, emails: dict[int, str]) -> str:
         return f"user {completed_by}"
 
 
-def _result_value(result: dict) -> tuple[str, str | None]:
-    """The raw value of one result and a problem, if any."""
+def _result_value(result: dict) -> tuple[str, str | None, str]:
+    """The raw value of one result, and a problem and its kind, if any."""
     value = result.get("value", {})
     kind = result.get("type")
     if kind == "choices":
         chosen = value.get("choices") or []
         if len(chosen) != 1:
-            return (",".join(map(str, chosen)), f"{len(chosen)} choices instead of one")
-        return str(chosen[0]), None
+            return (",".join(map(str, chosen)), f"{len(chosen)} choices instead of one",
+                    "not exactly one choice")
+        return str(chosen[0]), None, ""
     if kind in ("rating", "number"):
-        return str(value.get(kind, "")), None
-    return "", f"unexpected result type '{kind}'"
+        return str(value.get(kind, "")), None, ""
+    return "", f"unexpected result type '{kind}'", "unexpected result type"
 
 
 def ratings_from_export(
     tasks: list[dict], project: dict, emails: dict[int, str], scheme: Scheme,
     roles: dict[tuple[str, str, str], str],
-) -> tuple[list[dict], list[str]]:
+) -> tuple[list[dict], list[Problem]]:
     """Rows of ratings.csv from one project's JSON export, and problems found on the way.
 
     `project` is the project's projects.csv row; `roles` maps (batch, clip_id, coder) to the
@@ -137,7 +182,7 @@ def ratings_from_export(
     annotation; a value outside the item's scale gets status `out_of_scale` and a problem.
     """
     rows: list[dict] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     scales = {item.id: item.scale for item in scheme.items}
     batch = project["batch"]
     where = f"project {project['project_id']}"
@@ -161,10 +206,12 @@ def ratings_from_export(
                 "scheme_version": str(project["scheme_version"]), "notes": notes,
             }
             if (batch, clip_id, coder) not in roles:
-                problems.append(
+                problems.append(Problem(
+                    "annotation by a coder not assigned the clip (kept, with no role)",
+                    clip_id, coder, "", "",
                     f"{where}, clip {clip_id}: annotation {annotation['id']} is by {coder}, "
                     "who is not assigned this clip in this batch (kept, with no role)."
-                )
+                ))
             if annotation.get("was_cancelled"):
                 rows.append({**base, "item": "", "value": "", "status": "skipped"})
                 continue
@@ -173,12 +220,14 @@ def ratings_from_export(
                 if item_id == NOTES_NAME:
                     continue
                 if item_id not in scales:
-                    problems.append(
+                    problems.append(Problem(
+                        f"control not an item of scheme {scheme.name} (left out)",
+                        clip_id, coder, str(item_id), "",
                         f"{where}, clip {clip_id}, annotation {annotation['id']}: control "
                         f"'{item_id}' is not an item of scheme {scheme.name} (left out)."
-                    )
+                    ))
                     continue
-                raw, problem = _result_value(result)
+                raw, problem, kind = _result_value(result)
                 status = "rated"
                 scale = scales[item_id]
                 if problem is None:
@@ -186,17 +235,21 @@ def ratings_from_export(
                         number = float(raw)
                     except ValueError:
                         number = None
-                    if number is None or not number.is_integer() \
-                            or not scale.min <= number <= scale.max:
+                    if number is None or not number.is_integer():
+                        problem = f"value '{raw}' is not a point of the scale"
+                        kind = "unreadable value"
+                    elif not scale.min <= number <= scale.max:
                         problem = f"value '{raw}' is outside the scale {scale.min}-{scale.max}"
+                        kind = "value outside the scale"
                     else:
                         raw = str(int(number))
                 if problem is not None:
                     status = "out_of_scale"
-                    problems.append(
-                        f"{where}, clip {clip_id}, annotation {annotation['id']}, item "
-                        f"{item_id}: {problem} (kept with status out_of_scale)."
-                    )
+                    problems.append(Problem(
+                        f"{kind} (kept with status out_of_scale)", clip_id, coder, item_id, raw,
+                        f"{where}, clip {clip_id}, coder {coder}, annotation {annotation['id']}, "
+                        f"item {item_id}: {problem} (kept with status out_of_scale)."
+                    ))
                 rows.append({**base, "item": item_id, "value": raw, "status": status})
     return rows, problems
 
@@ -254,6 +307,28 @@ def _export_path(exports_dir: Path, stamp: str, project_id: str) -> Path:
     return path
 
 
+def project_scheme(study: Study, record: pd.Series, current: Scheme) -> Scheme:
+    """The scheme a project was made with: the current one, or push's copy of an earlier one."""
+    if record["scheme_hash"] == current.content_hash:
+        return current
+    copy = study.root / "schemes" / (
+        f"{record['scheme_name']}-v{record['scheme_version']}-{record['scheme_hash']}.yaml")
+    return load_scheme(copy) if copy.is_file() else current
+
+
+def _save_problems(exports_dir: Path, stamp: str, problems: list[Problem]) -> Path | None:
+    """Write the full list of problems, unless the last list saved is the same; return its path."""
+    if not problems:
+        return None
+    text = "".join(f"{problem}\n" for problem in problems)
+    saved = sorted(exports_dir.glob("*_problems.txt"))
+    if saved and saved[-1].read_text(encoding="utf-8") == text:
+        return saved[-1]
+    path = exports_dir / f"{stamp}_problems.txt"
+    write_text_atomic(path, text)
+    return path
+
+
 def pull_study(
     study: Study, url: str | None = None, token: str | None = None,
     progress: Callable[[str], None] | None = None,
@@ -290,7 +365,8 @@ def pull_study(
         raw = export_project_raw(connection, int(record["project_id"]))
         exports.append((record["project_id"], raw))
         tasks = json.loads(raw)
-        project_rows, problems = ratings_from_export(tasks, record, emails, scheme, roles)
+        project_rows, problems = ratings_from_export(
+            tasks, record, emails, project_scheme(study, record, scheme), roles)
         rows.extend(project_rows)
         report.problems.extend(problems)
         say(f"  {record['title']}: {len({r['annotation_id'] for r in project_rows})} annotations")
@@ -309,6 +385,7 @@ def pull_study(
         with atomic_path(path) as temp:
             temp.write_bytes(payload)
         report.exports_saved.append(path)
+    report.problems_file = _save_problems(study.exports_dir, stamp, report.problems)
     if report.changes.any or not study.ratings_csv.is_file():
         write_csv_atomic(study.ratings_csv, new)
         report.ratings_written = True

@@ -10,8 +10,19 @@ import pandas as pd
 import pytest
 
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio.pull import RATINGS_COLUMNS, compare_ratings, ratings_from_export
-from coding_pipeline.labelstudio.push import local_file_url, missing_tasks, scheme_problem
+from coding_pipeline.labelstudio.pull import (
+    RATINGS_COLUMNS,
+    Problem,
+    compare_ratings,
+    ratings_from_export,
+    summarise_problems,
+)
+from coding_pipeline.labelstudio.push import (
+    local_file_url,
+    missing_tasks,
+    push_order,
+    scheme_problem,
+)
 from coding_pipeline.labelstudio.simulate import annotation_result, simulated_ratings
 from coding_pipeline.labelstudio.status import progress_table, task_progress
 from coding_pipeline.scheme import load_scheme
@@ -70,8 +81,8 @@ def test_skips_out_of_scale_values_unknown_controls_and_strangers_are_reported()
     assert ("12", "no_such_item") not in by_annotation
     assert by_annotation[("13", "warmth")]["coder"] == "b@lab.org"
     assert by_annotation[("13", "warmth")]["role"] == ""
-    text = "\n".join(problems)
-    assert "'7' is outside the scale 1-5" in text and "'2.5' is outside" in text
+    text = "\n".join(map(str, problems))
+    assert "'7' is outside the scale 1-5" in text and "'2.5' is not a point of the scale" in text
     assert "no_such_item" in text and "b@lab.org, who is not assigned" in text
 
 
@@ -97,10 +108,30 @@ def test_push_parts(tmp_path):
         local_file_url(Path("/elsewhere/x.mp4"), root)
     queue = [{"clip_id": c} for c in ("c3", "c1", "c2")]
     assert missing_tasks(queue, ["c1"]) == [{"clip_id": "c3"}, {"clip_id": "c2"}]
-    record = pd.Series({"project_id": "4", "title": "b - a@lab.org", "scheme_name": "s",
-                        "scheme_version": "1", "scheme_hash": SCHEME.content_hash})
-    assert scheme_problem(record, SCHEME) is None
-    assert "new version" in scheme_problem(record.replace(SCHEME.content_hash, "x"), SCHEME)
+    record = pd.Series({"project_id": "4", "title": "b - a@lab.org",
+                        "scheme_name": SCHEME.name, "scheme_version": str(SCHEME.version),
+                        "scheme_hash": SCHEME.content_hash})
+    path = Path("scheme.yaml")
+    assert scheme_problem(record, SCHEME, path) is None
+    edited = record.replace(SCHEME.content_hash, "x")
+    assert f"set `version: {int(SCHEME.version) + 1}` in scheme.yaml" in scheme_problem(
+        edited, SCHEME, path)
+    # another version (or scheme) is no problem: that project keeps its own
+    assert scheme_problem(edited.replace(str(SCHEME.version), "0"), SCHEME, path) is None
+    assert push_order([("b", "m"), ("b", "t1"), ("b", "t2")], {("b", "m")}) == [
+        ("b", "t1"), ("b", "t2"), ("b", "m")]
+
+
+def test_pull_problems_are_summarised_one_line_per_kind():
+    problems = [Problem("unreadable value", f"c{i}", "a@lab.org", "warmth", "x", f"full {i}")
+                for i in range(7)]
+    problems.append(Problem("value outside the scale", "c9", "b@lab.org", "fluency", "8", "f"))
+    lines = summarise_problems(problems, Path("exports/p.txt"))
+    assert lines[0] == ("  problem: 7 x unreadable value, e.g. " + "; ".join(
+        f"clip c{i} a@lab.org item warmth value 'x'" for i in range(5)) + " ...")
+    assert lines[1].startswith("  problem: 1 x value outside the scale, e.g. clip c9")
+    assert lines[2] == "  every problem, one per line: exports/p.txt"
+    assert summarise_problems([], None) == []
 
 
 def test_status_counts_rated_skipped_and_remaining():

@@ -163,7 +163,7 @@ def test_pull_reports_edits_deletions_skips_and_out_of_scale_values(ls_study, la
     assert report.new == 1  # the skip
     assert report.updated == 2  # the edit and the out-of-scale value
     assert report.removed == 2  # the deleted annotation and the one replaced by a skip
-    assert any("outside the scale" in p for p in report.problems)
+    assert any("outside the scale" in str(p) for p in report.problems)
     ratings = pd.read_csv(ls_study.ratings_csv, dtype=str, keep_default_na=False)
     edited_rows = ratings[(ratings["annotation_id"] == str(edited.annotations[0]["id"]))
                           & (ratings["item"] == result[0]["from_name"])]

@@ -125,3 +125,39 @@ def test_a_training_batch_pushes_the_master_last_and_says_why_once(ls_study, lab
     assert "master to rate after the trainees" in result.output
     shown = runner.invoke(cli, ["batch", "show", str(load_study(ls_study.root).root)])
     assert shown.output.count("cannot hide projects") == 1
+
+
+def test_pull_summarises_unreadable_values_and_lists_them_all_in_a_file(ls_study, label_studio):
+    coders = new_coders(1)
+    batches.create_batch(ls_study, coders, reliability_share=0.0, seed=2)
+    push_study(ls_study)
+    simulate_coders(ls_study, coders, seed=1)
+    client = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    project_id = int(read_projects(ls_study).iloc[0]["project_id"])
+    bad = 0
+    for task in client.tasks.list(project=project_id, fields="all"):
+        annotation = task.annotations[0]
+        result = [dict(r) for r in annotation["result"]]
+        for r in result:
+            if r["type"] == "choices":
+                r["value"] = {"choices": ["n/a"]}
+                bad += 1
+        result[0]["value"] = {"choices": ["9"]}
+        bad -= 1
+        client.annotations.update(id=annotation["id"], result=result)
+
+    output = CliRunner().invoke(cli, ["pull", str(ls_study.root)]).output
+    lines = [line for line in output.splitlines() if "problem" in line]
+    assert len(lines) == 3, output  # two kinds, and where the full list is
+    unreadable = next(line for line in lines if "unreadable value" in line)
+    assert f"{bad} x unreadable value" in unreadable and unreadable.count("value 'n/a'") == 5
+    assert f"{coders[0]} item " in unreadable
+    outside = next(line for line in lines if "outside the scale" in line)
+    assert "6 x value outside the scale" in outside and "value '9'" in outside
+    listed = sorted(ls_study.exports_dir.glob("*_problems.txt"))
+    assert len(listed) == 1 and str(listed[0]) in lines[-1]
+    assert len(listed[0].read_text(encoding="utf-8").splitlines()) == bad + 6
+
+    again = CliRunner().invoke(cli, ["pull", str(ls_study.root)]).output
+    assert str(listed[0]) in again  # the same problems: the same file, not a new one
+    assert sorted(ls_study.exports_dir.glob("*_problems.txt")) == listed
