@@ -19,7 +19,7 @@ URL = click.option(
 
 @click.group("server")
 def server_group() -> None:
-    """The study's private local Label Studio (data in STUDY/.labelstudio, 127.0.0.1 only).
+    """The study's private local Label Studio (data in STUDY/.labelstudio, on 127.0.0.1).
 
     \b
       coding-pipeline server start my-study
@@ -31,19 +31,27 @@ def server_group() -> None:
 
 @server_group.command("start")
 @STUDY
-@click.option("--port", type=click.IntRange(1024, 65535), help="Port (default: a free one).")
-def server_start(study: Path, port: int | None) -> None:
+@click.option("--port", type=click.IntRange(1024, 65535),
+              help="Port (default: the last one used, else a free one).")
+@click.option("--host", metavar="ADDRESS",
+              help="Address to listen on (default: the last one used, else 127.0.0.1, which "
+              "only this machine reaches). Any other address lets the network reach the videos.")
+def server_start(study: Path, port: int | None, host: str | None) -> None:
     """Start the study's private Label Studio, or find it running; print its URL.
 
     The first start sets up the database (about a minute). The server keeps running after
-    this command returns; stop it with `server stop`.
+    this command returns; stop it with `server stop`. A restart keeps the port and address
+    (coders' bookmarks name them); if another program took the port, it says which one it
+    moved to.
 
     \b
       coding-pipeline server start my-study
+      coding-pipeline server start my-study --port 48333
+      coding-pipeline server start my-study --host 192.168.1.20   # reachable by the lab network
     """
     from coding_pipeline.labelstudio.server import start_server
 
-    url = start_server(load_study(study), port=port, progress=click.echo)
+    url = start_server(load_study(study), port=port, host=host, progress=click.echo)
     click.echo(f"Label Studio is running at {url}")
     click.echo(f"Log in with the account shown by: coding-pipeline server credentials {study}")
 

@@ -1,11 +1,15 @@
 """The study's private local Label Studio: start, stop, status and credentials.
 
 The server's data (SQLite database, media, exports) live in STUDY/.labelstudio/data. It listens
-on 127.0.0.1 only, with telemetry, error reporting and version checks off, and serves the study's
-clips as local files. On first start an admin account is created with a generated password and
-API token, kept in STUDY/.labelstudio/credentials.json (mode 0600) and never printed or logged
-except by `coding-pipeline server credentials`. The server runs detached and keeps running after
-the command that started it returns; STUDY/.labelstudio/server.pid records its process id.
+on 127.0.0.1 only unless started with another address (kept for restarts, with a warning when it
+is not a loopback address), with telemetry, error reporting and version checks off, and serves
+the study's clips as local files. On first start an admin account is created with a generated
+password and API token, kept in STUDY/.labelstudio/credentials.json (mode 0600) and never
+printed or logged except by `coding-pipeline server credentials`. The server runs detached and
+keeps running after the command that started it returns; STUDY/.labelstudio/server.pid records
+its process id.
+A restart keeps the port (coders' bookmarks and invite links name it); if another program took
+it meanwhile, the server moves to a free port and says so.
 
 study.toml [label_studio] private_network_storage = true lets the server reach an S3-compatible
 store on this machine or the lab's network (read at start).
@@ -14,6 +18,8 @@ store on this machine or the lab's network (read at start).
 from __future__ import annotations
 
 import contextlib
+import errno
+import ipaddress
 import json
 import os
 import secrets
@@ -48,6 +54,7 @@ class Credentials:
     token: str
     secret_key: str = ""
     document_root: str = ""
+    host: str = HOST  # the address the server listens on
 
     def __repr__(self) -> str:  # keep secrets out of tracebacks and debug prints
         return f"Credentials(url={self.url!r}, email={self.email!r}, password=***, token=***)"
@@ -87,32 +94,75 @@ def _write_credentials(study: Study, credentials: Credentials) -> None:
     write_json_atomic(credentials_path(study), asdict(credentials), mode=0o600)
 
 
-def _new_credentials(port: int, document_root: Path) -> Credentials:
+def is_loopback(host: str) -> bool:
+    """True if `host` is a loopback address (reachable from this machine only)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_warning(host: str) -> str | None:
+    """The warning printed when the server listens on an address other machines can reach."""
+    if is_loopback(host):
+        return None
+    return (
+        f"WARNING: Label Studio listens on {host}, which is not a loopback address: other "
+        "machines on the network can reach it, and with it the families' videos. Put it behind "
+        "HTTPS and a firewall that admits only the coders, or restart it with --host 127.0.0.1."
+    )
+
+
+def server_url(host: str, port: int) -> str:
+    """The URL this machine reaches a server listening on host:port at."""
+    if host in ("0.0.0.0", "::"):
+        host = HOST
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def url_port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def _new_credentials(port: int, document_root: Path, host: str) -> Credentials:
     return Credentials(
-        url=f"http://{HOST}:{port}",
+        url=server_url(host, port),
         email=ADMIN_EMAIL,
         password=secrets.token_urlsafe(18),
         token=secrets.token_hex(20),  # 40 characters: the longest legacy token Label Studio takes
         secret_key=secrets.token_urlsafe(48),
         document_root=str(document_root),
+        host=host,
     )
 
 
-def _port_is_free(port: int) -> bool:
-    """True if nothing listens on the port (old connections closing down do not count)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _port_is_free(port: int, host: str = HOST) -> bool:
+    """True if nothing listens on host:port (old connections closing down do not count)."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((HOST, port))
-        except OSError:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(
+                    exc, socket.gaierror):
+                raise PipelineError(
+                    f"{host} is not an address of this machine: give --host one of its "
+                    "addresses (the default, 127.0.0.1, keeps the server private)."
+                ) from None
             return False
         return True
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
+def free_port(host: str = HOST) -> int:
+    """A TCP port on `host` (default 127.0.0.1) that nothing listens on right now."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
         return probe.getsockname()[1]
 
 
@@ -187,38 +237,52 @@ def _log_tail(study: Study, credentials: Credentials, lines: int = 5) -> str:
 
 def start_server(
     study: Study, port: int | None = None, document_root: Path | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, host: str | None = None,
 ) -> str:
     """Start the study's private Label Studio (or find it running) and return its URL.
 
     Idempotent: a server already running for this study is left alone and its URL returned.
     `document_root` is the folder local files are served from (default: the study folder);
-    the first start fixes it. `progress` receives a line now and then while the server boots.
+    the first start fixes it. `host` is the address to listen on (default: the one stored, else
+    127.0.0.1); a port or address given is kept for later starts. A restart keeps the stored
+    port unless another program took it: then a free one is used and `progress` is told.
+    `progress` also receives a line now and then while the server boots.
     """
     say = progress or (lambda _line: None)
     study.server_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(study.server_dir, 0o700)
     existing = read_credentials(study) if credentials_path(study).is_file() else None
+    listen = host or (existing.host if existing else HOST)
+    _port_is_free(0, listen)  # a clear error for an address this machine does not have
     pid = _read_pid(study)
     if pid is not None and existing is not None:
+        _refuse_change_while_running(study, existing, port, listen)
+        _warn_if_exposed(listen, say)
         _wait_until_healthy(study, existing, pid, say)
         return existing.url
-    if existing is None:
-        chosen = port or free_port()
-        credentials = _new_credentials(chosen, Path(document_root or study.root).resolve())
-    else:
-        chosen = port or int(existing.url.rsplit(":", 1)[1])
-        if port is None and not _port_is_free(chosen):
-            chosen = free_port()
-        credentials = Credentials(**{**asdict(existing), "url": f"http://{HOST}:{chosen}"})
-    if not _port_is_free(chosen):
+    if port is not None and not _port_is_free(port, listen):
         raise PipelineError(
-            f"Port {chosen} on {HOST} is in use: choose another with --port, or leave it out."
+            f"Port {port} on {listen} is in use by another program: choose another with --port, "
+            "or leave --port out."
         )
+    if existing is None:
+        chosen = port or free_port(listen)
+        credentials = _new_credentials(chosen, Path(document_root or study.root).resolve(),
+                                       listen)
+    else:
+        chosen = port or url_port(existing.url)
+        if not _port_is_free(chosen, listen):
+            chosen = free_port(listen)
+            say(f"Port {url_port(existing.url)} is in use by another program, so Label Studio "
+                f"moves to port {chosen}: links to {existing.url} (coders' bookmarks, invite "
+                "links) no longer work; send coders the new address.")
+        credentials = Credentials(**{**asdict(existing), "url": server_url(listen, chosen),
+                                     "host": listen})
+    _warn_if_exposed(listen, say)
     _write_credentials(study, credentials)
     with log_path(study).open("ab") as log:
         process = subprocess.Popen(
-            [_executable(), "start", "--no-browser", "--internal-host", HOST,
+            [_executable(), "start", "--no-browser", "--internal-host", listen,
              "--port", str(chosen)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=_server_environment(study, credentials), cwd=study.server_dir,
@@ -229,6 +293,23 @@ def start_server(
     _wait_until_healthy(study, credentials, process.pid, say)
     _check_token(study, credentials)
     return credentials.url
+
+
+def _refuse_change_while_running(
+    study: Study, running: Credentials, port: int | None, host: str,
+) -> None:
+    if (port is not None and port != url_port(running.url)) or host != running.host:
+        raise PipelineError(
+            f"Label Studio is already running at {running.url} (listening on {running.host}): "
+            f"stop it first (`coding-pipeline server stop {study.root}`) to change its port or "
+            "address."
+        )
+
+
+def _warn_if_exposed(host: str, say: Callable[[str], None]) -> None:
+    warning = host_warning(host)
+    if warning:
+        say(warning)
 
 
 def _wait_until_healthy(
@@ -281,10 +362,11 @@ def stop_server(study: Study) -> bool:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return False
-    port = int(read_credentials(study).url.rsplit(":", 1)[1])
+    credentials = read_credentials(study)
+    port = url_port(credentials.url)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline:
-        if _has_exited(pid) and _port_is_free(port):
+        if _has_exited(pid) and _port_is_free(port, credentials.host):
             return True
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):

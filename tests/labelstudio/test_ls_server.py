@@ -89,6 +89,8 @@ def test_cli_start_status_credentials_stop_of_a_study_server(tmp_path):
     try:
         assert started.exit_code == 0, started.output
         credentials = ls_server.read_credentials(study)
+        assert credentials.host == "127.0.0.1" and credentials.url.startswith("http://127.0.0.1:")
+        assert listening_addresses(ls_server.url_port(credentials.url)) == {"0100007F"}
         assert f"running at {credentials.url}" in started.output
         assert credentials.token not in started.output
         assert credentials.password not in started.output
@@ -120,3 +122,59 @@ def test_credentials_before_any_start_say_what_to_do(tmp_path):
     result = CliRunner().invoke(cli, ["server", "credentials", str(study.root)])
     assert result.exit_code == 1
     assert "server start" in result.output and "Traceback" not in result.output
+
+
+def can_bind(address: str) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.skipif(not can_bind("127.0.0.2"), reason="no 127.0.0.2 loopback alias here")
+def test_host_is_kept_and_a_taken_port_is_said_or_refused(tmp_path):
+    study = init_study(tmp_path / "aliased")
+    root = str(study.root)
+    runner = CliRunner()
+    try:
+        started = runner.invoke(cli, ["server", "start", root, "--host", "127.0.0.2"])
+        assert started.exit_code == 0, started.output
+        assert "WARNING" not in started.output  # 127.0.0.2 is loopback too
+        credentials = ls_server.read_credentials(study)
+        port = ls_server.url_port(credentials.url)
+        assert credentials.host == "127.0.0.2" and credentials.url.startswith("http://127.0.0.2:")
+        assert listening_addresses(port) == {"0200007F"}
+        runner.invoke(cli, ["server", "stop", root])
+        with socket.socket() as squatter:  # another program takes the port meanwhile
+            squatter.bind(("127.0.0.2", port))
+            squatter.listen()
+            busy = runner.invoke(cli, ["server", "start", root, "--port", str(port)])
+            assert busy.exit_code == 1 and "Traceback" not in busy.output
+            assert f"Port {port} on 127.0.0.2 is in use by another program" in busy.output
+            moved = runner.invoke(cli, ["server", "start", root])
+            assert moved.exit_code == 0, moved.output
+            said = [line for line in moved.output.splitlines() if f"Port {port} is in use" in line]
+            assert len(said) == 1 and "no longer work" in said[0]
+            now = ls_server.read_credentials(study)
+            assert now.host == "127.0.0.2" and ls_server.url_port(now.url) != port
+            assert f"moves to port {ls_server.url_port(now.url)}" in said[0]
+            assert listening_addresses(ls_server.url_port(now.url)) == {"0200007F"}
+        changing = runner.invoke(cli, ["server", "start", root, "--host", "127.0.0.1"])
+        assert changing.exit_code == 1 and "already running" in changing.output
+    finally:
+        runner.invoke(cli, ["server", "stop", root])
+
+
+def test_a_non_loopback_address_is_warned_about_and_a_foreign_one_refused(tmp_path):
+    assert ls_server.host_warning("127.0.0.1") is None
+    assert ls_server.host_warning("127.0.0.2") is None and ls_server.host_warning("::1") is None
+    warning = ls_server.host_warning("192.168.1.20")
+    assert "not a loopback address" in warning and "families' videos" in warning
+    assert "HTTPS" in warning and "firewall" in warning
+    study = init_study(tmp_path / "foreign")
+    result = CliRunner().invoke(cli, ["server", "start", str(study.root), "--host", "192.0.2.77"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "192.0.2.77 is not an address of this machine" in result.output
+    assert not ls_server.credentials_path(study).exists()
