@@ -80,6 +80,8 @@ def run_demo(
 
     echo("3/8 Segmenting sessions into clips")
     report = segment_study(study)
+    for line in report.warnings:
+        echo(f"  warning: {line}")
     for line in report.problems:
         echo(f"  problem: {line}")
     if report.problems:
