@@ -413,7 +413,6 @@ def push_study(
             )
             continue
         else:
-            _keep_scheme_copy(study, scheme)
             project_id, created = _adopt_or_create(
                 study, connection, title, batch, coder, on_server, scheme, config)
             report.projects_created += created
@@ -426,6 +425,7 @@ def push_study(
             }
             records = pd.concat([records, pd.DataFrame([row])], ignore_index=True)
             write_csv_atomic(projects_csv(study), records[PROJECT_COLUMNS])
+        _keep_scheme_copy(study, scheme)
         if bucket:
             ensure_s3_storage(connection, project_id, bucket)
         else:
