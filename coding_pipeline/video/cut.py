@@ -29,6 +29,10 @@ AUDIO_RATE = 48000
 RESYNC_SECONDS = 0.03  # audio timestamps further than this from the running count re-anchor it
 
 
+class SourceError(Exception):
+    """Reading or converting the source video failed (not writing the clips)."""
+
+
 @dataclass(frozen=True)
 class EncodeSettings:
     """How clips are encoded: browser-safe H.264 High + AAC in MP4 with +faststart."""
@@ -89,7 +93,8 @@ def cut_session(
     """Decode `info.path` once and write every clip of `jobs` that is not done yet.
 
     `progress(slots)` is called now and then with the grid slots reached so far, and
-    `on_clip(result)` after each clip is complete and renamed into place.
+    `on_clip(result)` after each clip is complete and renamed into place. Failures to read or
+    convert the source raise SourceError; failures to write clips raise as they come.
     """
     cutter = _Cutter(info, jobs, settings, progress, on_clip)
     try:
@@ -118,7 +123,11 @@ class _Cutter:
     def run(self) -> None:
         if not self.jobs or all(job.done for job in self.jobs):
             return
-        with av.open(str(self.info.path)) as container:
+        try:
+            container = av.open(str(self.info.path))
+        except av.error.FFmpegError as exc:
+            raise SourceError(f"{type(exc).__name__}: {exc}") from exc
+        with container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             self._seek_near_start(container, stream)
@@ -144,7 +153,12 @@ class _Cutter:
                     graph.push(None)
                     self._drain(graph, time_base)
                 shape = (frame.width, frame.height, frame.format.name)
-                graph = self._graph(frame, time_base)
+                try:
+                    graph = self._graph(frame, time_base)
+                except (av.error.FFmpegError, ValueError) as exc:
+                    raise SourceError(
+                        f"its picture ({shape[2]}, {shape[0]}x{shape[1]}) cannot be converted: "
+                        f"{exc}") from exc
             graph.push(frame)
             if not self._drain(graph, time_base):
                 return
@@ -261,7 +275,9 @@ class _DecodeAhead:
                     return
             self._put(self._END)
         except Exception as exc:  # handed to the consumer, raised there
-            self._put(exc)
+            error = SourceError(f"{type(exc).__name__}: {exc}")
+            error.__cause__ = exc
+            self._put(error)
 
     def _put(self, item) -> bool:
         while not self.stopping.is_set():
@@ -370,7 +386,10 @@ class _AudioFeed:
         self.layout = "mono" if info.audio_channels == 1 else "stereo"
         self.channels = 1 if self.layout == "mono" else 2
         self.t0 = info.t0
-        self.container = av.open(str(info.path))
+        try:
+            self.container = av.open(str(info.path))
+        except av.error.FFmpegError as exc:
+            raise SourceError(f"{type(exc).__name__}: {exc}") from exc
         self.chunks = self._chunks()
         self.buffer = np.zeros((self.channels, 0), np.float32)
         self.buffer_start = 0
@@ -413,6 +432,8 @@ class _AudioFeed:
             except StopIteration:
                 self.ended = True
                 break
+            except Exception as exc:
+                raise SourceError(f"its sound: {type(exc).__name__}: {exc}") from exc
             buffer_end = self.buffer_start + self.buffer.shape[1]
             if position > buffer_end:
                 gap = np.zeros((self.channels, position - buffer_end), np.float32)

@@ -153,3 +153,52 @@ def _frame_stamps(path: Path, index: int) -> list[int]:
         except av.error.FFmpegError:
             pass  # a file cut short: keep the timestamps read so far
     return sorted(stamps)
+
+
+def clip_is_complete(path: Path, frames: int, seconds: float | None = None,
+                     has_audio: bool | None = None) -> bool:
+    """Whether a finished clip is whole, without decoding it.
+
+    Its MP4 top-level boxes must tile the file exactly (a copy cut short or a clip still being
+    written fails this), FFmpeg must open it, its picture must have `frames` frames lasting
+    `seconds` (to within a frame), and it must have a sound stream exactly when `has_audio`.
+    None skips a check.
+    """
+    path = Path(path)
+    try:
+        if not _boxes_tile_file(path):
+            return False
+        with av.open(str(path)) as container:
+            video = container.streams.video
+            if not video or video[0].frames != frames:
+                return False
+            if seconds is not None and frames:
+                length = float((video[0].duration or 0) * video[0].time_base)
+                if abs(length - seconds) > seconds / frames:
+                    return False
+            return has_audio is None or has_audio == bool(container.streams.audio)
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+
+
+def _boxes_tile_file(path: Path) -> bool:
+    """Whether the MP4's top-level boxes (ftyp, moov, mdat, ...) end exactly at the file's end."""
+    size = path.stat().st_size
+    found: set[bytes] = set()
+    offset = 0
+    with path.open("rb") as handle:
+        while offset < size:
+            handle.seek(offset)
+            header = handle.read(16)
+            if len(header) < 8:
+                return False
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if length == 1 and len(header) == 16:
+                length = int.from_bytes(header[8:16], "big")
+            elif length == 0:
+                length = size - offset
+            if length < 8:
+                return False
+            found.add(kind)
+            offset += length
+    return offset == size and {b"ftyp", b"moov", b"mdat"} <= found
