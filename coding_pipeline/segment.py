@@ -7,12 +7,20 @@ sessions run in parallel processes. Work is never lost or repeated:
   clips completed so far, so a rerun after a crash reuses the ids and skips those clips;
 - a rerun skips sessions whose clips are all there with the same source and epochs;
 - a session whose clips were already handed to coders (listed in STUDY/batches/*.csv or
-  rated in ratings.csv) is never re-cut with other epochs or times.
+  rated in ratings.csv) is never re-cut with other epochs or times;
+- one run at a time per study (a lock on STUDY/.segment/lock), and a rerun checks that each
+  clip recorded as complete is whole (see video/probe.clip_is_complete) and re-cuts it if not;
+- a corrected dyad id, timepoint or arm relabels the session's clips (same video and epochs:
+  nothing re-encoded); clips of a session no longer in sessions.csv are removed unless they
+  were given to coders (then they are kept, with a warning).
 """
 
 from __future__ import annotations
 
+import csv
+import fcntl
 import hashlib
+import io
 import json
 import os
 import re
@@ -20,7 +28,9 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -33,13 +43,21 @@ from coding_pipeline.study import (
     CLIP_COLUMNS,
     Session,
     Study,
+    column_name,
     read_sessions,
+    read_spreadsheet_text,
     write_csv_atomic,
     write_json_atomic,
 )
-from coding_pipeline.video.cut import ClipJob, ClipResult, EncodeSettings, cut_session
+from coding_pipeline.video.cut import (
+    ClipJob,
+    ClipResult,
+    EncodeSettings,
+    SourceError,
+    cut_session,
+)
 from coding_pipeline.video.plan import PlanError, plan_epochs
-from coding_pipeline.video.probe import probe
+from coding_pipeline.video.probe import clip_is_complete, probe
 
 EXTRA_COLUMNS = ["duration_s", "epoch_index", "session_row", "width", "height", "has_audio",
                  "plan"]
@@ -48,13 +66,15 @@ CLIPS_TABLE_COLUMNS = CLIP_COLUMNS + EXTRA_COLUMNS
 
 @dataclass
 class SegmentReport:
-    """What a segment run did. `problems` are one line per failed sessions.csv row."""
+    """What a segment run did. `problems` are one line per failed sessions.csv row;
+    `notes` say what the run changed besides cutting (relabelled, removed, re-cut)."""
 
     clips_written: int = 0
     sessions_done: int = 0
     sessions_skipped: int = 0
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -66,6 +86,7 @@ class SessionJob:
     """Everything a worker process needs to segment one session (picklable)."""
 
     session: Session
+    where: str  # "sessions.csv row N (video as written there)"
     source: str  # as written in clips.csv
     plan: str  # the epoch settings, recorded per clip; a change means a re-cut
     epoch_seconds: float
@@ -98,17 +119,62 @@ def segment_study(study: Study, epoch_seconds: float | None = None, workers: int
     epoch = epoch_seconds if epoch_seconds is not None else study.config.epoch_seconds
     if epoch <= 0:
         raise PipelineError(f"--epoch {epoch:g}: the epoch must be more than 0 seconds.")
+    with segment_lock(study):
+        report = _segment(study, epoch, workers, progress)
+    configured = study.config.epoch_seconds
+    if epoch != configured:
+        report.notes.append(
+            f"clips were cut with --epoch {epoch:g} but study.toml says epoch_seconds = "
+            f"{configured:g}: set epoch_seconds = {epoch:g} in {study.toml_path} so later runs "
+            "cut the same clips.")
+    return report
+
+
+@contextmanager
+def segment_lock(study: Study) -> Iterator[None]:
+    """Hold STUDY/.segment/lock for one `segment` run (released on exit, also on a crash)."""
+    folder = study.root / ".segment"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lock", "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "unknown"
+            raise PipelineError(
+                f"another `segment` is running on this study (pid {pid}); wait for it to finish."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+def _segment(study: Study, epoch: float, workers: int | None, progress: bool) -> SegmentReport:
     sessions, problems = read_sessions(study)
+    if not sessions and not problems:
+        raise PipelineError(
+            f"{study.sessions_csv}: no sessions listed in sessions.csv; add one row per "
+            "recorded session (dyad_id,timepoint,arm,video,start,end) and rerun.")
     report = SegmentReport(problems=list(problems))
     table = read_clip_table(study)
     pushed = pushed_clip_ids(study)
     jobs = [make_job(study, session, epoch, table, pushed) for session in sessions]
+    listed, complete_keys = listed_sessions(study)
+    tidied = relabel_sessions(table, jobs, listed, report.notes)
+    tidied = _drop_stale(study, tidied, listed if complete_keys else None, pushed, report)
+    if not tidied.equals(table):
+        table = tidied
+        write_csv_atomic(study.clips_csv, table)
+        jobs = [make_job(study, session, epoch, table, pushed) for session in sessions]
+    report.notes.extend(recut_notes(jobs))
     count = workers or study.config.workers or os.cpu_count() or 1
     display = ProgressDisplay(len(jobs)) if progress else None
     order = {job.key: job.session.row for job in jobs}
     for outcome in _run(jobs, count, display):
         if display is not None:
-            display.finish(outcome.key)
+            display.finish(outcome.key, outcome.status)
         if outcome.status == "failed":
             report.problems.append(outcome.problem or "failed")
             continue
@@ -127,6 +193,114 @@ def segment_study(study: Study, epoch_seconds: float | None = None, workers: int
         display.close()
     report.problems.sort(key=_row_number)
     return report
+
+
+def listed_sessions(study: Study) -> tuple[set[tuple[str, str]], bool]:
+    """Every (dyad_id, timepoint) on a row of sessions.csv, bad rows included, and whether
+    every row has both (else a session's row cannot be told apart from a removed one)."""
+    text, delimiter = read_spreadsheet_text(study.sessions_csv)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader.fieldnames = [column_name(c) for c in (reader.fieldnames or [])]
+    keys, complete = set(), True
+    for raw in reader:
+        row = {k: (v or "").strip() for k, v in raw.items() if k is not None}
+        if not any(row.values()):
+            continue
+        if row.get("dyad_id") and row.get("timepoint"):
+            keys.add((row["dyad_id"], row["timepoint"]))
+        else:
+            complete = False
+    return keys, complete
+
+
+def relabel_sessions(table: pd.DataFrame, jobs: list[SessionJob],
+                     listed: set[tuple[str, str]], notes: list[str]) -> pd.DataFrame:
+    """Clips whose session was relabelled in sessions.csv, given their new labels (pure).
+
+    A session without clips takes over the clips of the same video cut with the same plan
+    under a dyad/timepoint no longer in sessions.csv; a session whose arm changed gets it in
+    its clips. Clip ids and files stay. One note per relabelled session.
+    """
+    table = table.copy()
+    for job in jobs:
+        session = job.session
+        keys = pd.Series(list(zip(table["dyad_id"], table["timepoint"], strict=True)),
+                         index=table.index, dtype=object)
+        mine = keys == job.key
+        same = (table["source"] == job.source) & (table["plan"] == job.plan)
+        if not mine.any():
+            moved = keys[same & ~keys.isin(listed)]
+            if moved.empty:
+                continue
+            old = moved.iloc[0]
+            rows = same & (keys == old)
+            notes.append(f"{job.where}: relabelled {int(rows.sum())} clips of {old[0]}/{old[1]}"
+                         f" as {session.dyad_id}/{session.timepoint} (same video and epochs; "
+                         "same clip ids, nothing re-encoded).")
+        else:
+            rows = same & mine & (table["arm"] != session.arm)
+            if not rows.any():
+                continue
+            notes.append(f"{job.where}: arm of {int(rows.sum())} clips changed from "
+                         f"'{table.loc[rows, 'arm'].iloc[0]}' to '{session.arm}'.")
+        table.loc[rows, ["dyad_id", "timepoint", "arm", "session_row"]] = [
+            session.dyad_id, session.timepoint, session.arm, str(session.row)]
+    return table
+
+
+def _drop_stale(study: Study, table: pd.DataFrame, listed: set[tuple[str, str]] | None,
+                pushed: set[str], report: SegmentReport) -> pd.DataFrame:
+    """Remove clips of sessions no longer in sessions.csv unless given to coders (then warn).
+
+    `listed` None (a row without dyad_id or timepoint) keeps everything this run.
+    """
+    if listed is None:
+        return table
+    keys = pd.Series(list(zip(table["dyad_id"], table["timepoint"], strict=True)),
+                     index=table.index, dtype=object)
+    for dyad, timepoint in sorted(set(keys[~keys.isin(listed)])):
+        rows = table[keys.loc[table.index] == (dyad, timepoint)]
+        given = [clip_id for clip_id in rows["clip_id"] if clip_id in pushed]
+        if given:
+            report.warnings.append(
+                f"{len(rows)} clips of {dyad}/{timepoint} ({', '.join(rows['clip_id'])}) are "
+                "kept in clips.csv although the session is no longer in sessions.csv, because "
+                f"{len(given)} were given to coders: put its row back in sessions.csv if it was "
+                "removed or relabelled by mistake, or leave these clips out of the analysis.")
+            continue
+        for name in rows["file"]:
+            study.absolute(name).unlink(missing_ok=True)
+        _manifest_path(study, (dyad, timepoint)).unlink(missing_ok=True)
+        report.notes.append(f"removed {len(rows)} clips of {dyad}/{timepoint}: the session is no"
+                            " longer in sessions.csv and none of its clips was given to coders.")
+        table = table[keys.loc[table.index] != (dyad, timepoint)]
+    return table.reset_index(drop=True)
+
+
+def recut_notes(jobs: list[SessionJob]) -> list[str]:
+    """One line per kind of change that makes this run re-cut sessions not given to coders."""
+    reasons: dict[str, int] = {}
+    for job in jobs:
+        if job.pushed or not job.existing:
+            continue
+        old = job.existing[0]
+        if old.get("source") != job.source:
+            reason = "their video changed in sessions.csv"
+        elif old.get("plan") != job.plan:
+            before, after = _plan_field(old.get("plan", ""), "epoch"), f"{job.epoch_seconds:g}"
+            reason = (f"epoch changed from {before} s to {after} s" if before != after
+                      else "start, end or min_last_epoch changed")
+        else:
+            continue
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return [f"re-cutting {count} session{'s' if count > 1 else ''}: {reason}."
+            for reason, count in reasons.items()]
+
+
+def _plan_field(plan: str, name: str) -> str:
+    """One setting (epoch, start, end, min_last) from a `plan` label."""
+    fields = dict(part.partition("=")[::2] for part in plan.split(";") if "=" in part)
+    return fields.get(name, "?")
 
 
 def _row_number(problem: str) -> int:
@@ -148,6 +322,9 @@ def read_clip_table(study: Study) -> pd.DataFrame:
     missing = [c for c in ("clip_id", "dyad_id", "timepoint", "file") if c not in table.columns]
     if missing:
         raise PipelineError(f"{study.clips_csv}: missing column(s) {', '.join(missing)}.")
+    for column in CLIPS_TABLE_COLUMNS:
+        if column not in table.columns:
+            table[column] = ""
     return table
 
 
@@ -179,13 +356,22 @@ def make_job(study: Study, session: Session, epoch: float, table: pd.DataFrame,
     existing = mine.to_dict("records")
     config = study.config
     return SessionJob(
-        session=session, source=study.relative(session.video),
+        session=session, where=session_where(study, session), source=study.relative(session.video),
         plan=plan_label(epoch, session, config.min_last_epoch), epoch_seconds=epoch,
         min_last_epoch=config.min_last_epoch,
         settings=EncodeSettings(max_height=config.max_height), clips_dir=study.clips_dir,
         manifest=_manifest_path(study, (session.dyad_id, session.timepoint)),
         existing=existing, pushed=any(row["clip_id"] in pushed for row in existing),
     )
+
+
+def session_where(study: Study, session: Session) -> str:
+    """'sessions.csv row N (video)', the video named as written in sessions.csv."""
+    try:
+        video = session.video.relative_to(study.root).as_posix()
+    except ValueError:
+        video = str(session.video)
+    return f"sessions.csv row {session.row} ({video})"
 
 
 def _manifest_path(study: Study, key: tuple[str, str]) -> Path:
@@ -255,42 +441,71 @@ def process_session(job: SessionJob, report=None) -> SessionOutcome:
 
     `report(key, slots_done, slots_total, fps)` receives progress now and then.
     """
-    session = job.session
-    where = session.where
+    where = job.where
     outcome = SessionOutcome(job.key, "failed")
-    complete = bool(job.existing) and all(
-        row.get("source") == job.source and row.get("plan") == job.plan
-        and (job.clips_dir.parent / row["file"]).is_file() for row in job.existing
-    )
-    if complete:
+    changed = [row for row in job.existing
+               if row.get("source") != job.source or row.get("plan") != job.plan]
+    if job.existing and not changed and all(_intact(job, row) for row in job.existing):
         outcome.status = "skipped"
         return outcome
-    changed = bool(job.existing) and any(
-        row.get("source") != job.source or row.get("plan") != job.plan for row in job.existing)
     if changed and job.pushed:
-        old = job.existing[0].get("plan", "")
-        outcome.problem = (
-            f"{where}: its clips were already given to coders (batches/, ratings.csv) with "
-            f"{old or 'other settings'}; re-cutting it as {job.plan} would orphan their "
-            "ratings. Keep the earlier epoch and times, or start a new study folder."
-        )
+        outcome.problem = f"{where}: {_refusal(job, changed[0])}"
         return outcome
     try:
         return _cut(job, outcome, report)
     except (PipelineError, PlanError) as exc:
         outcome.problem = f"{where}: {exc}."
-    except Exception as exc:  # one odd file must not stop the other sessions
+    except SourceError as exc:
         outcome.problem = (
-            f"{where}: could not be segmented ({type(exc).__name__}: {exc}); convert the "
-            "file to MP4 (H.264/AAC) and rerun, and please report the file's kind to us."
-        )
+            f"{where}: the video could not be decoded ({exc}); convert the file to MP4 "
+            "(H.264/AAC) and rerun, and please report the file's kind to us.")
+    except OSError as exc:
+        outcome.problem = (
+            f"{where}: its clips could not be written ({exc}); check that the study folder "
+            "has free space and is writable, then rerun (finished clips are kept).")
+    except Exception as exc:  # one odd failure must not stop the other sessions
+        outcome.problem = (
+            f"{where}: segmenting stopped on an unexpected error ({type(exc).__name__}: "
+            f"{exc}); rerun (finished clips are kept) and report it to us if it happens again.")
     return outcome
+
+
+def _refusal(job: SessionJob, old: dict[str, str]) -> str:
+    """Why a session given to coders is not re-cut, and the setting that would match."""
+    head = "its clips were already given to coders (batches/, ratings.csv)"
+    if old.get("source") != job.source:
+        return (f"{head} cut from {old.get('source')}; put that video back in sessions.csv "
+                "(re-cutting would orphan their ratings).")
+    plan = old.get("plan", "")
+    epoch = _plan_field(plan, "epoch")
+    if epoch != f"{job.epoch_seconds:g}":
+        return (f"{head} cut with {epoch} s epochs, not {job.epoch_seconds:g} s: rerun with "
+                f"--epoch {epoch}, or set epoch_seconds = {epoch} in study.toml.")
+    start, end, min_last = (_plan_field(plan, name) for name in ("start", "end", "min_last"))
+    if _plan_field(job.plan, "min_last") != min_last:
+        return (f"{head} cut with min_last_epoch = {min_last}: set min_last_epoch = {min_last}"
+                " in study.toml.")
+    return (f"{head} cut with start '{start}' and end '{end}'; put those times back in "
+            "sessions.csv (re-cutting would orphan their ratings).")
+
+
+def _intact(job: SessionJob, row: dict[str, str]) -> bool:
+    """Whether a clip recorded as complete is there and whole (opened, not decoded)."""
+    def number(name: str) -> float | None:
+        try:
+            return float(row.get(name, ""))
+        except ValueError:
+            return None
+    frames = number("frames")
+    audio = {"yes": True, "no": False}.get(row.get("has_audio", ""))
+    return frames is not None and clip_is_complete(
+        job.clips_dir.parent / row["file"], int(frames), number("duration_s"), audio)
 
 
 def _cut(job: SessionJob, outcome: SessionOutcome, report) -> SessionOutcome:
     """Probe, plan and cut a session that needs (some of) its clips made."""
     session = job.session
-    where = session.where
+    where = job.where
     info = probe(session.video)
     epochs = plan_epochs(info.frames, info.fps, job.epoch_seconds, session.start_s,
                          session.end_s, job.min_last_epoch)
@@ -312,9 +527,16 @@ def _cut(job: SessionJob, outcome: SessionOutcome, report) -> SessionOutcome:
         (job.clips_dir / f".{leftover}.part.mp4").unlink(missing_ok=True)
     ids = known["ids"]
     jobs = []
+    broken = []
     for epoch, clip_id in zip(epochs, ids, strict=True):
-        path = job.clips_dir / f"{clip_id}.mp4"
-        jobs.append(ClipJob(epoch, path, done=clip_id in known["rows"] and path.is_file()))
+        done = clip_id in known["rows"] and _intact(job, known["rows"][clip_id])
+        if clip_id in known["rows"] and not done:
+            broken.append(clip_id)
+        jobs.append(ClipJob(epoch, job.clips_dir / f"{clip_id}.mp4", done=done))
+    if broken:
+        outcome.warnings.append(
+            f"{where}: {len(broken)} of its {len(ids)} clips recorded as complete were missing "
+            f"or damaged ({', '.join(broken)}); cutting them again with the same ids.")
     manifest = {"source": job.source, "plan": job.plan, "ids": ids, "rows": known["rows"]}
     write_json_atomic(job.manifest, manifest)
 
@@ -388,7 +610,8 @@ class ProgressDisplay:
     """Progress on stderr: per session and overall frames, speed (x real time), time left.
 
     On a terminal one line is redrawn in place; otherwise a line is printed every 10 s and
-    whenever a session ends.
+    whenever a session ends ("finished", "failed" or "already complete"). Sessions already
+    complete are left out of the speed figure.
     """
 
     def __init__(self, sessions: int, stream=None, clock=time.monotonic) -> None:
@@ -417,17 +640,20 @@ class ProgressDisplay:
             self.lengths[key] = total / fps
             self._print(now, force=False)
 
-    def finish(self, key: tuple[str, str]) -> None:
-        """A session has ended (done, skipped or failed)."""
+    def finish(self, key: tuple[str, str], status: str = "done") -> None:
+        """A session has ended: status "done", "skipped" (already complete) or "failed"."""
         with self.lock:
             self.ended.add(key)
             previous = self.active.pop(key, None)
-            if previous is not None:  # a finished session counts whole
-                self.done_seconds += previous[1] / previous[2]
+            if previous is not None:  # a finished session counts whole, a failed one as far
+                done, total, fps = previous[:3]  # as it got
+                self.done_seconds += (total if status == "done" else done) / fps
             self.finished += 1
-            self._print(self.clock(), force=True, ended=key)
+            label = {"skipped": "already complete", "failed": "failed"}.get(status, "finished")
+            self._print(self.clock(), force=True, ended=(label, key))
 
-    def _print(self, now: float, force: bool, ended: tuple[str, str] | None = None) -> None:
+    def _print(self, now: float, force: bool,
+               ended: tuple[str, tuple[str, str]] | None = None) -> None:
         if not force and (now - self.last_print < (0.5 if self.tty else 10.0)
                           or now - self.started < 1.0):
             return
@@ -447,13 +673,15 @@ class ProgressDisplay:
         if waiting and self.lengths:  # sessions not started yet: guess the mean length
             remaining += waiting * sum(self.lengths.values()) / len(self.lengths)
         speed = seconds / max(now - self.started, 1.0)
-        overall = (f"{self.finished}/{self.sessions} sessions, {seconds:.0f} s of video "
-                   f"at {speed:.1f}x real time")
+        overall = f"{self.finished}/{self.sessions} sessions"
+        if seconds or self.active:
+            overall += f", {seconds:.0f} s of video at {speed:.1f}x real time"
         if remaining and speed:
             overall += f", {'about ' if waiting else ''}{_clock(remaining / speed)} left"
         line = " | ".join(parts + [overall])
         if ended is not None and not self.tty:
-            line = f"finished {ended[0]}/{ended[1]}; " + line
+            label, (dyad, timepoint) = ended
+            line = f"{label} {dyad}/{timepoint}; " + line
         if self.tty:
             self.stream.write("\r\x1b[K" + line)
         else:

@@ -28,7 +28,10 @@ def segment_command(study: Path, epoch_seconds: float | None, workers: int | Non
     exact start and end (seconds from the video's first frame), frame count and recording
     checks (qc: black, frozen, silent, no_audio).
 
-    Rerunning skips finished sessions and finishes interrupted ones. A bad row is
+    Rerunning skips finished sessions (after checking their clips are whole) and finishes
+    interrupted ones. A corrected dyad_id, timepoint or arm relabels the session's clips
+    without re-encoding; clips of a session removed from sessions.csv are deleted unless
+    they were given to coders. Only one `segment` runs on a study at a time. A bad row is
     reported on one line and the other rows are still cut; the exit status is then 1.
 
     \b
@@ -42,6 +45,8 @@ def segment_command(study: Path, epoch_seconds: float | None, workers: int | Non
         click.secho(f"Warning: {warning}", fg="yellow", err=True)
     for problem in report.problems:
         click.secho(f"Error: {problem}", fg="red", err=True)
+    for note in report.notes:
+        click.echo(f"Note: {note}")
     click.echo(
         f"{report.clips_written} clips written from {report.sessions_done} sessions; "
         f"{report.sessions_skipped} sessions already complete; "

@@ -101,8 +101,11 @@ def test_epoch_change_recuts_unpushed_sessions_but_refuses_pushed_ones(study):
     result = CliRunner().invoke(cli, ["segment", str(study.root), "--epoch", "3", "--quiet"])
     assert result.exit_code == 1
     refusal = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(refusal) == 1 and "row 2 (a.mp4)" in refusal[0]
-    assert "already given to coders" in refusal[0] and "epoch=2" in refusal[0]
+    assert len(refusal) == 1 and "row 2 (../a.mp4)" in refusal[0]
+    assert "already given to coders" in refusal[0] and "cut with 2 s epochs" in refusal[0]
+    assert "rerun with --epoch 2, or set epoch_seconds = 2 in study.toml" in refusal[0]
+    assert "Note: re-cutting 1 session: epoch changed from 2 s to 3 s." in result.output
+    assert "set epoch_seconds = 3 in" in result.output
     after = pd.read_csv(study.clips_csv, dtype=str)
     assert list(after[after.dyad_id == "D1"].clip_id) == list(clips[clips.dyad_id == "D1"].clip_id)
     recut = after[after.dyad_id == "D2"]
