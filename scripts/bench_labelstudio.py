@@ -15,12 +15,17 @@ Starts a private Label Studio in a temporary study folder (about a minute on fir
   annotations with one request per task (GET /api/tasks/{id}/annotations/), measured on
   --baseline-sample tasks and extrapolated.
 
-Both figures are printed in one run; the server is stopped at the end.
+- status: `study_status` of the pull study (two 5,000-task projects, every task rated), then
+  again after one task was skipped (a project with skips is read task by task). Baseline: what
+  status did before, one full JSON export per project.
+
+Every figure is printed in one run; the server is stopped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -47,6 +52,7 @@ from coding_pipeline.labelstudio.push import (  # noqa: E402
 )
 from coding_pipeline.labelstudio.server import read_credentials, start_server, stop_server  # noqa: E402
 from coding_pipeline.labelstudio.simulate import annotation_result, simulated_ratings  # noqa: E402
+from coding_pipeline.labelstudio.status import study_status  # noqa: E402
 from coding_pipeline.scheme import load_scheme  # noqa: E402
 from coding_pipeline.study import Study, init_study, write_csv_atomic  # noqa: E402
 
@@ -94,7 +100,7 @@ def bench_push(host: Study, url: str, token: str, tasks: int, sample: int) -> No
           f"extrapolated)   speed-up {baseline / ours:5.1f}x")
 
 
-def bench_pull(host: Study, url: str, token: str, tasks: int, sample: int) -> None:
+def bench_pull(host: Study, url: str, token: str, tasks: int, sample: int) -> Study:
     study = init_study(host.root.parent / "pull-study")
     make_clips(study, tasks, "q")
     coders = ["pull-coder-a@example.org", "pull-coder-b@example.org"]
@@ -116,7 +122,8 @@ def bench_pull(host: Study, url: str, token: str, tasks: int, sample: int) -> No
             "data": {"video": local_file_url(study.clips_dir / f"{c}.mp4", root),
                      "clip_id": c, "fps": 25},
             "annotations": [{"result": annotation_result(simulated_ratings(scheme, c, coder, 0)),
-                             "completed_by": users[coder], "lead_time": 90.0}],
+                             "completed_by": users[coder], "lead_time": 90.0,
+                             "ground_truth": False}],  # as a coder's own annotation
         } for c in queue["clip_id"]]
         for start in range(0, len(payload), 1000):
             connection.client.projects.import_tasks(id=project.id,
@@ -145,6 +152,31 @@ def bench_pull(host: Study, url: str, token: str, tasks: int, sample: int) -> No
     print(f"pull {2 * tasks:,} annotations: ours {ours:7.1f} s   baseline one request per task "
           f"{baseline:7.1f} s (measured {len(task_ids)} tasks, {per_task * 1000:.1f} ms each, "
           f"extrapolated)   speed-up {baseline / ours:5.1f}x")
+    return study
+
+
+def bench_status(study: Study, url: str, token: str, tasks: int) -> None:
+    connection = connect(study, url=url, token=token)
+    project_ids = [int(p) for p in pd.read_csv(study.root / "projects.csv")["project_id"]]
+    started = time.perf_counter()
+    table = study_status(study, url=url, token=token)
+    counters = time.perf_counter() - started
+    assert list(table["rated"]) == [tasks, tasks], table
+    task = next(iter(connection.client.tasks.list(project=project_ids[0], page_size=1)))
+    connection.client.annotations.create(id=task.id, result=[], was_cancelled=True)
+    started = time.perf_counter()
+    study_status(study, url=url, token=token)
+    with_skips = time.perf_counter() - started
+
+    started = time.perf_counter()
+    for project_id in project_ids:  # the old way: one full export per project
+        json.loads(b"".join(connection.client.projects.exports.download_sync(
+            project_id, export_type="JSON", download_all_tasks=True)))
+    baseline = time.perf_counter() - started
+    print(f"status 2 x {tasks:,} tasks: ours {counters:7.2f} s (counters), {with_skips:.2f} s "
+          f"(one project with a skip, read task by task)   baseline one export per project "
+          f"{baseline:7.2f} s   speed-up {baseline / counters:5.1f}x / "
+          f"{baseline / with_skips:.1f}x")
 
 
 def main() -> None:
@@ -159,7 +191,8 @@ def main() -> None:
         try:
             token = read_credentials(host).token
             bench_push(host, url, token, args.tasks, args.baseline_sample)
-            bench_pull(host, url, token, args.tasks, args.baseline_sample)
+            pulled = bench_pull(host, url, token, args.tasks, args.baseline_sample)
+            bench_status(pulled, url, token, args.tasks)
         finally:
             stop_server(host)
 

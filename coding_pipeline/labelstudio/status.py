@@ -1,4 +1,14 @@
-"""Coding progress: per batch and coder, clips assigned, done (rated or skipped) and remaining."""
+"""Coding progress: per batch and coder, clips assigned, done (rated or skipped) and remaining.
+
+Read from the server's counters, not from exports: one request gives every project's count of
+tasks with a submitted annotation, of submitted annotations and of skipped annotations. When
+there is no skip and each submitted annotation is on a task of its own, the first is the
+number of tasks rated; otherwise (skips, a second annotation of a task, an annotation starred
+as ground truth, which that counter leaves out) the project is read task by task (id and two
+counters per task). Two 5,000-task projects, every task rated: 0.19 s from the counters,
+3.1 s when one of them has a skip, 23 s with one full export per project as before
+(scripts/bench_labelstudio.py).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +16,8 @@ import pandas as pd
 
 from coding_pipeline import batches
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio.client import connect
-from coding_pipeline.labelstudio.push import export_project, read_projects
+from coding_pipeline.labelstudio.client import Connection, connect
+from coding_pipeline.labelstudio.push import read_projects
 from coding_pipeline.study import Study
 
 STATUS_COLUMNS = ["batch", "coder", "assigned", "rated", "skipped", "remaining", "project"]
@@ -35,15 +45,44 @@ def progress_table(
 
 
 def task_progress(tasks: list[dict]) -> tuple[int, int]:
-    """(tasks with a submitted annotation, tasks with only skipped ones) of one export (pure)."""
+    """(tasks with a submitted annotation, tasks with only skipped ones) from the task list's
+    per-task counters `total_annotations` (submitted) and `cancelled_annotations` (pure)."""
     rated = skipped = 0
     for task in tasks:
-        annotations = task.get("annotations", [])
-        if any(not a.get("was_cancelled") for a in annotations):
+        if task.get("total_annotations") or 0:
             rated += 1
-        elif annotations:
+        elif task.get("cancelled_annotations") or 0:
             skipped += 1
     return rated, skipped
+
+
+COUNTERS = "id,num_tasks_with_annotations,total_annotations_number,skipped_annotations_number"
+TASK_COUNTERS = "id,total_annotations,cancelled_annotations"
+PAGE_SIZE = 5000
+
+
+def project_progress(connection: Connection, project_ids: list[int]) -> dict[str, tuple[int, int]]:
+    """Project id -> (tasks rated, tasks only skipped), from the server's counters."""
+    wanted = ",".join(str(i) for i in project_ids)
+    projects = connection.call("reading the projects' progress", lambda: list(
+        connection.client.projects.list(ids=wanted, include=COUNTERS, page_size=1000)))
+    done: dict[str, tuple[int, int]] = {}
+    for project in projects:
+        rated = int(project.num_tasks_with_annotations or 0)
+        submitted = int(project.total_annotations_number or 0)
+        skips = int(project.skipped_annotations_number or 0)
+        simple = skips == 0 and submitted == rated
+        done[str(project.id)] = (rated, 0) if simple else _task_by_task(connection, project.id)
+    return done
+
+
+def _task_by_task(connection: Connection, project_id: int) -> tuple[int, int]:
+    """Rated and only-skipped tasks of a project, from its task list's per-task counters."""
+    def read() -> list[dict]:
+        tasks = connection.client.tasks.list(
+            project=project_id, include=TASK_COUNTERS, page_size=PAGE_SIZE)
+        return [task.model_dump() if hasattr(task, "model_dump") else dict(task) for task in tasks]
+    return task_progress(connection.call(f"reading project {project_id}'s tasks", read))
 
 
 def study_status(study: Study, url: str | None = None, token: str | None = None) -> pd.DataFrame:
@@ -58,8 +97,7 @@ def study_status(study: Study, url: str | None = None, token: str | None = None)
     done: dict[str, tuple[int, int]] = {}
     if not projects.empty:
         connection = connect(study, url, token)
-        for project_id in projects["project_id"]:
-            done[str(project_id)] = task_progress(export_project(connection, int(project_id)))
+        done = project_progress(connection, [int(i) for i in projects["project_id"]])
     return progress_table(assignments, projects, done)
 
 

@@ -141,9 +141,11 @@ def test_status_counts_rated_skipped_and_remaining():
         "order": [1, 2, 3, 1, 2],
     })
     projects = pd.DataFrame({"batch": ["b1"], "coder": ["a@x.org"], "project_id": ["9"]})
-    tasks = [{"annotations": [{"was_cancelled": False}]},
-             {"annotations": [{"was_cancelled": True}]}, {"annotations": []}]
-    assert task_progress(tasks) == (1, 1)
+    tasks = [{"total_annotations": 1, "cancelled_annotations": 0},
+             {"total_annotations": 0, "cancelled_annotations": 1},
+             {"total_annotations": 0, "cancelled_annotations": 0},
+             {"total_annotations": 1, "cancelled_annotations": 2}]
+    assert task_progress(tasks) == (2, 1)
     table = progress_table(assignments, projects, {"9": (1, 1)})
     assert table.to_dict("records") == [
         {"batch": "b1", "coder": "a@x.org", "assigned": 3, "rated": 1, "skipped": 1,

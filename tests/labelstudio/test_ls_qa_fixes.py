@@ -161,3 +161,34 @@ def test_pull_summarises_unreadable_values_and_lists_them_all_in_a_file(ls_study
     again = CliRunner().invoke(cli, ["pull", str(ls_study.root)]).output
     assert str(listed[0]) in again  # the same problems: the same file, not a new one
     assert sorted(ls_study.exports_dir.glob("*_problems.txt")) == listed
+
+
+def test_status_counts_from_the_servers_counters_without_exports(
+        ls_study, label_studio, monkeypatch):
+    coders = new_coders()
+    batches.create_batch(ls_study, coders, reliability_share=0.0, seed=4)
+    push_study(ls_study)
+    simulate_coders(ls_study, coders, seed=1)
+    client = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    projects = read_projects(ls_study)
+    skipper = projects.iloc[0]
+    tasks = list(client.tasks.list(project=int(skipper["project_id"]), fields="all"))
+    client.annotations.delete(id=tasks[0].annotations[0]["id"])  # only skipped
+    client.annotations.create(id=tasks[0].id, result=[], was_cancelled=True)
+    client.annotations.create(id=tasks[1].id, result=[], was_cancelled=True)  # rated and skipped
+    client.annotations.delete(id=tasks[2].annotations[0]["id"])  # not done
+    other = projects.iloc[1]
+    starred = next(iter(client.tasks.list(project=int(other["project_id"]), fields="all")))
+    client.annotations.update(id=starred.annotations[0]["id"], ground_truth=True)
+    assigned = {c: len(batches.load_assignments(ls_study).query("coder == @c")) for c in coders}
+
+    def no_exports(*_args, **_kwargs):
+        raise AssertionError("status downloaded an export")
+    monkeypatch.setattr("coding_pipeline.labelstudio.push.export_project_raw", no_exports)
+    result = CliRunner().invoke(cli, ["status", str(ls_study.root)])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[1]: line.split() for line in result.output.splitlines()[1:]}
+    first, second = skipper["coder"], next(c for c in coders if c != skipper["coder"])
+    n = assigned[first]
+    assert rows[first][2:6] == [str(n), str(n - 2), "1", "1"]
+    assert rows[second][2:6] == [str(assigned[second]), str(assigned[second]), "0", "0"]
