@@ -234,14 +234,14 @@ def relabel_sessions(table: pd.DataFrame, jobs: list[SessionJob],
                 continue
             old = moved.iloc[0]
             rows = same & (keys == old)
-            notes.append(f"{job.where}: relabelled {int(rows.sum())} clips of {old[0]}/{old[1]}"
+            notes.append(f"{job.where}: relabelled {_clips(int(rows.sum()))} of {old[0]}/{old[1]}"
                          f" as {session.dyad_id}/{session.timepoint} (same video and epochs; "
                          "same clip ids, nothing re-encoded).")
         else:
             rows = same & mine & (table["arm"] != session.arm)
             if not rows.any():
                 continue
-            notes.append(f"{job.where}: arm of {int(rows.sum())} clips changed from "
+            notes.append(f"{job.where}: arm of {_clips(int(rows.sum()))} changed from "
                          f"'{table.loc[rows, 'arm'].iloc[0]}' to '{session.arm}'.")
         table.loc[rows, ["dyad_id", "timepoint", "arm", "session_row"]] = [
             session.dyad_id, session.timepoint, session.arm, str(session.row)]
@@ -263,15 +263,17 @@ def _drop_stale(study: Study, table: pd.DataFrame, listed: set[tuple[str, str]] 
         given = [clip_id for clip_id in rows["clip_id"] if clip_id in pushed]
         if given:
             report.warnings.append(
-                f"{len(rows)} clips of {dyad}/{timepoint} ({', '.join(rows['clip_id'])}) are "
+                f"{_clips(len(rows))} of {dyad}/{timepoint} ({', '.join(rows['clip_id'])}) "
+                f"{'is' if len(rows) == 1 else 'are'} "
                 "kept in clips.csv although the session is no longer in sessions.csv, because "
-                f"{len(given)} were given to coders: put its row back in sessions.csv if it was "
-                "removed or relabelled by mistake, or leave these clips out of the analysis.")
+                f"{len(given)} {'was' if len(given) == 1 else 'were'} given to coders: put its "
+                "row back in sessions.csv if it was removed or relabelled by mistake, or leave "
+                "these clips out of the analysis.")
             continue
         for name in rows["file"]:
             study.absolute(name).unlink(missing_ok=True)
         _manifest_path(study, (dyad, timepoint)).unlink(missing_ok=True)
-        report.notes.append(f"removed {len(rows)} clips of {dyad}/{timepoint}: the session is no"
+        report.notes.append(f"removed {_clips(len(rows))} of {dyad}/{timepoint}: the session is no"
                             " longer in sessions.csv and none of its clips was given to coders.")
         table = table[keys.loc[table.index] != (dyad, timepoint)]
     return table.reset_index(drop=True)
@@ -295,6 +297,10 @@ def recut_notes(jobs: list[SessionJob]) -> list[str]:
         reasons[reason] = reasons.get(reason, 0) + 1
     return [f"re-cutting {count} session{'s' if count > 1 else ''}: {reason}."
             for reason, count in reasons.items()]
+
+
+def _clips(count: int) -> str:
+    return f"{count} clip{'' if count == 1 else 's'}"
 
 
 def _plan_field(plan: str, name: str) -> str:
@@ -674,9 +680,9 @@ class ProgressDisplay:
             remaining += waiting * sum(self.lengths.values()) / len(self.lengths)
         speed = seconds / max(now - self.started, 1.0)
         overall = f"{self.finished}/{self.sessions} sessions"
-        if seconds or self.active:
+        if seconds >= 1:  # less is no measure of speed yet
             overall += f", {seconds:.0f} s of video at {speed:.1f}x real time"
-        if remaining and speed:
+        if remaining and seconds >= 1:
             overall += f", {'about ' if waiting else ''}{_clock(remaining / speed)} left"
         line = " | ".join(parts + [overall])
         if ended is not None and not self.tty:
