@@ -18,7 +18,6 @@ sessions run in parallel processes. Work is never lost or repeated:
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import io
 import json
@@ -130,6 +129,22 @@ def segment_study(study: Study, epoch_seconds: float | None = None, workers: int
     return report
 
 
+def _lock_without_waiting(handle) -> None:
+    """Take an exclusive lock on an open file; raise BlockingIOError if another process has it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        handle.seek(0)
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            raise BlockingIOError from None
+        return
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 @contextmanager
 def segment_lock(study: Study) -> Iterator[None]:
     """Hold STUDY/.segment/lock for one `segment` run (released on exit, also on a crash)."""
@@ -137,10 +152,13 @@ def segment_lock(study: Study) -> Iterator[None]:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "lock", "a+", encoding="utf-8") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_without_waiting(handle)
         except BlockingIOError:
             handle.seek(0)
-            pid = handle.read().strip() or "unknown"
+            try:
+                pid = handle.read().strip() or "unknown"
+            except OSError:
+                pid = "unknown"
             raise PipelineError(
                 f"another `segment` is running on this study (pid {pid}); wait for it to finish."
             ) from None
