@@ -8,6 +8,8 @@ rerunning it continues from where the previous run stopped.
 from __future__ import annotations
 
 import csv
+import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,6 +49,14 @@ def make_sample_sessions(
     lines = ["dyad_id,timepoint,arm,video,start,end,child_age_months"]
     lines += [",".join(str(v) for v in row) for row in rows]
     write_text_atomic(study.sessions_csv, "\n".join(lines) + "\n")
+
+
+def _command_name() -> str:
+    """How to call coding-pipeline from a shell: by name when on PATH, else by its full path."""
+    installed = Path(sys.executable).parent / "coding-pipeline"
+    if shutil.which("coding-pipeline") or not installed.exists():
+        return "coding-pipeline"
+    return str(installed)
 
 
 def _has_sessions(study: Study) -> bool:
@@ -129,10 +139,11 @@ def run_demo(
     echo("")
     echo(f"Label Studio is still running at {url}")
     echo("To rate a clip by hand:")
-    echo(f"  1. coding-pipeline server credentials {root}   (prints the login; keep it private)")
+    command = _command_name()
+    echo(f"  1. {command} server credentials {root}   (prints the login; keep it private)")
     echo(f"  2. open {url} in a browser and log in with that email and password")
     echo("  3. open a project such as 'batch-01 - simulated-coder-a@example.org',")
     echo("     click 'Label All Tasks', rate every item, then Submit (or Update)")
-    echo(f"  4. coding-pipeline pull {root}   then   coding-pipeline reliability {root}")
-    echo(f"Stop the server with: coding-pipeline server stop {root}")
+    echo(f"  4. {command} pull {root}   then   {command} reliability {root}")
+    echo(f"Stop the server with: {command} server stop {root}")
     return 0
