@@ -17,9 +17,7 @@ sessions run in parallel processes. Work is never lost or repeated:
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import re
@@ -40,11 +38,11 @@ import pandas as pd
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.study import (
     CLIP_COLUMNS,
+    REQUIRED_SESSION_COLUMNS,
     Session,
     Study,
-    column_name,
     read_sessions,
-    read_spreadsheet_text,
+    read_table,
     write_csv_atomic,
     write_json_atomic,
 )
@@ -216,19 +214,12 @@ def _segment(study: Study, epoch: float, workers: int | None, progress: bool) ->
 def listed_sessions(study: Study) -> tuple[set[tuple[str, str]], bool]:
     """Every (dyad_id, timepoint) on a row of sessions.csv, bad rows included, and whether
     every row has both (else a session's row cannot be told apart from a removed one)."""
-    text, delimiter = read_spreadsheet_text(study.sessions_csv)
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    reader.fieldnames = [column_name(c) for c in (reader.fieldnames or [])]
-    keys, complete = set(), True
-    for raw in reader:
-        row = {k: (v or "").strip() for k, v in raw.items() if k is not None}
-        if not any(row.values()):
-            continue
-        if row.get("dyad_id") and row.get("timepoint"):
-            keys.add((row["dyad_id"], row["timepoint"]))
-        else:
-            complete = False
-    return keys, complete
+    rows = read_table(study.sessions_csv, REQUIRED_SESSION_COLUMNS, "see `coding-pipeline init`")
+    rows = rows.apply(lambda column: column.str.strip())
+    rows = rows[(rows != "").any(axis=1)]
+    named = (rows["dyad_id"] != "") & (rows["timepoint"] != "")
+    keys = set(zip(rows.loc[named, "dyad_id"], rows.loc[named, "timepoint"], strict=True))
+    return keys, bool(named.all())
 
 
 def relabel_sessions(table: pd.DataFrame, jobs: list[SessionJob],
@@ -353,7 +344,11 @@ def read_clip_table(study: Study) -> pd.DataFrame:
 
 
 def pushed_clip_ids(study: Study) -> set[str]:
-    """Clip ids already handed to coders: those in any STUDY/batches/*.csv or ratings.csv."""
+    """Clip ids already handed to coders: those in any STUDY/batches/*.csv or ratings.csv.
+
+    Deliberately wider than `batches.load_assignments`: a batch .csv without its .json
+    (a batch written by hand, or one cut short) still counts, so its clips are not re-cut.
+    """
     ids: set[str] = set()
     for path in [*sorted((study.root / "batches").glob("*.csv")), study.ratings_csv]:
         if not path.is_file():

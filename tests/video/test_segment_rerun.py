@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from video_helpers import decode_clip, make_study
+from video_helpers import decode_clip, make_study, stamps
 
 import coding_pipeline.video.cut as cut
 from coding_pipeline.cli import cli
@@ -22,10 +22,6 @@ def study(tmp_path):
     write_sample_video(tmp_path / "b.mp4", 5, seed=2)
     return make_study(tmp_path / "study", ["D1,T1,A,../a.mp4,,", "D2,T1,B,../b.mp4,,"],
                       epoch=2.0)
-
-
-def stamps(study) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in study.clips_dir.glob("*.mp4")}
 
 
 def test_rerun_skips_complete_sessions_and_redoes_a_missing_clip(study):

@@ -10,7 +10,7 @@ import textwrap
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from video_helpers import decode_clip, make_study
+from video_helpers import decode_clip, make_study, stamps
 
 import coding_pipeline.video.cut as cut
 from coding_pipeline.cli import cli
@@ -31,10 +31,6 @@ def study(tmp_path):
 def write_sessions(study, rows: list[str]) -> None:
     study.sessions_csv.write_text(
         "dyad_id,timepoint,arm,video,start,end\n" + "".join(r + "\n" for r in rows))
-
-
-def stamps(study) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in study.clips_dir.glob("*.mp4")}
 
 
 def segment(study, *options: str):

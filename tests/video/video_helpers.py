@@ -95,3 +95,8 @@ def make_study(root: Path, rows: list[str], epoch: float = 4.0):
         "dyad_id,timepoint,arm,video,start,end\n" + "".join(r + "\n" for r in rows),
         encoding="utf-8")
     return study
+
+
+def stamps(study) -> dict[str, int]:
+    """Each clip file's modification time, to tell whether a rerun rewrote it."""
+    return {p.name: p.stat().st_mtime_ns for p in study.clips_dir.glob("*.mp4")}
