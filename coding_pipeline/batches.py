@@ -25,10 +25,18 @@ import numpy as np
 import pandas as pd
 
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.study import Study, read_clips, write_csv_atomic, write_json_atomic
+from coding_pipeline.study import (
+    Study,
+    read_clips,
+    read_table,
+    restore_advice,
+    write_csv_atomic,
+    write_json_atomic,
+)
 
 ASSIGNMENT_COLUMNS = ["clip_id", "coder", "role", "order"]
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+_META_KEYS = ("name", "kind", "coders", "seed", "reliability_share", "created_at")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -50,6 +58,7 @@ class BatchPlan:
             "name": self.name, "kind": self.kind, "created_at": self.created_at,
             "coders": self.coders, "master": self.master, "seed": self.seed,
             "reliability_share": self.reliability_share,
+            "assignments": len(self.assignments),
         }
 
 
@@ -237,13 +246,27 @@ def load_batches(study: Study) -> list[BatchPlan]:
     plans = []
     for meta_path in sorted(batches_dir(study).glob("*.json")):
         csv_path = meta_path.with_suffix(".csv")
+        damaged = f"{meta_path} is damaged (cut short or edited)"
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise PipelineError(f"{meta_path}: not valid JSON ({exc}).") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise PipelineError(f"{damaged}: not valid JSON ({exc}). "
+                                f"{restore_advice(meta_path)}") from None
+        if not isinstance(meta, dict) or not all(k in meta for k in _META_KEYS):
+            raise PipelineError(f"{damaged}: it lacks some of {', '.join(_META_KEYS)}. "
+                                f"{restore_advice(meta_path)}")
         if not csv_path.is_file():
             raise PipelineError(f"{csv_path} is missing: the batch {meta_path.stem} is incomplete.")
-        table = pd.read_csv(csv_path, dtype={"clip_id": str, "coder": str, "role": str})
+        table = read_table(csv_path, ASSIGNMENT_COLUMNS, "", written=True)
+        if meta.get("assignments") not in (None, len(table)):
+            raise PipelineError(
+                f"{csv_path} is damaged: it has {len(table)} assignments but "
+                f"{meta['assignments']} were written. {restore_advice(csv_path)}")
+        order = pd.to_numeric(table["order"], errors="coerce")
+        if table[ASSIGNMENT_COLUMNS].eq("").any().any() or order.isna().any():
+            raise PipelineError(f"{csv_path} is damaged: a row has an empty field or an order "
+                                f"that is not a number. {restore_advice(csv_path)}")
+        table["order"] = order.astype(int)
         plans.append(BatchPlan(
             name=meta["name"], kind=meta["kind"], coders=meta["coders"], seed=meta["seed"],
             reliability_share=meta["reliability_share"], assignments=table[ASSIGNMENT_COLUMNS],

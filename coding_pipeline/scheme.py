@@ -86,6 +86,9 @@ class Scheme:
         return [item.id for item in self.items]
 
 
+MAX_SCHEME_BYTES = 1_000_000  # a scheme of 200 items with long anchors is under 200 KB
+
+
 def load_scheme(path: Path) -> Scheme:
     """Read and validate a scheme file; errors name the file, the item and the problem."""
     path = Path(path)
@@ -93,8 +96,24 @@ def load_scheme(path: Path) -> Scheme:
         raise PipelineError(
             f"Coding scheme {path} not found: check the path (or study.toml's scheme)."
         )
-    text = path.read_text(encoding="utf-8")
+    size = path.stat().st_size
+    if size > MAX_SCHEME_BYTES:
+        raise PipelineError(
+            f"{path} is {size:,} bytes; a coding scheme is at most {MAX_SCHEME_BYTES:,}: "
+            "check that study.toml's scheme names the scheme file.")
     try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PipelineError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8."
+                            ) from None
+    except PermissionError:
+        raise PipelineError(f"{path}: permission denied: this user cannot read it.") from None
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise PipelineError(
+                    f"{path}: YAML anchors and aliases (&name, *name) are not allowed in a "
+                    "coding scheme: write each item out in full.")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PipelineError(f"{path}: not valid YAML ({exc}).") from None

@@ -30,6 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from multiprocessing.managers import SyncManager
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,17 @@ import pandas as pd
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.study import (
     CLIP_COLUMNS,
+    CLIP_ID,
     REQUIRED_SESSION_COLUMNS,
     Session,
     Study,
+    StudyConfig,
+    missing_clip_key,
+    read_clips,
     read_sessions,
     read_table,
-    write_csv_atomic,
+    remove_clip_file,
+    write_clip_key,
     write_json_atomic,
 )
 from coding_pipeline.video.cut import (
@@ -56,6 +62,8 @@ from coding_pipeline.video.cut import (
 from coding_pipeline.video.plan import PlanError, plan_epochs
 from coding_pipeline.video.probe import clip_is_complete, probe
 
+MAX_CLIPS_PER_SESSION = 20_000  # more means an epoch typed wrong (0.001 for 10)
+WORKERS_GONE_WAIT = 60.0  # seconds a new run waits for the workers of a killed one to stop
 EXTRA_COLUMNS = ["duration_s", "epoch_index", "session_row", "width", "height", "has_audio",
                  "plan"]
 CLIPS_TABLE_COLUMNS = CLIP_COLUMNS + EXTRA_COLUMNS
@@ -107,16 +115,17 @@ class SessionOutcome:
     clips_written: int = 0
     problem: str | None = None
     warnings: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)  # files of an earlier cut to remove
+    replaced: list[tuple[str, str]] = field(default_factory=list)  # (clip id, file) to remove
 
 
 def segment_study(study: Study, epoch_seconds: float | None = None, workers: int | None = None,
                   progress: bool = True) -> SegmentReport:
     """Cut every session of sessions.csv into clips; see the module docstring."""
     epoch = epoch_seconds if epoch_seconds is not None else study.config.epoch_seconds
-    if epoch <= 0:
+    if not 0 < epoch < float("inf"):
         raise PipelineError(f"--epoch {epoch:g}: the epoch must be more than 0 seconds.")
     with segment_lock(study):
+        _require_clip_settings(study, given_epoch=epoch_seconds is not None)
         report = _segment(study, epoch, workers, progress)
     configured = study.config.epoch_seconds
     if epoch != configured:
@@ -125,6 +134,24 @@ def segment_study(study: Study, epoch_seconds: float | None = None, workers: int
             f"{configured:g}: set epoch_seconds = {epoch:g} in {study.toml_path} so later runs "
             "cut the same clips.")
     return report
+
+
+def _require_clip_settings(study: Study, given_epoch: bool) -> None:
+    """Once clips exist, the settings that decide them must be in study.toml, not defaulted."""
+    table = read_clip_table(study)
+    if table.empty:
+        return
+    for section, key in StudyConfig.CLIP_SHAPING:
+        if not study.config.missing(section, key) or (key == "epoch_seconds" and given_epoch):
+            continue
+        plans = {_plan_field(plan, {"epoch_seconds": "epoch"}.get(key, "min_last"))
+                 for plan in table["plan"] if plan}
+        used = next(iter(plans)) if len(plans) == 1 else None
+        value = f"`{key} = {used}`" if used else f"{key} to the value the clips were cut with"
+        raise PipelineError(
+            f"{study.toml_path}: [segment] {key} is not set, and clips.csv holds "
+            f"{len(table)} clips: set {value} under [segment] (defaults are not used once clips "
+            "exist, so that no clip is cut again or deleted by mistake). Nothing was changed.")
 
 
 def _lock_without_waiting(handle) -> None:
@@ -164,7 +191,57 @@ def segment_lock(study: Study) -> Iterator[None]:
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
+        _wait_for_old_workers(folder / "workers.lock")
         yield
+
+
+def _wait_for_old_workers(path: Path) -> None:
+    """Wait until no worker of an earlier run holds STUDY/.segment/workers.lock.
+
+    Workers hold it (shared) while they live; those of a killed run exit within a second
+    (see `_worker_start`), so their clips cannot race this run's.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: workers die with their parent's job object
+        return
+    with open(path, "a+", encoding="utf-8") as handle:
+        deadline = time.monotonic() + WORKERS_GONE_WAIT
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise PipelineError(
+                        "worker processes of an earlier `segment` run are still running "
+                        f"(they hold {path}); wait for them to stop, then rerun.") from None
+                time.sleep(0.1)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_WORKER_LOCK = None  # a worker's open workers.lock, held while it lives
+
+
+def _worker_start(parent: int, lock_path: str | None) -> None:
+    """In each worker process: hold workers.lock (shared) and exit when the parent is gone."""
+    global _WORKER_LOCK
+    if lock_path is not None:
+        try:
+            import fcntl
+        except ImportError:
+            pass
+        else:
+            _WORKER_LOCK = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115
+            fcntl.flock(_WORKER_LOCK, fcntl.LOCK_SH)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit this process within a fraction of a second of its parent's death (kill -9)."""
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
 
 
 def _segment(study: Study, epoch: float, workers: int | None, progress: bool) -> SegmentReport:
@@ -181,14 +258,17 @@ def _segment(study: Study, epoch: float, workers: int | None, progress: bool) ->
     tidied = relabel_sessions(table, jobs, listed, report.notes)
     tidied = _drop_stale(study, tidied, listed if complete_keys else None, pushed, report)
     if not tidied.equals(table):
+        gone = _keys(table) - _keys(tidied)
         table = tidied
-        write_csv_atomic(study.clips_csv, table)
+        write_clip_key(study, table)
+        for key in gone:  # relabelled: the clips are the other session's now
+            _manifest_path(study, key).unlink(missing_ok=True)
         jobs = [make_job(study, session, epoch, table, pushed) for session in sessions]
     report.notes.extend(recut_notes(jobs))
     count = workers or study.config.workers or os.cpu_count() or 1
     display = ProgressDisplay(len(jobs)) if progress else None
     order = {job.key: job.session.row for job in jobs}
-    for outcome in _run(jobs, count, display):
+    for outcome in _run(jobs, count, display, study.root / ".segment" / "workers.lock"):
         if display is not None:
             display.finish(outcome.key, outcome.status)
         if outcome.status == "failed":
@@ -199,16 +279,30 @@ def _segment(study: Study, epoch: float, workers: int | None, progress: bool) ->
             report.sessions_skipped += 1
             continue
         table = _replace_session(table, outcome, order)
-        write_csv_atomic(study.clips_csv, table)
-        for name in outcome.replaced:
-            study.absolute(name).unlink(missing_ok=True)
-        _manifest_path(study, outcome.key).unlink(missing_ok=True)
+        write_clip_key(study, table)
+        for clip_id, name in outcome.replaced:
+            if refused := remove_clip_file(study, clip_id, name):
+                report.warnings.append(refused + ".")
+        _mark_complete(_manifest_path(study, outcome.key))
         report.sessions_done += 1
         report.clips_written += outcome.clips_written
     if display is not None:
         display.close()
     report.problems.sort(key=_row_number)
     return report
+
+
+def _keys(table: pd.DataFrame) -> set[tuple[str, str]]:
+    return set(zip(table["dyad_id"], table["timepoint"], strict=True))
+
+
+def _mark_complete(manifest: Path) -> None:
+    """Keep a finished session's manifest as a second record of its clips (see study.py)."""
+    try:
+        saved = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    write_json_atomic(manifest, {**saved, "complete": True})
 
 
 def listed_sessions(study: Study) -> tuple[set[tuple[str, str]], bool]:
@@ -279,8 +373,9 @@ def _drop_stale(study: Study, table: pd.DataFrame, listed: set[tuple[str, str]] 
                 "row back in sessions.csv if it was removed or relabelled by mistake, or leave "
                 "these clips out of the analysis.")
             continue
-        for name in rows["file"]:
-            study.absolute(name).unlink(missing_ok=True)
+        for clip_id, name in zip(rows["clip_id"], rows["file"], strict=True):
+            if refused := remove_clip_file(study, clip_id, name):
+                report.warnings.append(refused + ".")
         _manifest_path(study, (dyad, timepoint)).unlink(missing_ok=True)
         report.notes.append(f"removed {_clips(len(rows))} of {dyad}/{timepoint}: the session is no"
                             " longer in sessions.csv and none of its clips was given to coders.")
@@ -324,19 +419,13 @@ def _row_number(problem: str) -> int:
 
 
 def read_clip_table(study: Study) -> pd.DataFrame:
-    """clips.csv as text (an empty table with our columns if there is none yet)."""
+    """clips.csv as text (an empty table with our columns if no clip was cut yet), checked
+    against its copies, manifests and batches (see `study.check_clip_key`)."""
     if not study.clips_csv.is_file():
+        if problem := missing_clip_key(study):
+            raise PipelineError(problem)
         return pd.DataFrame(columns=CLIPS_TABLE_COLUMNS)
-    try:
-        table = pd.read_csv(study.clips_csv, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise PipelineError(
-            f"{study.clips_csv}: cannot be read as CSV ({exc}); restore it from a backup "
-            "or delete it together with the clips folder to segment anew."
-        ) from None
-    missing = [c for c in ("clip_id", "dyad_id", "timepoint", "file") if c not in table.columns]
-    if missing:
-        raise PipelineError(f"{study.clips_csv}: missing column(s) {', '.join(missing)}.")
+    table = read_clips(study)
     for column in CLIPS_TABLE_COLUMNS:
         if column not in table.columns:
             table[column] = ""
@@ -353,10 +442,7 @@ def pushed_clip_ids(study: Study) -> set[str]:
     for path in [*sorted((study.root / "batches").glob("*.csv")), study.ratings_csv]:
         if not path.is_file():
             continue
-        try:
-            batch = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-            continue
+        batch = read_table(path, [], "", written=True)  # a damaged one stops segment
         if "clip_id" in batch.columns:
             ids.update(batch["clip_id"])
     return ids
@@ -416,21 +502,25 @@ def _replace_session(table: pd.DataFrame, outcome: SessionOutcome,
 # ---------------------------------------------------------------- running sessions
 
 
-def _run(jobs: list[SessionJob], workers: int, display: ProgressDisplay | None):
+def _run(jobs: list[SessionJob], workers: int, display: ProgressDisplay | None,
+         lock_path: Path):
     """Yield each session's outcome as it completes, in-process or in worker processes."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield process_session(job, display.update if display else None)
         return
     context = get_context("spawn")
-    with context.Manager() as manager:
+    watch = (os.getpid(), str(lock_path))
+    manager = SyncManager(ctx=context)
+    manager.start(_worker_start, (os.getpid(), None))
+    with manager:
         queue = manager.Queue() if display else None
         reader = None
         if display is not None:
             reader = threading.Thread(target=_relay, args=(queue, display), daemon=True)
             reader.start()
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                 mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
+                                 initializer=_worker_start, initargs=watch) as pool:
             pending = {pool.submit(_process_in_worker, job, queue) for job in jobs}
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -526,6 +616,7 @@ def _cut(job: SessionJob, outcome: SessionOutcome, report) -> SessionOutcome:
     session = job.session
     where = job.where
     info = probe(session.video)
+    _check_epoch(job, info)
     epochs = plan_epochs(info.frames, info.fps, job.epoch_seconds, session.start_s,
                          session.end_s, job.min_last_epoch)
     if info.cut_short:
@@ -541,7 +632,7 @@ def _cut(job: SessionJob, outcome: SessionOutcome, report) -> SessionOutcome:
         )
     known = _known_clips(job, len(epochs))
     job.clips_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in known["orphans"]:
+    for leftover in filter(CLIP_ID.match, map(str, known["orphans"])):
         (job.clips_dir / f"{leftover}.mp4").unlink(missing_ok=True)
         (job.clips_dir / f".{leftover}.part.mp4").unlink(missing_ok=True)
     ids = known["ids"]
@@ -556,7 +647,8 @@ def _cut(job: SessionJob, outcome: SessionOutcome, report) -> SessionOutcome:
         outcome.warnings.append(
             f"{where}: {len(broken)} of its {len(ids)} clips recorded as complete were missing "
             f"or damaged ({', '.join(broken)}); cutting them again with the same ids.")
-    manifest = {"source": job.source, "plan": job.plan, "ids": ids, "rows": known["rows"]}
+    manifest = {"key": list(job.key), "source": job.source, "plan": job.plan, "ids": ids,
+                "rows": known["rows"]}
     write_json_atomic(job.manifest, manifest)
 
     def clip_done(clip: ClipResult) -> None:
@@ -578,8 +670,26 @@ def _cut(job: SessionJob, outcome: SessionOutcome, report) -> SessionOutcome:
     outcome.rows = rows
     outcome.clips_written = len(result.clips)
     kept = {row["file"] for row in rows}
-    outcome.replaced = [row["file"] for row in job.existing if row["file"] not in kept]
+    outcome.replaced = [(row["clip_id"], row["file"]) for row in job.existing
+                        if row["file"] not in kept]
     return outcome
+
+
+def _check_epoch(job: SessionJob, info) -> None:
+    """Refuse an epoch shorter than one frame, or one that makes an absurd number of clips."""
+    fps = float(info.fps)
+    if job.epoch_seconds * fps < 1:
+        raise PipelineError(
+            f"an epoch of {job.epoch_seconds:g} s is shorter than one frame of this video "
+            f"(1/{fps:g} s): use --epoch {1 / fps:.3g} or more")
+    start = job.session.start_s or 0.0
+    end = min(job.session.end_s or info.duration_s, info.duration_s)
+    count = (end - start) / job.epoch_seconds
+    if count > MAX_CLIPS_PER_SESSION:
+        raise PipelineError(
+            f"an epoch of {job.epoch_seconds:g} s would cut {count:,.0f} clips from this "
+            f"session (at most {MAX_CLIPS_PER_SESSION:,}): use --epoch "
+            f"{(end - start) / MAX_CLIPS_PER_SESSION:.3g} or more")
 
 
 def _known_clips(job: SessionJob, count: int) -> dict[str, Any]:

@@ -20,16 +20,20 @@ a half-written file behind.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
+import math
 import os
 import re
-import shutil
+import stat
+import sys
 import tempfile
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,7 @@ from coding_pipeline.errors import PipelineError
 
 SESSION_COLUMNS = ["dyad_id", "timepoint", "arm", "video", "start", "end"]
 REQUIRED_SESSION_COLUMNS = ["dyad_id", "timepoint", "video"]
+IDENTIFIERS = ["dyad_id", "timepoint", "arm"]  # never begin as a spreadsheet formula
 CLIP_COLUMNS = [
     "clip_id", "dyad_id", "timepoint", "arm", "source", "start_s", "end_s",
     "file", "fps", "frames", "qc",
@@ -96,50 +101,93 @@ class StudyConfig:
     min_item_share: float = 0.75
     raw: dict[str, Any] = field(default_factory=dict)
 
-    # (section, key, attribute, type)
+    group_access: bool = False
+
+    # (section, key, attribute, type, allowed values: (low, high) or a set, as told to users)
     FIELDS = [
-        ("study", "name", "name", str),
-        ("study", "scheme", "scheme", str),
-        ("segment", "epoch_seconds", "epoch_seconds", float),
-        ("segment", "min_last_epoch", "min_last_epoch", float),
-        ("segment", "max_height", "max_height", int),
-        ("segment", "workers", "workers", int),
-        ("label_studio", "url", "label_studio_url", str),
-        ("reliability", "alpha_min", "alpha_min", float),
-        ("reliability", "within_one_min", "within_one_min", float),
-        ("reliability", "double_coded_share", "reliability_share", float),
-        ("reliability", "bootstrap", "bootstrap", int),
-        ("reliability", "seed", "seed", int),
-        ("scores", "clip_policy", "clip_policy", str),
-        ("scores", "min_item_share", "min_item_share", float),
+        ("study", "name", "name", str, None),
+        ("study", "scheme", "scheme", str, None),
+        ("study", "group_access", "group_access", bool, None),
+        ("segment", "epoch_seconds", "epoch_seconds", float, (0.01, 86400.0)),
+        ("segment", "min_last_epoch", "min_last_epoch", float, (0.0, 1.0)),
+        ("segment", "max_height", "max_height", int, (144, 4320)),
+        ("segment", "workers", "workers", int, (0, 256)),
+        ("label_studio", "url", "label_studio_url", str, None),
+        ("reliability", "alpha_min", "alpha_min", float, (0.0, 1.0)),
+        ("reliability", "within_one_min", "within_one_min", float, (0.0, 1.0)),
+        ("reliability", "double_coded_share", "reliability_share", float, (0.0, 1.0)),
+        ("reliability", "bootstrap", "bootstrap", int, (0, 1_000_000)),
+        ("reliability", "seed", "seed", int, (0, 2**32 - 1)),
+        ("scores", "clip_policy", "clip_policy", str, {"primary", "mean", "consensus"}),
+        ("scores", "min_item_share", "min_item_share", float, (0.0, 1.0)),
     ]
+    # settings that decide which clips are cut: never defaulted once clips exist
+    CLIP_SHAPING = [("segment", "epoch_seconds"), ("segment", "min_last_epoch")]
 
     @classmethod
     def from_toml(cls, path: Path) -> StudyConfig:
+        """Read study.toml, checking every setting's type and allowed range."""
+        data = read_bytes(path)
+        if b"\x00" in data:
+            raise PipelineError(
+                f"{path} is not a text file (it holds binary data): restore study.toml from a "
+                "backup, or move it aside and run `coding-pipeline init` to write a fresh one, "
+                "then set epoch_seconds to the value the clips were cut with.")
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise PipelineError(
+                f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8, or restore it "
+                "from a backup.") from None
+        try:
+            raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise PipelineError(f"{path}: not valid TOML ({exc}). Fix the line it names.") from None
         config = cls(raw=raw)
-        for section, key, attribute, kind in cls.FIELDS:
-            value = raw.get(section, {}).get(key)
+        for section, key, attribute, kind, allowed in cls.FIELDS:
+            table = raw.get(section, {})
+            if not isinstance(table, dict):
+                raise PipelineError(
+                    f"{path}: {section} = {table!r} should be a table: write [{section}] on a "
+                    f"line of its own with its settings below it.")
+            value = table.get(key)
             if value is None:
                 continue
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, kind) or isinstance(value, bool):
-                raise PipelineError(
-                    f"{path}: [{section}] {key} = {value!r} should be a {kind.__name__}."
-                )
-            setattr(config, attribute, value)
-        if config.epoch_seconds <= 0:
-            raise PipelineError(f"{path}: [segment] epoch_seconds must be more than 0.")
-        if config.clip_policy not in {"primary", "mean", "consensus"}:
-            raise PipelineError(
-                f"{path}: [scores] clip_policy = {config.clip_policy!r}: "
-                "use primary, mean or consensus."
-            )
+            setattr(config, attribute, _checked_setting(path, section, key, value, kind, allowed))
         return config
+
+    def missing(self, section: str, key: str) -> bool:
+        """True when study.toml does not set [section] key (the default is in use)."""
+        table = self.raw.get(section, {})
+        return not isinstance(table, dict) or key not in table
+
+
+def _checked_setting(path: Path, section: str, key: str, value: Any, kind: type,
+                     allowed: Any) -> Any:
+    """One study.toml value, of the right type and in its allowed range, else a clear error."""
+    where = f"{path}: [{section}] {key} = {value!r}"
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        names = {float: "a number", int: "a whole number", str: "text in quotes",
+                 bool: "true or false"}
+        raise PipelineError(f"{where} should be {names[kind]}"
+                            + (f" from {_range(allowed)}." if isinstance(allowed, tuple) else "."))
+    if kind is float and not math.isfinite(value):
+        raise PipelineError(f"{where} is not a number: use a number from {_range(allowed)}.")
+    if isinstance(allowed, tuple) and not allowed[0] <= value <= allowed[1]:
+        raise PipelineError(f"{where} is out of range: use a value from {_range(allowed)}.")
+    if isinstance(allowed, set) and value not in allowed:
+        raise PipelineError(f"{where}: use one of {', '.join(sorted(allowed))}.")
+    if key == "max_height" and value % 2:
+        raise PipelineError(f"{where}: H.264 needs an even height; use {value - 1} or {value + 1}.")
+    if kind is str and key in ("name", "scheme") and not value.strip():
+        raise PipelineError(f"{where} is empty: give the study's {key}.")
+    return value
+
+
+def _range(allowed: tuple[float, float]) -> str:
+    return f"{allowed[0]:g} to {allowed[1]:g}"
 
 
 STUDY_TOML_TEMPLATE = """\
@@ -242,39 +290,102 @@ def init_study(
     root: Path, name: str | None = None, scheme: str | Path = DEFAULT_SCHEME,
     epoch_seconds: float = 60.0,
 ) -> Study:
-    """Create a study folder with study.toml, the scheme and a sessions.csv template.
-
-    Files that already exist are left as they are.
+    """Create a study folder (mode 0700) with study.toml, the scheme and a sessions.csv
+    template (files 0600). Files that already exist are left as they are.
     """
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise PipelineError(f"{root} exists and is not a folder: choose another study folder.")
-    root.mkdir(parents=True, exist_ok=True)
-    name = name or root.resolve().name
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
     toml_path = root / "study.toml"
-    if not toml_path.exists():
-        safe_name = name.replace("\\", "\\\\").replace('"', '\\"')
-        text = STUDY_TOML_TEMPLATE.format(name=safe_name, epoch=epoch_seconds)
-        write_text_atomic(toml_path, text)
-    scheme_file = root / "scheme.yaml"
-    if not scheme_file.exists():
-        shutil.copyfile(resolve_scheme(scheme), scheme_file)
-    sessions = root / "sessions.csv"
-    if not sessions.exists():
-        write_text_atomic(sessions, SESSIONS_TEMPLATE)
+    group = toml_path.is_file() and StudyConfig.from_toml(toml_path).group_access
+    if os.name == "posix":
+        os.chmod(root, 0o750 if group else 0o700)
+    name = name or root.resolve().name
+    with private_files(group):
+        if not toml_path.exists():
+            safe_name = name.replace("\\", "\\\\").replace('"', '\\"')
+            text = STUDY_TOML_TEMPLATE.format(name=safe_name, epoch=epoch_seconds)
+            write_text_atomic(toml_path, text)
+        scheme_file = root / "scheme.yaml"
+        if not scheme_file.exists():
+            write_bytes_atomic(scheme_file, read_bytes(resolve_scheme(scheme)))
+        sessions = root / "sessions.csv"
+        if not sessions.exists():
+            write_text_atomic(sessions, SESSIONS_TEMPLATE)
     return load_study(root)
 
 
 def load_study(root: Path) -> Study:
-    """Open a study folder made by `init_study`."""
+    """Open a study folder made by `init_study`.
+
+    From here on this process creates files 0600 and folders 0700 (0640/0750 with
+    `group_access = true` in study.toml), whichever library writes them; a study folder that
+    other users can read gets one warning per process.
+    """
     root = Path(root)
     toml_path = root / "study.toml"
+    if root.exists() and not os.access(root, os.R_OK | os.X_OK):
+        raise PipelineError(
+            f"{root}: permission denied: this user cannot open the study folder. Run the "
+            f"command as the folder's owner, or ask them to give you access.")
     if not toml_path.is_file():
         raise PipelineError(
             f"{root} is not a study folder (no study.toml): "
             f"run `coding-pipeline init {root}` first."
         )
-    return Study(root=root, config=StudyConfig.from_toml(toml_path))
+    config = StudyConfig.from_toml(toml_path)
+    os.umask(0o027 if config.group_access else 0o077)
+    _warn_if_readable(root, config.group_access)
+    return Study(root=root, config=config)
+
+
+_WARNED: set[Path] = set()
+
+
+def _warn_if_readable(root: Path, group_access: bool) -> None:
+    """One warning per process when users other than the owner (and the lab's group, when
+    study.toml allows it) can read the study folder."""
+    if os.name != "posix" or root.resolve() in _WARNED:
+        return
+    mode = stat.S_IMODE(root.stat().st_mode)
+    open_to = mode & (0o007 if group_access else 0o077)
+    if not open_to:
+        return
+    _WARNED.add(root.resolve())
+    who = "other users" if group_access or not mode & 0o070 else "its group and other users"
+    fix = "chmod -R o-rwx" if group_access else "chmod -R go-rwx"
+    print(
+        f"Warning: {root} (mode {mode:04o}) can be read by {who}, and clips.csv and "
+        f"sessions.csv link clips to families: run `{fix} {root}`. To share the study with a lab "
+        "group, set group_access = true under [study] in study.toml, then "
+        f"`chgrp -R GROUP {root} && chmod -R g+rX,o-rwx {root}`.", file=sys.stderr)
+
+
+@contextmanager
+def private_files(group_access: bool = False) -> Iterator[None]:
+    """New files 0600 and folders 0700 (0640/0750 for a lab group) inside the block."""
+    previous = os.umask(0o027 if group_access else 0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes; a folder or file this user may not read is a clear error."""
+    try:
+        return Path(path).read_bytes()
+    except PermissionError:
+        raise PipelineError(permission_message(Path(path), "read")) from None
+
+
+def permission_message(path: Path, action: str = "write") -> str:
+    """What to say when this user may not read or write `path`."""
+    return (f"{path}: permission denied: this user cannot {action} it. Run the command as the "
+            f"study folder's owner, or give this user access (`ls -ld {Path(path).parent}` shows "
+            "the owner); if the folder is read-only (a backup, a mounted copy), copy the study "
+            "folder somewhere writable and run the command there.")
 
 
 # ---------------------------------------------------------------- sessions.csv
@@ -362,6 +473,13 @@ def read_sessions(study: Study) -> tuple[list[Session], list[str]]:
         if empty:
             problems.append(f"{where}: {', '.join(empty)} is empty; fill it in.")
             continue
+        formula = next((c for c in IDENTIFIERS if formula_start(row.get(c, ""))), None)
+        if formula:
+            problems.append(
+                f"{where}: {formula} '{row[formula]}' begins with "
+                f"'{formula_start(row[formula])}', which a spreadsheet runs as a formula; "
+                "rename it so it begins with a letter or digit.")
+            continue
         try:
             start = parse_time(row.get("start"))
             end = parse_time(row.get("end"))
@@ -420,14 +538,32 @@ def column_name(header: str) -> str:
 def read_spreadsheet_text(path: Path) -> tuple[str, str]:
     """A CSV file's text and delimiter, as spreadsheets save them.
 
-    UTF-8 (with or without Excel's byte-order mark), else Windows-1252 (Excel's "CSV (Comma
-    delimited)" on Windows); comma, semicolon (Excel in many European locales) or tab.
+    UTF-8 (with or without Excel's byte-order mark), UTF-16 with a byte-order mark (Excel's
+    "Unicode text"), else Windows-1252 / Latin-1 (Excel's "CSV (Comma delimited)" on
+    Windows); comma, semicolon (Excel in many European locales) or tab. Anything else (UTF-16
+    without a byte-order mark, binary data) is an error naming the file and what to do.
     """
-    data = Path(path).read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
+    data = read_bytes(path)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise PipelineError(
+                f"{path} starts as UTF-16 text but is damaged or cut short: save it again as "
+                "CSV UTF-8 (Excel: File > Save As > CSV UTF-8).") from None
+    elif b"\x00" in data:
+        raise PipelineError(
+            f"{path} is not a CSV text file (it holds zero bytes: binary data, or UTF-16 "
+            "without a byte-order mark): save it as CSV UTF-8 (Excel: File > Save As > "
+            "CSV UTF-8).")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                text = data.decode("latin-1")
     if not text.strip():
         raise PipelineError(f"{path} is empty: it needs a header row and one row per entry.")
     header = text.lstrip().splitlines()[0]
@@ -436,18 +572,25 @@ def read_spreadsheet_text(path: Path) -> tuple[str, str]:
     return text, delimiter
 
 
-def read_table(path: Path, required: list[str], what: str) -> pd.DataFrame:
+def read_table(path: Path, required: list[str], what: str, written: bool = False) -> pd.DataFrame:
     """Read a CSV with all columns as text, checking the required columns are there.
 
     Column names are normalised ('Clip ID' -> 'clip_id'); encoding and delimiter as
-    `read_spreadsheet_text` finds them.
+    `read_spreadsheet_text` finds them; cells our CSV writer protected from spreadsheets
+    ('=...' written as "'=...") are read back as they were. A file the pipeline wrote
+    (`written`, or one with a row count recorded beside it) must be complete: every row as
+    many fields as the header, the last line ended, and no fewer rows than were written.
     """
+    path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path} not found: {what}.")
     text, delimiter = read_spreadsheet_text(path)
+    recorded = recorded_rows(path)
+    if written or recorded is not None:
+        check_complete(path, text, delimiter, recorded)
     try:
         table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=delimiter)
-    except pd.errors.ParserError as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise PipelineError(f"{path}: cannot be read as CSV ({exc}).") from None
     table.columns = [column_name(str(c)) for c in table.columns]
     missing = [c for c in required if c not in table.columns]
@@ -456,15 +599,236 @@ def read_table(path: Path, required: list[str], what: str) -> pd.DataFrame:
             f"{path}: missing column(s) {', '.join(missing)} "
             f"(found: {', '.join(table.columns) or 'none'})."
         )
-    return table
+    return restore_table(table)
+
+
+def check_complete(path: Path, text: str, delimiter: str = ",",
+                   recorded: int | None = None) -> int:
+    """The number of data rows of a CSV the pipeline wrote; a file cut short is an error."""
+    damaged = f"{path} is damaged (cut short or edited)"
+    advice = restore_advice(path)
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise PipelineError(f"{damaged}: {exc}. {advice}") from None
+    rows = [row for row in rows if row]
+    if not rows:
+        raise PipelineError(f"{damaged}: it has no header row. {advice}")
+    width = len(rows[0])
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != width:
+            raise PipelineError(
+                f"{damaged}: row {number} has {len(row)} of the header's {width} fields. {advice}")
+    if not text.endswith(("\n", "\r")):
+        raise PipelineError(f"{damaged}: its last line ends in the middle. {advice}")
+    count = len(rows) - 1
+    if recorded is not None and count < recorded:
+        raise PipelineError(
+            f"{damaged}: it has {count} rows but {recorded} were written. {advice}")
+    return count
+
+
+_RESTORE = {
+    "ratings.csv": "Rerun `coding-pipeline pull` to rebuild it from the server (the raw exports "
+                   "in exports/ keep every rating), or restore it from a backup.",
+    "projects.csv": "Restore it from a backup; nothing was changed.",
+    "clips.csv": "Restore it from a copy in .segment/keys/ (see README); nothing was changed.",
+}
+
+
+def restore_advice(path: Path) -> str:
+    """How to restore a damaged pipeline file (one sentence)."""
+    if path.parent.name == "batches":
+        return ("Restore it from a backup; nothing was changed (a batch file is written once, "
+                "by `batch create`).")
+    return _RESTORE.get(path.name, "Restore it from a backup; nothing was changed.")
+
+
+def _rows_record(path: Path) -> Path:
+    return Path(path).with_name(f".{Path(path).name}.rows")
+
+
+def recorded_rows(path: Path) -> int | None:
+    """The number of rows last written to `path` with `write_csv_atomic(..., record=True)`."""
+    record = _rows_record(path)
+    try:
+        return int(record.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
 
 
 def read_clips(study: Study) -> pd.DataFrame:
-    """The clip key, clips.csv."""
-    return read_table(
+    """The clip key, clips.csv, checked against its history (see `check_clip_key`)."""
+    table = read_table(
         study.clips_csv, ["clip_id", "dyad_id", "timepoint", "file"],
-        f"run `coding-pipeline segment {study.root}` first",
+        f"run `coding-pipeline segment {study.root}` first", written=True,
     )
+    check_clip_key(study, table)
+    return table
+
+
+# ---------------------------------------------------------------- the clip key
+
+KEY_HISTORY = 20  # copies of clips.csv kept in STUDY/.segment/keys/
+CLIP_ID = re.compile(r"^[0-9a-f]{12}$")  # secrets.token_hex(6), as `segment` names clips
+
+
+def clip_key_history(study: Study) -> list[Path]:
+    """The saved copies of clips.csv, oldest first (STUDY/.segment/keys/clips-<time>.csv)."""
+    return sorted((study.root / ".segment" / "keys").glob("clips-*.csv"))
+
+
+def write_clip_key(study: Study, table: pd.DataFrame) -> None:
+    """Write clips.csv, keeping a copy in STUDY/.segment/keys/ (the newest KEY_HISTORY).
+
+    The copy is written first, so a run killed in between leaves a copy at least as new as
+    clips.csv.
+    """
+    data = neutralise_table(table).to_csv(index=False).encode("utf-8")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    write_bytes_atomic(study.root / ".segment" / "keys" / f"clips-{stamp}.csv", data)
+    write_bytes_atomic(study.clips_csv, data)
+    for old in clip_key_history(study)[:-KEY_HISTORY]:
+        old.unlink(missing_ok=True)
+
+
+def _latest_copy(study: Study) -> tuple[Path, set[str]] | None:
+    """The newest copy of clips.csv that is whole, and its clip ids."""
+    for copy in reversed(clip_key_history(study)):
+        try:
+            text, delimiter = read_spreadsheet_text(copy)
+            check_complete(copy, text, delimiter)
+            table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        except (PipelineError, pd.errors.ParserError, pd.errors.EmptyDataError):
+            continue
+        if "clip_id" in table.columns:
+            return copy, set(table["clip_id"])
+    return None
+
+
+def _restore_command(study: Study, copy: Path | None) -> str:
+    if copy is None:
+        return "restore clips.csv from a backup"
+    return f"restore it with `cp {copy} {study.clips_csv}`"
+
+
+def missing_clip_key(study: Study) -> str | None:
+    """What to say when clips.csv is gone but its copies say clips were cut."""
+    latest = _latest_copy(study)
+    if latest is None or not latest[1]:
+        return None
+    return (f"{study.clips_csv} is missing, but its last copy lists {len(latest[1])} clips: "
+            f"{_restore_command(study, latest[0])}. Nothing was changed. (To start the study's "
+            "clips over on purpose, move clips/, clips.csv and .segment/ out of the study.)")
+
+
+def check_clip_key(study: Study, table: pd.DataFrame) -> None:
+    """Stop when clips.csv lists fewer clips than its last copy, a finished session's manifest
+    or the coders' batches say exist: the clip key is the only link from clips to families."""
+    ids = set(table["clip_id"])
+    latest = _latest_copy(study)
+    copy = latest[0] if latest else None
+    duplicated = table["clip_id"][table["clip_id"].duplicated()].tolist()
+    if duplicated:
+        raise PipelineError(
+            f"{study.clips_csv} lists clip {duplicated[0]} twice: it was edited or damaged; "
+            f"{_restore_command(study, copy)}. Nothing was changed.")
+    sources: list[tuple[str, set[str]]] = []
+    if latest is not None:
+        sources.append((f"its last copy {copy.name}", latest[1]))
+    for manifest in sorted((study.root / ".segment").glob("*.json")):
+        try:
+            saved = json.loads(manifest.read_text(encoding="utf-8"))
+            dyad, timepoint = saved["key"]
+            done = set(saved["rows"]) if saved.get("complete") is True else set()
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a session not finished, or a manifest of an older version
+        sources.append((f"the manifest of {dyad}/{timepoint} ({manifest.name})", done))
+    for batch in sorted((study.root / "batches").glob("*.csv")):
+        try:
+            given = pd.read_csv(batch, dtype=str, keep_default_na=False, usecols=["clip_id"])
+        except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError):
+            continue
+        sources.append((f"batch {batch.name} (clips given to coders)", set(given["clip_id"])))
+    for name, expected in sources:
+        lost = sorted(expected - ids)
+        if lost:
+            raise PipelineError(
+                f"{study.clips_csv} lists {len(ids)} clips but {len(lost)} more are in {name} "
+                f"(e.g. {', '.join(lost[:3])}): clips.csv was damaged or cut short; "
+                f"{_restore_command(study, copy)}. Nothing was changed, no clip was deleted.")
+
+
+def remove_clip_file(study: Study, clip_id: str, name: str) -> str | None:
+    """Delete a clip file the pipeline wrote: clips/<clip_id>.mp4 inside the study (or its
+    unfinished .part file). Anything else is left alone; the reason is returned."""
+    target = study.absolute(name)
+    clips = study.clips_dir.resolve()
+    expected = {f"{clip_id}.mp4", f".{clip_id}.part.mp4"}
+    if (not CLIP_ID.match(str(clip_id)) or target.name not in expected
+            or target.resolve().parent != clips or target.is_symlink()):
+        return (f"clip {clip_id}: {name} is not a clip file segment wrote in {study.clips_dir}; "
+                "left in place")
+    target.unlink(missing_ok=True)
+    return None
+
+
+# ---------------------------------------------------------------- spreadsheet formulas
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PROTECTED = re.compile(r"^'*[=+\-@\t\r]")
+
+
+def formula_start(value: str) -> str | None:
+    """The character that would make a spreadsheet read `value` as a formula, if any."""
+    return value[0] if value.startswith(FORMULA_START) else None
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def neutralise(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, with the usual leading apostrophe.
+
+    Numbers ('-1.5', '+3') are untouched; text already starting with apostrophes before such
+    a character gets one more, so `restore` gives back exactly what was written.
+    """
+    if isinstance(value, str) and _PROTECTED.match(value) and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def restore(value: Any) -> Any:
+    """The text `neutralise` was given."""
+    if isinstance(value, str) and value.startswith("'") and _PROTECTED.match(value):
+        return value[1:]
+    return value
+
+
+def _map_text(table: pd.DataFrame, function) -> pd.DataFrame:
+    columns = [c for c in table.columns
+               if table[c].dtype == object or pd.api.types.is_string_dtype(table[c])]
+    if not columns:
+        return table
+    table = table.copy()
+    for column in columns:
+        table[column] = table[column].map(function)
+    table.columns = [function(c) if isinstance(c, str) else c for c in table.columns]
+    return table
+
+
+def neutralise_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `table` whose text cells cannot run as spreadsheet formulas (for CSV only)."""
+    return _map_text(table, neutralise)
+
+
+def restore_table(table: pd.DataFrame) -> pd.DataFrame:
+    return _map_text(table, restore)
 
 
 # ---------------------------------------------------------------- atomic writes
@@ -480,8 +844,16 @@ def _current_umask() -> int:
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` when the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
+                                        dir=path.parent)
+    except PermissionError:
+        raise PipelineError(permission_message(path.parent, "write in")) from None
+    except OSError as exc:
+        if exc.errno != errno.EROFS:
+            raise
+        raise PipelineError(permission_message(path.parent, "write in")) from None
     os.close(handle)
     temp_path = Path(temp)
     os.chmod(temp_path, 0o666 & ~_current_umask())  # as an ordinary new file, not mkstemp's 0600
@@ -501,11 +873,23 @@ def write_text_atomic(path: Path, text: str, mode: int | None = None) -> None:
         temp.write_text(text, encoding="utf-8")
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    with atomic_path(path) as temp:
+        temp.write_bytes(data)
+
+
 def write_json_atomic(path: Path, data: Any, mode: int | None = None) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", mode=mode)
 
 
-def write_csv_atomic(path: Path, table: pd.DataFrame) -> None:
-    """Write a table as UTF-8 CSV without the index, atomically."""
+def write_csv_atomic(path: Path, table: pd.DataFrame, record: bool = False) -> None:
+    """Write a table as UTF-8 CSV without the index, atomically.
+
+    Text that a spreadsheet would run as a formula is written with a leading apostrophe (see
+    `neutralise`; `read_table` reads it back as it was). `record` keeps the row count in a
+    hidden file beside it (`.NAME.rows`), so a copy cut short at a line end is still noticed.
+    """
     with atomic_path(path) as temp:
-        table.to_csv(temp, index=False)
+        neutralise_table(table).to_csv(temp, index=False)
+    if record:
+        write_text_atomic(_rows_record(path), f"{len(table)}\n")

@@ -6,6 +6,7 @@ command parses options, calls one function, and prints what happened.
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import click
 
 from coding_pipeline import __version__
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.study import DEFAULT_SCHEME, init_study
+from coding_pipeline.study import DEFAULT_SCHEME, init_study, permission_message
+
+_FOLDER_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 
 class PipelineGroup(click.Group):
@@ -24,6 +27,15 @@ class PipelineGroup(click.Group):
             return super().invoke(ctx)
         except PipelineError as exc:
             click.secho(f"Error: {exc}", fg="red", err=True)
+            sys.exit(1)
+        except OSError as exc:  # a folder or file this user may not use, a full disk
+            if exc.errno not in _FOLDER_ERRORS:
+                raise
+            path = Path(exc.filename or ".")
+            advice = (permission_message(path, "read or write") if exc.errno != errno.ENOSPC
+                      else f"{path}: the disk is full: free some space and rerun (finished work "
+                      "is kept).")
+            click.secho(f"Error: {advice}", fg="red", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("Interrupted: finished work is kept; rerun the command to continue.",

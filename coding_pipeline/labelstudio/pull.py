@@ -39,7 +39,13 @@ from coding_pipeline.labelstudio.push import (
     server_projects,
 )
 from coding_pipeline.scheme import Scheme, load_scheme
-from coding_pipeline.study import Study, atomic_path, write_csv_atomic, write_text_atomic
+from coding_pipeline.study import (
+    Study,
+    atomic_path,
+    read_table,
+    write_csv_atomic,
+    write_text_atomic,
+)
 
 RATINGS_COLUMNS = [
     "clip_id", "coder", "item", "value", "annotation_id", "project", "batch", "role", "status",
@@ -112,6 +118,7 @@ class PullReport:
     problems_file: Path | None = None
     exports_saved: list[Path] = field(default_factory=list)
     ratings_written: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def new(self) -> int:
@@ -141,6 +148,7 @@ class PullReport:
                 + (" ..." if len(self.changes.removed) > 10 else "")
             )
         lines += summarise_problems(self.problems, self.problems_file)
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -281,10 +289,15 @@ def _numeric(text: str) -> tuple[int, str]:
 # ---------------------------------------------------------------- pull
 
 
-def _read_old_ratings(path: Path) -> pd.DataFrame:
+def _read_old_ratings(path: Path, notes: list[str]) -> pd.DataFrame:
+    """The ratings.csv of the last pull; a damaged one is noted and rebuilt from the server."""
     if not path.is_file():
         return pd.DataFrame(columns=RATINGS_COLUMNS)
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        table = read_table(path, [], "")
+    except PipelineError as exc:
+        notes.append(f"{exc} It was rebuilt from the server, so every annotation counts as new.")
+        return pd.DataFrame(columns=RATINGS_COLUMNS)
     for column in RATINGS_COLUMNS:
         if column not in table.columns:
             table[column] = ""
@@ -352,13 +365,24 @@ def pull_study(
             "was changed. Check the URL; if a project was deleted on purpose, remove its row "
             "from projects.csv (its ratings stay in exports/)."
         )
+    notes: list[str] = []
+    old = _read_old_ratings(study.ratings_csv, notes)
+    unlisted = sorted(set(old["project"]) - set(records["project_id"]) - {""}, key=_numeric)
+    still_there = [p for p in unlisted if p.isdigit() and int(p) in on_server]
+    if still_there:
+        raise PipelineError(
+            f"{study.ratings_csv} holds ratings of project(s) {', '.join(still_there[:5])}, which "
+            f"are on {connection.url} but not in {projects_csv(study)}: projects.csv was "
+            "damaged or rows were removed. Restore it from a backup, or run `coding-pipeline "
+            f"push {study.root}` to record those projects again, then pull. Nothing was changed."
+        )
     emails = member_emails(connection)
     assignments = batches.load_assignments(study)
     roles = {
         (str(a.batch), str(a.clip_id), str(a.coder)): str(a.role)
         for a in assignments.itertuples(index=False)
     }
-    report = PullReport(url=connection.url, projects=len(records))
+    report = PullReport(url=connection.url, projects=len(records), notes=notes)
     exports: list[tuple[str, bytes]] = []
     rows: list[dict] = []
     for _, record in records.iterrows():
@@ -371,7 +395,6 @@ def pull_study(
         report.problems.extend(problems)
         say(f"  {record['title']}: {len({r['annotation_id'] for r in project_rows})} annotations")
     new = pd.DataFrame(rows, columns=RATINGS_COLUMNS).astype(str)
-    old = _read_old_ratings(study.ratings_csv)
     report.changes = compare_ratings(old, new)
     report.annotations = new["annotation_id"].nunique()
     report.skipped = int((new["status"] == "skipped").sum())
@@ -386,7 +409,7 @@ def pull_study(
             temp.write_bytes(payload)
         report.exports_saved.append(path)
     report.problems_file = _save_problems(study.exports_dir, stamp, report.problems)
-    if report.changes.any or not study.ratings_csv.is_file():
-        write_csv_atomic(study.ratings_csv, new)
+    if report.changes.any or not study.ratings_csv.is_file() or notes:
+        write_csv_atomic(study.ratings_csv, new, record=True)
         report.ratings_written = True
     return report

@@ -40,7 +40,14 @@ from coding_pipeline.labelstudio.s3 import (
     upload_missing,
 )
 from coding_pipeline.scheme import Scheme, load_scheme
-from coding_pipeline.study import Study, read_clips, write_csv_atomic, write_text_atomic
+from coding_pipeline.study import (
+    Study,
+    read_clips,
+    read_table,
+    restore_advice,
+    write_csv_atomic,
+    write_text_atomic,
+)
 
 PROJECT_COLUMNS = [
     "batch", "coder", "project_id", "title", "scheme_name", "scheme_version", "scheme_hash",
@@ -165,14 +172,19 @@ def projects_csv(study: Study) -> Path:
 
 
 def read_projects(study: Study) -> pd.DataFrame:
-    """STUDY/projects.csv, or an empty table with its columns."""
+    """STUDY/projects.csv, or an empty table with its columns; a damaged one stops push and
+    pull before anything is written."""
     path = projects_csv(study)
     if not path.is_file():
         return pd.DataFrame(columns=PROJECT_COLUMNS)
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in PROJECT_COLUMNS if c not in table.columns]
-    if missing:
-        raise PipelineError(f"{path}: missing column(s) {', '.join(missing)}.")
+    table = read_table(path, PROJECT_COLUMNS, "", written=True)
+    for number, row in enumerate(table.itertuples(index=False), start=2):
+        empty = [c for c in ("batch", "coder", "scheme_version", "scheme_hash")
+                 if not getattr(row, c).strip()]
+        if not row.project_id.isdigit() or empty:
+            what = f"{', '.join(empty)} empty" if empty else f"project_id '{row.project_id}'"
+            raise PipelineError(
+                f"{path} is damaged: row {number} has {what}. {restore_advice(path)}")
     return table[PROJECT_COLUMNS]
 
 

@@ -83,10 +83,14 @@ def read_credentials(study: Study) -> Credentials:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return Credentials(**data)
-    except (json.JSONDecodeError, TypeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as exc:
         raise PipelineError(
-            f"{path} is damaged ({exc.__class__.__name__}): delete {study.server_dir} to start "
-            "a fresh server (its projects and annotations are lost; ratings.csv and exports/ stay)."
+            f"{path} is damaged ({exc.__class__.__name__}); the server's database in "
+            f"{study.server_dir} is separate and keeps every project and annotation: do not "
+            "delete that folder. Restore credentials.json from a backup; without one, reset the "
+            "admin's password with `label-studio reset_password` (run with "
+            f"LABEL_STUDIO_BASE_DATA_DIR={study.server_dir / 'data'}), read the token in the web "
+            "page (Account & Settings) and give them with --url and LABEL_STUDIO_API_KEY."
         ) from None
 
 

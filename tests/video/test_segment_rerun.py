@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -70,7 +72,8 @@ def test_interrupted_session_keeps_finished_clips_and_ids(study, monkeypatch):
     assert name in set(clips.file.str.split("/").str[-1])
     assert stamps(study)[name] == finished[name]
     assert len(clips) == 6 and clips.clip_id.is_unique
-    assert not list((study.root / ".segment").glob("*.json"))
+    manifests = [json.loads(p.read_text()) for p in (study.root / ".segment").glob("*.json")]
+    assert len(manifests) == 2 and all(m["complete"] is True for m in manifests)  # kept: a record
     shown = [i for f in clips.file[clips.dyad_id == "D1"] for i in
              decode_clip(study.root / f).indices]
     assert shown == list(range(180))
