@@ -632,12 +632,16 @@ _RESTORE = {
     "ratings.csv": "Rerun `coding-pipeline pull` to rebuild it from the server (the raw exports "
                    "in exports/ keep every rating), or restore it from a backup.",
     "projects.csv": "Restore it from a backup; nothing was changed.",
-    "clips.csv": "Restore it from a copy in .segment/keys/ (see README); nothing was changed.",
 }
 
 
 def restore_advice(path: Path) -> str:
     """How to restore a damaged pipeline file (one sentence)."""
+    if path.name == "clips.csv":
+        latest = _latest_copy(path.parent)
+        command = _restore_command(path, latest[0] if latest else None)
+        return (f"{command[:1].upper()}{command[1:]}. "
+                "Nothing was changed, no clip was deleted.")
     if path.parent.name == "batches":
         return ("Restore it from a backup; nothing was changed (a batch file is written once, "
                 "by `batch create`).")
@@ -659,6 +663,8 @@ def recorded_rows(path: Path) -> int | None:
 
 def read_clips(study: Study) -> pd.DataFrame:
     """The clip key, clips.csv, checked against its history (see `check_clip_key`)."""
+    if not study.clips_csv.is_file() and (problem := missing_clip_key(study)):
+        raise PipelineError(problem)
     table = read_table(
         study.clips_csv, ["clip_id", "dyad_id", "timepoint", "file"],
         f"run `coding-pipeline segment {study.root}` first", written=True,
@@ -684,7 +690,7 @@ def write_clip_key(study: Study, table: pd.DataFrame) -> None:
     The copy is written first, so a run killed in between leaves a copy at least as new as
     clips.csv.
     """
-    data = neutralise_table(table).to_csv(index=False).encode("utf-8")
+    data = _to_csv(neutralise_table(table)).encode("utf-8")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     write_bytes_atomic(study.root / ".segment" / "keys" / f"clips-{stamp}.csv", data)
     write_bytes_atomic(study.clips_csv, data)
@@ -692,9 +698,9 @@ def write_clip_key(study: Study, table: pd.DataFrame) -> None:
         old.unlink(missing_ok=True)
 
 
-def _latest_copy(study: Study) -> tuple[Path, set[str]] | None:
-    """The newest copy of clips.csv that is whole, and its clip ids."""
-    for copy in reversed(clip_key_history(study)):
+def _latest_copy(root: Path) -> tuple[Path, set[str]] | None:
+    """The newest copy of clips.csv (of the study at `root`) that is whole, and its clip ids."""
+    for copy in reversed(sorted((root / ".segment" / "keys").glob("clips-*.csv"))):
         try:
             text, delimiter = read_spreadsheet_text(copy)
             check_complete(copy, text, delimiter)
@@ -706,33 +712,34 @@ def _latest_copy(study: Study) -> tuple[Path, set[str]] | None:
     return None
 
 
-def _restore_command(study: Study, copy: Path | None) -> str:
+def _restore_command(clips_csv: Path, copy: Path | None) -> str:
     if copy is None:
         return "restore clips.csv from a backup"
-    return f"restore it with `cp {copy} {study.clips_csv}`"
+    return f"restore it with `cp {copy} {clips_csv}`"
 
 
 def missing_clip_key(study: Study) -> str | None:
     """What to say when clips.csv is gone but its copies say clips were cut."""
-    latest = _latest_copy(study)
+    latest = _latest_copy(study.root)
     if latest is None or not latest[1]:
         return None
     return (f"{study.clips_csv} is missing, but its last copy lists {len(latest[1])} clips: "
-            f"{_restore_command(study, latest[0])}. Nothing was changed. (To start the study's "
-            "clips over on purpose, move clips/, clips.csv and .segment/ out of the study.)")
+            f"{_restore_command(study.clips_csv, latest[0])}. Nothing was changed. (To start "
+            "the study's clips over on purpose, move clips/, clips.csv and .segment/ out of "
+            "the study.)")
 
 
 def check_clip_key(study: Study, table: pd.DataFrame) -> None:
     """Stop when clips.csv lists fewer clips than its last copy, a finished session's manifest
     or the coders' batches say exist: the clip key is the only link from clips to families."""
     ids = set(table["clip_id"])
-    latest = _latest_copy(study)
+    latest = _latest_copy(study.root)
     copy = latest[0] if latest else None
     duplicated = table["clip_id"][table["clip_id"].duplicated()].tolist()
     if duplicated:
         raise PipelineError(
             f"{study.clips_csv} lists clip {duplicated[0]} twice: it was edited or damaged; "
-            f"{_restore_command(study, copy)}. Nothing was changed.")
+            f"{_restore_command(study.clips_csv, copy)}. Nothing was changed.")
     sources: list[tuple[str, set[str]]] = []
     if latest is not None:
         sources.append((f"its last copy {copy.name}", latest[1]))
@@ -756,7 +763,8 @@ def check_clip_key(study: Study, table: pd.DataFrame) -> None:
             raise PipelineError(
                 f"{study.clips_csv} lists {len(ids)} clips but {len(lost)} more are in {name} "
                 f"(e.g. {', '.join(lost[:3])}): clips.csv was damaged or cut short; "
-                f"{_restore_command(study, copy)}. Nothing was changed, no clip was deleted.")
+                f"{_restore_command(study.clips_csv, copy)}. Nothing was changed, no clip was "
+                "deleted.")
 
 
 def remove_clip_file(study: Study, clip_id: str, name: str) -> str | None:
@@ -882,6 +890,14 @@ def write_json_atomic(path: Path, data: Any, mode: int | None = None) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", mode=mode)
 
 
+def _to_csv(table: pd.DataFrame, path: Path | None = None) -> str | None:
+    """CSV text of `table`; lines end in CRLF when a cell holds a CR, so that the cell is
+    quoted (Python's csv module quotes only the line terminator's characters)."""
+    text = table.select_dtypes(include=["object", "string"])
+    has_cr = bool(text.map(lambda v: isinstance(v, str) and "\r" in v).any().any())
+    return table.to_csv(path, index=False, lineterminator="\r\n" if has_cr else "\n")
+
+
 def write_csv_atomic(path: Path, table: pd.DataFrame, record: bool = False) -> None:
     """Write a table as UTF-8 CSV without the index, atomically.
 
@@ -890,6 +906,6 @@ def write_csv_atomic(path: Path, table: pd.DataFrame, record: bool = False) -> N
     hidden file beside it (`.NAME.rows`), so a copy cut short at a line end is still noticed.
     """
     with atomic_path(path) as temp:
-        neutralise_table(table).to_csv(temp, index=False)
+        _to_csv(neutralise_table(table), temp)
     if record:
         write_text_atomic(_rows_record(path), f"{len(table)}\n")
