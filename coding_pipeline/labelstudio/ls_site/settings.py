@@ -100,8 +100,3 @@ REST_FRAMEWORK = {
 }
 
 ROOT_URLCONF = "coding_pipeline.labelstudio.ls_site.urls"
-
-# Django REST framework cached its settings while Label Studio's were loading: read them afresh
-from rest_framework.settings import api_settings  # noqa: E402
-
-api_settings.reload()

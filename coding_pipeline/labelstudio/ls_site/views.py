@@ -69,7 +69,7 @@ def spaces(request) -> HttpResponse:
     For the admin account only (anyone else gets 404)."""
     from coding_pipeline.labelstudio.ls_site import space_models
 
-    if not request.user.is_superuser:
+    if not (request.user.is_superuser and settings.CODER_SPACES):
         raise Http404()
     if request.method == "GET":
         return JsonResponse({"spaces": [space_models.describe(org)
