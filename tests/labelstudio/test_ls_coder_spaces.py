@@ -281,7 +281,7 @@ def test_only_clips_of_the_coders_own_projects_are_served(own):
     # crafted paths, a symlink to a study file, other coders' clips
     (study.clips_dir / "zz-link.mp4").symlink_to(study.root / "sessions.csv")
     admin = in_space(connect(study), list_spaces(connect(study))[CODER_A].id).client
-    admin.projects.import_tasks(id=int(project_id), request=[
+    linked = admin.projects.import_tasks(id=int(project_id), return_task_ids=True, request=[
         {"video": "/data/local-files/?d=zz-link.mp4", "clip_id": "zzlink", "fps": 25}])
     b_video = sessions[CODER_B].get("/api/tasks/", params={
         "project": project_of(study, CODER_B)["project_id"], "fields": "all"}
@@ -306,6 +306,7 @@ def test_only_clips_of_the_coders_own_projects_are_served(own):
     seen = json.dumps(tasks) + a.get(f"/api/projects/{project_id}/").text
     assert str(root) not in seen and root.name not in seen
     os.unlink(study.clips_dir / "zz-link.mp4")
+    admin.tasks.delete(id=linked.task_ids[0])
 
 
 def test_pull_reports_a_change_by_anyone_else_and_keeps_the_coders_own_value(own):
