@@ -1,5 +1,7 @@
 """The demo end to end, as issue 2's 'done when' states it, against its own real server."""
 
+from contextlib import closing
+
 import pandas as pd
 import pytest
 
@@ -69,7 +71,7 @@ def test_the_demo_ends_with_a_real_coder_seat(demo):
     password = next(line.split()[1] for line in output.splitlines()
                     if line.strip().startswith("password: "))
     assert output.count(password) == 1
-    with coder_session(credentials.url, DEMO_CODER, password) as seat:
+    with closing(coder_session(credentials.url, DEMO_CODER, password)) as seat:
         projects = seat.get("/api/projects/").json()["results"]
         assert len(projects) == 1 and projects[0]["title"].endswith(DEMO_CODER)
         tasks = seat.get("/api/tasks/", params={"project": projects[0]["id"], "fields": "all"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from contextlib import closing
 
 import pandas as pd
 import pytest
@@ -151,7 +152,7 @@ def test_pull_reports_edits_deletions_skips_and_out_of_scale_values(
                for task in tasks_of(client, int(record["project_id"]))}
 
     def own(task):  # the session of the coder whose task it is: their own changes
-        return simulated_session(ls_study, label_studio.url, authors[task.id])
+        return closing(simulated_session(ls_study, label_studio.url, authors[task.id]))
 
     result = [dict(r) for r in edited.annotations[0]["result"]]
     old_value = result[0]["value"]["choices"][0]
