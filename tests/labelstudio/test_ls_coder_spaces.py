@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import shutil
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -151,6 +152,14 @@ def test_each_coder_signs_up_into_a_space_of_their_own(own):
     assert stranger not in listed.output
     without_email = CliRunner().invoke(cli, ["coders", "invite", str(study.root)])
     assert without_email.exit_code == 1 and "give the coder's email" in without_email.output
+    # the admin's browser can look into a coder's space; a coder cannot
+    with closing(coder_session(credentials.url, credentials.email, credentials.password)) as lab:
+        assert lab.get(f"/coding-pipeline/spaces/{spaces[CODER_B].id}/").status_code == 302
+        seen = [p["id"] for p in lab.get("/api/projects/").json()["results"]]
+        assert seen == [int(project_of(study, CODER_B)["project_id"])]
+        assert lab.get("/coding-pipeline/spaces/1/").status_code == 302
+    assert sessions[CODER_A].get(f"/coding-pipeline/spaces/{spaces[CODER_B].id}/"
+                                 ).status_code == 404
 
 
 def test_coder_a_sees_and_changes_nothing_of_b_or_the_master(own):
