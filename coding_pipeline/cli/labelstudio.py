@@ -166,27 +166,32 @@ def coders_group() -> None:
     """Coders of the study's Label Studio, named by email.
 
     \b
-      coding-pipeline coders invite my-study   # a sign-up link to send to a new coder
+      coding-pipeline coders invite my-study a@lab.org   # a sign-up link for a new coder
       coding-pipeline coders list my-study
     """
 
 
 @coders_group.command("invite")
 @STUDY
+@click.argument("email", required=False)
 @URL
-def coders_invite(study: Path, url: str | None) -> None:
+def coders_invite(study: Path, email: str | None, url: str | None) -> None:
     """Print the link a new coder opens to create their account.
 
-    Send it to the coder; they sign up with their own email, which then names them in
-    batches and ratings.
+    On the study's own server each coder has a space of their own, where only their own
+    projects are: give the coder's EMAIL, and the link signs up that email only, into that
+    space. On an existing server (--url) one link serves everyone; EMAIL is then not needed.
+    The coder's email names them in batches and ratings.
 
     \b
-      coding-pipeline coders invite my-study
+      coding-pipeline coders invite my-study a@lab.org
+      coding-pipeline coders invite my-study --url https://ls.lab.org
     """
     from coding_pipeline.labelstudio.client import connect
-    from coding_pipeline.labelstudio.coders import invite_link
+    from coding_pipeline.labelstudio.coders import coder_invite_link
 
-    click.echo(invite_link(connect(load_study(study), url)))
+    loaded = load_study(study)
+    click.echo(coder_invite_link(loaded, connect(loaded, url), email))
 
 
 @coders_group.command("list")
@@ -201,7 +206,8 @@ def coders_list(study: Path, url: str | None) -> None:
     from coding_pipeline.labelstudio.client import connect
     from coding_pipeline.labelstudio.coders import format_members, list_members
 
-    click.echo(format_members(list_members(connect(load_study(study), url))))
+    loaded = load_study(study)
+    click.echo(format_members(list_members(connect(loaded, url), loaded)))
 
 
 # ---------------------------------------------------------------- batches
@@ -258,7 +264,7 @@ def batch_create(
     if master and not training:
         raise PipelineError("--master is for training sets: add --training.")
     everyone = emails + batches.parse_coders([master]) if master else emails
-    require_members(connect(loaded, url), everyone)
+    require_members(connect(loaded, url), everyone, loaded)
     if training:
         plan = batches.create_training_batch(loaded, master, emails, n_clips=n_clips,
                                              seed=seed, name=name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -60,19 +60,31 @@ def resolve_token(study: Study, url: str, token: str | None = None) -> str:
     return chosen
 
 
+def own_clips_dir(study: Study, url: str) -> Path | None:
+    """The clips folder the study's own server at `url` serves by itself (and keeps coder
+    spaces for), or None for any other server (and for an own one given a document root)."""
+    if not credentials_path(study).is_file():
+        return None
+    own = read_credentials(study)
+    if own.url.rstrip("/") != url.rstrip("/") or not own.clips_dir:
+        return None
+    return Path(own.clips_dir)
+
+
 def document_root(study: Study, url: str) -> Path:
     """The folder the server at `url` serves local files from.
 
-    study.toml [label_studio] document_root if set; else, for the study's own server, the folder
-    it was started with; else env LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; else the study folder.
+    study.toml [label_studio] document_root if set; else, for the study's own server, the clips
+    folder it serves (or the folder it was started with); else env
+    LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; else the study folder.
     """
     configured = study.config.raw.get("label_studio", {}).get("document_root")
     if configured:
         return study.absolute(configured).resolve()
     if credentials_path(study).is_file():
         own = read_credentials(study)
-        if own.url.rstrip("/") == url.rstrip("/") and own.document_root:
-            return Path(own.document_root)
+        if own.url.rstrip("/") == url.rstrip("/") and (own.clips_dir or own.document_root):
+            return Path(own.clips_dir or own.document_root)
     if os.environ.get(DOCUMENT_ROOT_ENV):
         return Path(os.environ[DOCUMENT_ROOT_ENV]).resolve()
     return study.root.resolve()
@@ -86,6 +98,7 @@ class Connection:
     client: LabelStudio
     user_id: int
     email: str
+    token: str = field(default="", repr=False)  # secret: never print or log it
 
     def call(self, what: str, action: Callable[[], T]) -> T:
         """Run one SDK call, turning network and HTTP failures into a clear PipelineError."""
@@ -125,7 +138,7 @@ def connect(study: Study, url: str | None = None, token: str | None = None) -> C
     key = resolve_token(study, base, token)
     client = LabelStudio(base_url=base, api_key=key, timeout=TIMEOUT_S)
     me = call_server(base, "checking the API token", client.users.whoami)
-    return Connection(url=base, client=client, user_id=int(me.id), email=str(me.email))
+    return Connection(url=base, client=client, user_id=int(me.id), email=str(me.email), token=key)
 
 
 def member_emails(connection: Connection) -> dict[int, str]:
