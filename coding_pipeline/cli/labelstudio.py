@@ -256,6 +256,7 @@ def batch_create(
     from coding_pipeline.labelstudio.client import connect
     from coding_pipeline.labelstudio.coders import require_members
     from coding_pipeline.labelstudio.push import training_note
+    from coding_pipeline.labelstudio.spaces import uses_spaces
 
     loaded = load_study(study)
     emails = batches.parse_coders(coders)
@@ -272,7 +273,7 @@ def batch_create(
         plan = batches.create_batch(loaded, emails, reliability_share=reliability, seed=seed,
                                     name=name)
     click.echo(batches.format_plan(plan))
-    if training:
+    if training and not uses_spaces(loaded, url):
         click.echo(f"Note: {training_note([plan.name])}")
     click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
 
@@ -290,8 +291,10 @@ def batch_show(study: Path, name: str | None) -> None:
     from coding_pipeline import batches
     from coding_pipeline.errors import PipelineError
     from coding_pipeline.labelstudio.push import training_note
+    from coding_pipeline.labelstudio.spaces import uses_spaces
 
-    plans = batches.load_batches(load_study(study))
+    loaded = load_study(study)
+    plans = batches.load_batches(loaded)
     if name is not None:
         plans = [p for p in plans if p.name == name]
         if not plans:
@@ -300,7 +303,7 @@ def batch_show(study: Path, name: str | None) -> None:
         click.echo(f"No batches yet: coding-pipeline batch create {study} --coders ...")
     click.echo("\n\n".join(batches.format_plan(p) for p in plans))
     training = [p.name for p in plans if p.kind == "training"]
-    if training:
+    if training and not uses_spaces(loaded):
         click.echo(f"\nNote: {training_note(training)}")
 
 

@@ -17,7 +17,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio.client import TIMEOUT_S, Connection, own_clips_dir
+from coding_pipeline.labelstudio.client import TIMEOUT_S, Connection, own_clips_dir, resolve_url
 from coding_pipeline.study import Study
 
 SPACES_PATH = "/coding-pipeline/api/spaces/"
@@ -38,6 +38,15 @@ class Space:
 def has_spaces(study: Study, connection: Connection) -> bool:
     """True for the study's own server serving its clips itself (it keeps coder spaces)."""
     return own_clips_dir(study, connection.url) is not None
+
+
+def uses_spaces(study: Study, url: str | None = None) -> bool:
+    """True if the study's commands go to its own server, which keeps coder spaces (no
+    connection needed; False when no server is known yet)."""
+    try:
+        return own_clips_dir(study, resolve_url(study, url)) is not None
+    except PipelineError:
+        return False
 
 
 def _space(data: dict) -> Space:

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import shutil
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -151,6 +152,14 @@ def test_each_coder_signs_up_into_a_space_of_their_own(own):
     assert stranger not in listed.output
     without_email = CliRunner().invoke(cli, ["coders", "invite", str(study.root)])
     assert without_email.exit_code == 1 and "give the coder's email" in without_email.output
+    # the admin's browser can look into a coder's space; a coder cannot
+    with closing(coder_session(credentials.url, credentials.email, credentials.password)) as lab:
+        assert lab.get(f"/coding-pipeline/spaces/{spaces[CODER_B].id}/").status_code == 302
+        seen = [p["id"] for p in lab.get("/api/projects/").json()["results"]]
+        assert seen == [int(project_of(study, CODER_B)["project_id"])]
+        assert lab.get("/coding-pipeline/spaces/1/").status_code == 302
+    assert sessions[CODER_A].get(f"/coding-pipeline/spaces/{spaces[CODER_B].id}/"
+                                 ).status_code == 404
 
 
 def test_coder_a_sees_and_changes_nothing_of_b_or_the_master(own):
@@ -281,7 +290,7 @@ def test_only_clips_of_the_coders_own_projects_are_served(own):
     # crafted paths, a symlink to a study file, other coders' clips
     (study.clips_dir / "zz-link.mp4").symlink_to(study.root / "sessions.csv")
     admin = in_space(connect(study), list_spaces(connect(study))[CODER_A].id).client
-    admin.projects.import_tasks(id=int(project_id), request=[
+    linked = admin.projects.import_tasks(id=int(project_id), return_task_ids=True, request=[
         {"video": "/data/local-files/?d=zz-link.mp4", "clip_id": "zzlink", "fps": 25}])
     b_video = sessions[CODER_B].get("/api/tasks/", params={
         "project": project_of(study, CODER_B)["project_id"], "fields": "all"}
@@ -306,6 +315,7 @@ def test_only_clips_of_the_coders_own_projects_are_served(own):
     seen = json.dumps(tasks) + a.get(f"/api/projects/{project_id}/").text
     assert str(root) not in seen and root.name not in seen
     os.unlink(study.clips_dir / "zz-link.mp4")
+    admin.tasks.delete(id=linked.task_ids[0])
 
 
 def test_pull_reports_a_change_by_anyone_else_and_keeps_the_coders_own_value(own):
