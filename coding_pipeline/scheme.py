@@ -4,6 +4,8 @@ Format (coding_schemes/*.yaml)::
 
     name: sensitivity-involvement-reciprocity
     version: 1
+    instructions: |                    # optional: shown to coders before and while rating
+      What to watch for ...
     scale: {min: 1, max: 5}            # default scale of every item
     items:
       - id: acknowledging              # also the control's name in Label Studio
@@ -74,6 +76,7 @@ class Scheme:
     items: tuple[Item, ...]
     composites: tuple[Composite, ...]
     content_hash: str = ""
+    instructions: str = ""
 
     def item(self, item_id: str) -> Item:
         for item in self.items:
@@ -131,6 +134,14 @@ def parse_scheme(data: Any, source: str = "scheme") -> Scheme:
     for key in ("name", "version", "items"):
         if key not in data or data[key] in (None, ""):
             raise fail(f"'{key}' is missing.")
+    instructions = data.get("instructions")
+    if instructions is None:
+        instructions = ""
+    if not isinstance(instructions, str):
+        raise fail(
+            "'instructions' must be text (a YAML string, for example a block after "
+            "'instructions: |'), or left out."
+        )
     default_scale = _parse_scale(data.get("scale", {"min": 1, "max": 5}), "scale", fail)
     raw_items = data["items"]
     if not isinstance(raw_items, list) or not raw_items:
@@ -205,7 +216,7 @@ def parse_scheme(data: Any, source: str = "scheme") -> Scheme:
     canonical = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
     return Scheme(
         name=str(data["name"]), version=data["version"], scale=default_scale,
-        items=tuple(items), composites=tuple(composites),
+        items=tuple(items), composites=tuple(composites), instructions=instructions.strip(),
         content_hash=hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16],
     )
 

@@ -1,15 +1,23 @@
-"""A coding scheme rendered as a Label Studio labeling config (pure: text in, text out).
+"""A coding scheme rendered for Label Studio (pure: text in, text out): the labeling config and
+the coders' instructions.
 
-Layout: the clip's video on top (frame rate from the task's `fps`), then the items grouped by
-owner (parent, child, dyad, then the rest), each a required single-radio row of its scale points
-named by the item id, with the item's description and anchor texts beside it, then a notes box.
-The radios are ordinary form controls: a coder can rate from the keyboard (Tab to a scale point,
-Space to choose it; Label Studio also gives the first choices number and letter hotkeys) and
-submit with Ctrl+Enter.
+Layout: two columns. On the left the clip's video (frame rate from the task's `fps`) in a
+sticky column that stays in view while the coder scrolls; on the right the items grouped by
+owner (parent, child, dyad, then the rest), each a required single-radio row of its scale
+points named by the item id, with the item's description and anchor texts under it, then a notes
+box. The video's height follows the window (CSS in a <Style> tag), so the picture and its
+controls fit on screen at 1280x720 and larger.
+
+Keyboard: the radios are ordinary form controls (Tab to a scale point, Space to choose it,
+Ctrl+Enter submits). Label Studio would give the first 33 points number and letter hotkeys that
+all act on the first items only; every point gets an explicit hotkey no keyboard sends instead
+(`NO_HOTKEY`), and the hotkey marks are hidden, so no key rates an item behind the coder's back.
 """
 
 from __future__ import annotations
 
+from html import escape
+from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
 from coding_pipeline.errors import PipelineError
@@ -18,15 +26,44 @@ from coding_pipeline.scheme import Item, Scheme
 VIDEO_NAME = "video"
 NOTES_NAME = "notes"
 OWNER_HEADINGS = {"parent": "Parent", "child": "Child", "dyad": "Dyad", "": "Other items"}
+# Label Studio's key library matches a key by its keyCode (0-255); this character's code is 8709,
+# so a point with it as hotkey takes no automatic one and no key press selects it.
+NO_HOTKEY = "\u2205"
 
-_ROW_STYLE = (
-    "display: flex; flex-wrap: wrap; gap: 4px 24px; align-items: flex-start; "
-    "padding: 6px 0; border-bottom: 1px solid #e5e5e5"
+_CSS = (
+    # the clip column stays at the top of the scrolling labeling area
+    ".cp-clip { position: sticky; top: 0; z-index: 3; background: inherit; }"
+    # the picture's box follows the window height (Label Studio sets a fixed inline height)
+    " .cp-clip .lsf-video__main { height: auto !important; aspect-ratio: 16 / 10;"
+    " min-height: 200px; max-height: calc(100vh - 300px); }"
+    # no hotkey marks beside the scale points (no key selects a point)
+    " .cp-items .lsf-choice .lsf-hint { display: none; }"
+    " .cp-items .lsf-choices { margin: 2px 0 4px; }"
 )
-_SCALE_STYLE = "flex: 0 0 340px"
-_ANCHORS_STYLE = "flex: 1 1 320px"
-_DESCRIPTION_STYLE = "font-size: 13px; font-weight: normal; font-style: italic; margin: 8px 0 2px"
+_SCREEN_STYLE = "display: flex; align-items: flex-start; gap: 24px"
+_CLIP_STYLE = "flex: 1 1 55%; min-width: 540px"
+_ITEMS_STYLE = "flex: 1 1 45%; min-width: 340px"
+_ROW_STYLE = "padding: 6px 0 8px; border-bottom: 1px solid #e5e5e5"
+_DESCRIPTION_STYLE = "font-size: 13px; font-weight: normal; font-style: italic; margin: 2px 0"
 _ANCHOR_STYLE = "font-size: 13px; font-weight: normal; color: #444; margin: 2px 0"
+
+DEFAULT_INSTRUCTIONS = (
+    "Watch the whole clip with sound, then rate every item on its scale: the anchor texts are "
+    "under each scale. Use the notes box for anything the ratings miss, then Submit."
+)
+# What every coder needs to know about the screen, whatever the scheme's own instructions say.
+SCREEN_FACTS = (
+    "Keyboard: Tab moves to the next scale point, Space chooses it, Ctrl+Enter submits; "
+    "Alt+Right and Alt+Left step the clip, Ctrl+Alt+Space plays and pauses. Number and letter "
+    "keys do not rate anything.",
+    "Frame step: one press of the step buttons (the arrows beside Play) or Alt+Right moves one "
+    "frame on the study's own server. If a step moves further (Label Studio's default is "
+    "10 frames), open Settings, Video, set \"Video hop size\" to 1.",
+    "Unfinished work: Label Studio keeps your choices as a draft on the server a few seconds "
+    "after each change; reopen the project and press Label All Tasks to continue. A choice "
+    "made in the last seconds before the tab closes can be lost: check every item before you "
+    "submit.",
+)
 
 
 def _attrs(**values: str) -> str:
@@ -40,31 +77,29 @@ def _hint(item: Item, point: int) -> dict[str, str]:
 def _item_rows(item: Item) -> list[str]:
     choices = "".join(
         f"<Choice {_attrs(value=f'{item.id}_{point}', alias=str(point), html=str(point))} "
-        f"{_attrs(**_hint(item, point))}/>"
+        f"{_attrs(hotkey=NO_HOTKEY, **_hint(item, point))}/>"
         for point in item.scale.points
     )
     lines = [
-        f'    <View {_attrs(style=_ROW_STYLE)}>',
-        f'      <View {_attrs(style=_SCALE_STYLE)}>',
-        f'        <Header {_attrs(value=item.label, size="5")}/>',
-        f'        <Choices {_attrs(name=item.id, toName=VIDEO_NAME, choice="single-radio")} '
+        f'        <View {_attrs(style=_ROW_STYLE)}>',
+        f'          <Header {_attrs(value=item.label, size="5")}/>',
+        f'          <Choices {_attrs(name=item.id, toName=VIDEO_NAME, choice="single-radio")} '
         f'{_attrs(required="true", showInline="true", requiredMessage=f"Rate {item.label}")}>'
         f"{choices}</Choices>",
-        "      </View>",
-        f'      <View {_attrs(style=_ANCHORS_STYLE)}>',
     ]
     if item.description:
         description = _attrs(value=item.description, size="6", style=_DESCRIPTION_STYLE)
-        lines.append(f"        <Header {description}/>")
+        lines.append(f"          <Header {description}/>")
     for point, text in item.anchors.items():
         anchor = _attrs(value=f"{point} = {text}", size="6", style=_ANCHOR_STYLE)
-        lines.append(f"        <Header {anchor}/>")
-    lines += ["      </View>", "    </View>"]
+        lines.append(f"          <Header {anchor}/>")
+    lines.append("        </View>")
     return lines
 
 
 def render_label_config(scheme: Scheme) -> str:
-    """The labeling config XML for `scheme`: one required single-radio Choices per item."""
+    """The labeling config XML for `scheme`: one required single-radio Choices per item, beside
+    a video that stays in view."""
     for reserved in (VIDEO_NAME, NOTES_NAME):
         if reserved in scheme.item_ids:
             raise PipelineError(
@@ -73,21 +108,40 @@ def render_label_config(scheme: Scheme) -> str:
             )
     lines = [
         "<View>",
-        f'  <Header {_attrs(value=f"{scheme.name} (version {scheme.version})", size="4")}/>',
-        f'  <Video {_attrs(name=VIDEO_NAME, value="$video", frameRate="$fps")}/>',
+        f"  <Style>{xml_escape(_CSS)}</Style>",
+        f'  <View {_attrs(className="cp-screen", style=_SCREEN_STYLE)}>',
+        f'    <View {_attrs(className="cp-clip", style=_CLIP_STYLE)}>',
+        f'      <Video {_attrs(name=VIDEO_NAME, value="$video", frameRate="$fps")}/>',
+        "    </View>",
+        f'    <View {_attrs(className="cp-items", style=_ITEMS_STYLE)}>',
+        f'      <Header {_attrs(value=f"{scheme.name} (version {scheme.version})", size="4")}/>',
     ]
     owners = [o for o in OWNER_HEADINGS if any(item.owner == o for item in scheme.items)]
     for owner in owners:
-        lines.append(f'  <View {_attrs(style="margin-top: 12px")}>')
-        lines.append(f'    <Header {_attrs(value=OWNER_HEADINGS[owner], size="3")}/>')
+        group = f"cp-group cp-group-{owner or 'other'}"
+        lines.append(f'      <View {_attrs(className=group)}>')
+        lines.append(f'        <Header {_attrs(value=OWNER_HEADINGS[owner], size="3")}/>')
         for item in scheme.items:
             if item.owner == owner:
                 lines.extend(_item_rows(item))
-        lines.append("  </View>")
+        lines.append("      </View>")
     lines += [
-        f'  <Header {_attrs(value="Notes (optional)", size="5")}/>',
-        f'  <TextArea {_attrs(name=NOTES_NAME, toName=VIDEO_NAME, rows="3", maxSubmissions="1")} '
-        f'{_attrs(editable="true", placeholder="Anything the ratings do not capture")}/>',
+        f'      <Header {_attrs(value="Notes (optional)", size="5")}/>',
+        f'      <TextArea {_attrs(name=NOTES_NAME, toName=VIDEO_NAME, rows="3")} '
+        f'{_attrs(maxSubmissions="1", editable="true")} '
+        f'{_attrs(placeholder="Anything the ratings do not capture")}/>',
+        "    </View>",
+        "  </View>",
         "</View>",
     ]
     return "\n".join(lines) + "\n"
+
+
+def render_instructions(scheme: Scheme) -> str:
+    """The project's instructions (HTML): the scheme's own text, or a default, then the screen
+    facts. Every text is HTML-escaped; blank lines in the scheme's text start new paragraphs."""
+    text = scheme.instructions or DEFAULT_INSTRUCTIONS
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    body = "".join(f"<p>{escape(' '.join(p.split()))}</p>" for p in paragraphs)
+    facts = "".join(f"<li>{escape(fact)}</li>" for fact in SCREEN_FACTS)
+    return f"{body}<ul>{facts}</ul>"

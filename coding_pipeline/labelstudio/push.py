@@ -42,7 +42,7 @@ from coding_pipeline.labelstudio.client import (
     document_root,
     own_clips_dir,
 )
-from coding_pipeline.labelstudio.config import render_label_config
+from coding_pipeline.labelstudio.config import render_instructions, render_label_config
 from coding_pipeline.labelstudio.s3 import (
     S3Settings,
     ensure_s3_storage,
@@ -274,13 +274,6 @@ def export_project(connection: Connection, project_id: int) -> list[dict]:
     return json.loads(export_project_raw(connection, project_id))
 
 
-INSTRUCTIONS = (
-    "<p>Watch the whole clip with sound, then rate every item on its scale (the anchors are "
-    "beside each scale; Tab to a point and press Space, or click). Use the notes box for "
-    "anything the ratings miss, then Submit (Ctrl+Enter).</p>"
-)
-
-
 def _create_project(
     connection: Connection, title: str, batch: str, coder: str, scheme: Scheme, config: str,
 ) -> int:
@@ -289,8 +282,8 @@ def _create_project(
         "description": f"Coding batch {batch} for {coder}. "
                        f"Scheme: {scheme.name}, version {scheme.version}.",
         "label_config": config,
-        "expert_instruction": INSTRUCTIONS,
-        "show_instruction": False,
+        "expert_instruction": render_instructions(scheme),
+        "show_instruction": True,
         "show_skip_button": True,
         "enable_empty_annotation": False,
         "maximum_annotations": 1,

@@ -153,6 +153,13 @@ def _user_change_refused(request: HttpRequest, user, body: dict) -> bool:
     return wanted is not None and str(wanted) != str(user.active_organization_id)
 
 
+def _next_task(request: HttpRequest) -> bool:
+    """Label Studio's label stream ("Label All Tasks") asks for the coder's next task with this
+    data-manager action; the project it names is checked like any other."""
+    return (request.method == "POST" and request.path.rstrip("/") == "/api/dm/actions"
+            and request.GET.get("id") == "next_task")
+
+
 def check(request: HttpRequest, user) -> HttpResponse | None:
     """None if a coder's request may go on, else the refusal (pure apart from lookups)."""
     from organizations.models import OrganizationMember
@@ -166,7 +173,8 @@ def check(request: HttpRequest, user) -> HttpResponse | None:
         user.active_organization_id = memberships[0]
         user.save(update_fields=["active_organization"])
     for method, path in REFUSED_RE:
-        if method.fullmatch(request.method or "") and path.fullmatch(request.path):
+        if (method.fullmatch(request.method or "") and path.fullmatch(request.path)
+                and not _next_task(request)):
             return _deny(403, "Not allowed for coders on this server.")
     body = _body(request)
     for kind, pk in _named_objects(request, body):
