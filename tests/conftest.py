@@ -4,6 +4,10 @@
 loopback port, serving local files from pytest's base temporary folder (so every test's
 tmp_path can hold clips it serves), and stops it when the session ends.
 
+`default_label_studio` is a second real server, started only by the tests that need it, with
+Label Studio's own defaults: no local-files serving, no S3, personal access tokens (one is minted
+by logging in, as a lab's user would from Account & Settings).
+
 `ls_study` is a fresh study folder with tiny real H.264/AAC clips and a clip key whose dyad
 ids, arms, timepoints and source names are distinctive, pointed at that server (URL in
 study.toml, token in LABEL_STUDIO_API_KEY for the test).
@@ -11,12 +15,19 @@ study.toml, token in LABEL_STUDIO_API_KEY for the test).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -31,8 +42,8 @@ class LabelStudioServer:
     token: str = field(repr=False)
     email: str
     password: str = field(repr=False)
-    document_root: Path
-    host: Study
+    document_root: Path | None  # None: the server does not serve local files
+    host: Study | None
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +66,50 @@ def label_studio(tmp_path_factory) -> LabelStudioServer:
         )
     finally:
         stop_server(host)
+
+
+@pytest.fixture(scope="session")
+def default_label_studio(tmp_path_factory) -> LabelStudioServer:
+    """A real Label Studio 1.23 as it comes (no local files, no S3), on 127.0.0.1."""
+    from coding_pipeline.labelstudio.coders import coder_session
+    from coding_pipeline.labelstudio.server import free_port
+
+    folder = tmp_path_factory.mktemp("default-label-studio")
+    port = free_port()
+    email, password = "lab-admin@example.org", "Lab-" + secrets.token_urlsafe(16)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_")}
+    env.update({
+        "LABEL_STUDIO_BASE_DATA_DIR": str(folder), "LABEL_STUDIO_USERNAME": email,
+        "LABEL_STUDIO_PASSWORD": password, "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "",
+        "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
+    })
+    with (folder / "server.log").open("ab") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "label-studio"), "start", "--no-browser",
+             "--internal-host", "127.0.0.1", "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            cwd=folder, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health/", timeout=3).status_code == 200:
+                    break
+            assert process.poll() is None, (folder / "server.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the default Label Studio did not start"
+            time.sleep(0.5)
+        with contextlib.closing(coder_session(url, email, password)) as session:
+            minted = session.post("/api/token/")
+        assert minted.status_code == 201, minted.text
+        yield LabelStudioServer(url=url, token=minted.json()["token"], email=email,
+                                password=password, document_root=None, host=None)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def write_clip(path: Path, seconds: float = 2.0, fps: int = 25, width: int = 160,
@@ -107,8 +162,9 @@ def make_study(root: Path, server: LabelStudioServer, bank: list[Path], n_clips:
                scheme: str = "sensitivity_involvement_reciprocity.yaml") -> Study:
     """A study at `root` with n_clips real clips and clips.csv, pointed at `server`."""
     study = init_study(root, name="ls test", scheme=scheme, epoch_seconds=2.0)
+    served = f'\ndocument_root = "{server.document_root}"' if server.document_root else ""
     text = study.toml_path.read_text(encoding="utf-8").replace(
-        'url = ""', f'url = "{server.url}"\ndocument_root = "{server.document_root}"', 1)
+        'url = ""', f'url = "{server.url}"{served}', 1)
     write_text_atomic(study.toml_path, text)
     study.clips_dir.mkdir(exist_ok=True)
     lines = ["clip_id,dyad_id,timepoint,arm,source,start_s,end_s,file,fps,frames,qc"]
