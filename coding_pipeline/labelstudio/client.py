@@ -61,19 +61,31 @@ def resolve_token(study: Study, url: str, token: str | None = None) -> str:
     return chosen
 
 
+def own_clips_dir(study: Study, url: str) -> Path | None:
+    """The clips folder the study's own server at `url` serves by itself (and keeps coder
+    spaces for), or None for any other server (and for an own one given a document root)."""
+    if not credentials_path(study).is_file():
+        return None
+    own = read_credentials(study)
+    if own.url.rstrip("/") != url.rstrip("/") or not own.clips_dir:
+        return None
+    return Path(own.clips_dir)
+
+
 def configured_document_root(study: Study, url: str) -> Path | None:
     """The folder the server at `url` serves local files from, when one is known.
 
-    study.toml [label_studio] document_root if set; else, for the study's own server, the folder
-    it was started with; else env LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; else None.
+    study.toml [label_studio] document_root if set; else, for the study's own server, the clips
+    folder it serves (or the folder it was started with); else env
+    LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; else None.
     """
     configured = study.config.raw.get("label_studio", {}).get("document_root")
     if configured:
         return study.absolute(configured).resolve()
     if credentials_path(study).is_file():
         own = read_credentials(study)
-        if own.url.rstrip("/") == url.rstrip("/") and own.document_root:
-            return Path(own.document_root)
+        if own.url.rstrip("/") == url.rstrip("/") and (own.clips_dir or own.document_root):
+            return Path(own.clips_dir or own.document_root)
     if os.environ.get(DOCUMENT_ROOT_ENV):
         return Path(os.environ[DOCUMENT_ROOT_ENV]).resolve()
     return None

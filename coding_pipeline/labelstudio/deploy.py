@@ -10,7 +10,8 @@ not moved to another (that would start an empty server).
 Remote coders: `server start STUDY --host ADDR --public-url https://coding.our-lab.org` runs
 Label Studio under gunicorn (a production WSGI server) instead of Django's development server,
 with ALLOWED_HOSTS, CSRF trusted origins and secure cookies set from the public URL (kept in
-study.toml as `[label_studio] public_url`). TLS is the reverse proxy's job (see the README):
+study.toml as `[label_studio] public_url`; read by ls_site.settings from
+CODING_PIPELINE_LS_PUBLIC_URL). TLS is the reverse proxy's job (see the README):
 gunicorn trusts X-Forwarded-Proto from the addresses in FORWARDED_ALLOW_IPS (default: this
 machine only). `python -m coding_pipeline.labelstudio.deploy --host H --port P` is the server
 process: Label Studio's own start-up (migrations, the admin account) followed by gunicorn.
@@ -179,19 +180,11 @@ class PublicSite:
     url: str  # https://host[:port], no path
     host: str
 
-    def environment(self, listen: str) -> dict[str, str]:
-        """Label Studio's settings for being reached at this URL."""
-        hosts = dict.fromkeys([self.host, "127.0.0.1", "localhost", "::1"]
-                              + ([listen] if listen not in ("0.0.0.0", "::") else []))
-        return {
-            "LABEL_STUDIO_HOST": self.url,
-            "ALLOWED_HOSTS": ",".join(hosts),
-            "CSRF_TRUSTED_ORIGINS": self.url,
-            "SESSION_COOKIE_SECURE": "1",
-            "CSRF_COOKIE_SECURE": "1",
-            "CORS_ALLOW_ALL_ORIGINS": "false",
-            "CORS_ALLOWED_ORIGINS": self.url,
-        }
+    def environment(self) -> dict[str, str]:
+        """What the server reads to be reached at this URL: ls_site.settings adds its host to
+        ALLOWED_HOSTS and its origin to the CSRF trusted origins, and makes cookies secure;
+        Label Studio builds its pages' links from LABEL_STUDIO_HOST."""
+        return {"CODING_PIPELINE_LS_PUBLIC_URL": self.url, "LABEL_STUDIO_HOST": self.url}
 
 
 def parse_public_url(text: str) -> PublicSite:

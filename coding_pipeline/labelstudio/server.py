@@ -1,13 +1,15 @@
 """The study's private local Label Studio: start, stop, status and credentials.
 
-The server's data (SQLite database, media, exports) live in STUDY/.labelstudio/data. It listens
-on 127.0.0.1 only unless started with another address (kept for restarts, with a warning when it
-is not a loopback address), with telemetry, error reporting and version checks off, and serves
-the study's clips as local files. On first start an admin account is created with a generated
-password and API token, kept in STUDY/.labelstudio/credentials.json (mode 0600) and never
-printed or logged except by `coding-pipeline server credentials`. The server runs detached and
-keeps running after the command that started it returns; STUDY/.labelstudio/server.pid records
-its process id.
+The server's data (SQLite database, media, exports) live in STUDY/.labelstudio/data. It listens on
+127.0.0.1 only unless started with another address (kept for restarts, with a warning when it is
+not a loopback address), with telemetry, error reporting and version checks off. It runs with the
+Django settings of coding_pipeline.labelstudio.ls_site (DJANGO_SETTINGS_MODULE): only its own
+address is an allowed Host, pages cannot be framed, and it serves the study's clips folder only
+(nothing else of the study) and keeps one organisation per coder (coder spaces). On first start an
+admin account is created with a generated password and API token, kept in
+STUDY/.labelstudio/credentials.json (mode 0600) and never printed or logged except by `coding-
+pipeline server credentials`. The server runs detached and keeps running after the command that
+started it returns; STUDY/.labelstudio/server.pid records its process id.
 A restart keeps the port (coders' bookmarks and invite links name it); if another program took
 it meanwhile, the server moves to a free port and says so.
 
@@ -56,6 +58,7 @@ class Credentials:
     secret_key: str = ""
     document_root: str = ""
     host: str = HOST  # the address the server listens on
+    clips_dir: str = ""  # set: the server serves only these clips and keeps coder spaces
 
     def __repr__(self) -> str:  # keep secrets out of tracebacks and debug prints
         return f"Credentials(url={self.url!r}, email={self.email!r}, password=***, token=***)"
@@ -127,16 +130,41 @@ def url_port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
 
-def _new_credentials(port: int, document_root: Path, host: str) -> Credentials:
+def _new_credentials(
+    study: Study, port: int, document_root: Path | None, host: str,
+) -> Credentials:
     return Credentials(
         url=server_url(host, port),
         email=ADMIN_EMAIL,
         password=secrets.token_urlsafe(18),
         token=secrets.token_hex(20),  # 40 characters: the longest legacy token Label Studio takes
         secret_key=secrets.token_urlsafe(48),
-        document_root=str(document_root),
+        document_root=str(document_root) if document_root else "",
         host=host,
+        clips_dir="" if document_root else str(study.clips_dir.resolve()),
     )
+
+
+def _upgraded(study: Study, credentials: Credentials) -> Credentials:
+    """Credentials of a server first started before it served clips itself: a server that
+    served the whole study folder now serves only the clips folder (and keeps coder spaces)."""
+    if credentials.clips_dir or Path(credentials.document_root) != study.root.resolve():
+        return credentials
+    return Credentials(**{**asdict(credentials), "document_root": "",
+                          "clips_dir": str(study.clips_dir.resolve())})
+
+
+SETTINGS_MODULE = "coding_pipeline.labelstudio.ls_site.settings"
+
+
+def _served_hosts(host: str) -> str:
+    """More names a server listening on every address answers to (this machine's own)."""
+    if host not in ("0.0.0.0", "::"):
+        return ""
+    names = {socket.gethostname(), socket.getfqdn()}
+    with contextlib.suppress(OSError):
+        names |= {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)}
+    return ",".join(sorted(n for n in names if n))
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -213,9 +241,10 @@ def _server_environment(
         "LABEL_STUDIO_USER_TOKEN": credentials.token,
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
         "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
-        "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
-        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": credentials.document_root,
         "SECRET_KEY": credentials.secret_key,
+        "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
+        "CODING_PIPELINE_LS_URL": credentials.url,
+        "CODING_PIPELINE_LS_EXTRA_HOSTS": _served_hosts(credentials.host),
         "SENTRY_DSN": "",
         "FRONTEND_SENTRY_DSN": "",
         "LATEST_VERSION_CHECK": "false",
@@ -223,12 +252,21 @@ def _server_environment(
         "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
         "PYTHONUNBUFFERED": "1",
     })
+    if credentials.clips_dir:  # our own view serves the clips; Label Studio's local files are off
+        env.update({"CODING_PIPELINE_LS_CLIPS_DIR": credentials.clips_dir,
+                    "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "false",
+                    "LABEL_STUDIO_ENABLE_LOCAL_FILES_STORAGE": "false"})
+    else:
+        env.pop("CODING_PIPELINE_LS_CLIPS_DIR", None)
+        env.update({"LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
+                    "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": credentials.document_root})
     if study.config.raw.get("label_studio", {}).get("private_network_storage") is True:
         # an S3-compatible store on this machine or the lab's network (Label Studio refuses
         # such addresses by default, as a guard against server-side request forgery)
         env["SSRF_PROTECTION_ENABLED"] = "false"
     env.update(database.environment() if database else {})
-    env.update(site.environment(credentials.host) if site else {})
+    env.pop("CODING_PIPELINE_LS_PUBLIC_URL", None)
+    env.update(site.environment() if site else {})
     return env
 
 
@@ -249,13 +287,15 @@ def start_server(
 ) -> str:
     """Start the study's private Label Studio (or find it running) and return its URL.
 
-    Idempotent: a server already running for this study is left alone and its URL returned.
-    `document_root` is the folder local files are served from (default: the study folder);
-    the first start fixes it. `host` is the address to listen on (default: the one stored, else
-    127.0.0.1); a port or address given is kept for later starts. A restart keeps the stored
-    port unless another program took it: then a free one is used and `progress` is told.
-    `progress` also receives a line now and then while the server boots. `database` (a
-    PostgreSQL URL) and `public_url` are kept in study.toml for later starts (see deploy.py).
+    Idempotent: a server already running for this study is left alone and its URL returned. By
+    default the server serves only the study's clips folder, by a view of its own, and keeps one
+    organisation per coder; with `document_root` (fixed by the first start) Label Studio's own
+    local-files serving serves that folder instead, as for a shared server. `host` is the
+    address to listen on (default: the one stored, else 127.0.0.1); a port or address given is
+    kept for later starts. A restart keeps the stored port unless another program took it: then
+    a free one is used and `progress` is told. `progress` also receives a line now and then
+    while the server boots. `database` (a PostgreSQL URL) and `public_url` are kept in
+    study.toml for later starts (see deploy.py).
     """
     say = progress or (lambda _line: None)
     study.server_dir.mkdir(parents=True, exist_ok=True)
@@ -281,8 +321,8 @@ def start_server(
         )
     if existing is None:
         chosen = port or free_port(listen)
-        credentials = _new_credentials(chosen, Path(document_root or study.root).resolve(),
-                                       listen)
+        credentials = _new_credentials(
+            study, chosen, Path(document_root).resolve() if document_root else None, listen)
     else:
         chosen = port or url_port(existing.url)
         if not _port_is_free(chosen, listen):
@@ -290,8 +330,8 @@ def start_server(
             say(f"Port {url_port(existing.url)} is in use by another program, so Label Studio "
                 f"moves to port {chosen}: links to {existing.url} (coders' bookmarks, invite "
                 "links) no longer work; send coders the new address.")
-        credentials = Credentials(**{**asdict(existing), "url": server_url(listen, chosen),
-                                     "host": listen})
+        credentials = Credentials(**{**asdict(_upgraded(study, existing)),
+                                     "url": server_url(listen, chosen), "host": listen})
     _warn_if_exposed(listen, say)
     _write_credentials(study, credentials)
     with log_path(study).open("ab") as log:

@@ -1,0 +1,108 @@
+"""Views of the study's own Label Studio that come before Label Studio's own URLs.
+
+- `clip`: the study's clips at /data/local-files/?d=<file name>, to a logged-in member of the
+  organisation of a project with a task showing that clip, with HTTP Range. Only a regular file
+  (not a symlink) directly in CODING_PIPELINE_LS_CLIPS_DIR; anything else is a bare 404.
+- `spaces`: the admin's way to list and make coders' spaces (one organisation each).
+- `signup`: Label Studio's sign-up page, where a coder's own invite link lands them in their
+  own space (and only the email that space is for can use it).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+import stat
+from pathlib import Path
+
+from core.middleware import enforce_csrf_checks
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from ranged_fileresponse import RangedFileResponse
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import IsAuthenticated
+
+CLIP_NAME = re.compile(r"(?:clips/)?([A-Za-z0-9][A-Za-z0-9_.-]{0,200})")
+LOCAL_FILES_PREFIX = "/data/local-files/?d="
+
+
+def clip_urls(name: str) -> list[str]:
+    """The task URLs that show clip file `name` (as pushed now, and as pushed before spaces)."""
+    return [f"{LOCAL_FILES_PREFIX}{name}", f"{LOCAL_FILES_PREFIX}clips/{name}"]
+
+
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def clip(request) -> HttpResponse:
+    """Serve one clip of the requester's own projects, with HTTP Range; plain 404 otherwise."""
+    from tasks.models import Task
+
+    found = CLIP_NAME.fullmatch(request.GET.get("d", ""))
+    user = request.user
+    if found is None or ".." in found.group(1) or not settings.CLIPS_DIR:
+        raise Http404()
+    name = found.group(1)
+    tasks = Task.objects.filter(data__video__in=clip_urls(name))
+    if not user.is_superuser:
+        tasks = tasks.filter(project__organization_id=user.active_organization_id)
+    if not tasks.exists():
+        raise Http404()
+    path = Path(settings.CLIPS_DIR) / name
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        raise Http404() from None
+    handle = os.fdopen(descriptor, "rb")
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle.close()
+        raise Http404()
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return RangedFileResponse(request, handle, content_type=content_type)
+
+
+@api_view(["GET", "POST"])
+@permission_classes([IsAuthenticated])
+def spaces(request) -> HttpResponse:
+    """GET: every coder's space. POST {"coder": email, "projects": [ids]}: make sure that coder
+    has a space (and is a member of it only), move the projects given into it; return it.
+    For the admin account only (anyone else gets 404)."""
+    from coding_pipeline.labelstudio.ls_site import space_models
+
+    if not request.user.is_superuser:
+        raise Http404()
+    if request.method == "GET":
+        return JsonResponse({"spaces": [space_models.describe(org)
+                                        for org in space_models.all_spaces()]})
+    coder = str(request.data.get("coder", "")).strip().lower()
+    if "@" not in coder:
+        return JsonResponse({"detail": "coder must be an email address"}, status=400)
+    projects = [int(p) for p in request.data.get("projects", []) if str(p).isdigit()]
+    org = space_models.ensure_space(coder, projects)
+    return JsonResponse(space_models.describe(org))
+
+
+@enforce_csrf_checks
+def signup(request: HttpRequest) -> HttpResponse:
+    """Label Studio's sign-up page; a coder space's link signs that space's coder up into it.
+
+    In a server with coder spaces, only a space's link signs anyone up, and only with the email
+    that space is for; elsewhere Label Studio's own rules apply (its one invite link).
+    """
+    from users.views import user_signup
+
+    from coding_pipeline.labelstudio.ls_site import space_models
+
+    token = request.GET.get("token", "")
+    space = space_models.space_by_token(token) if token else None
+    if request.method != "POST" or (space is None and not settings.CODER_SPACES):
+        return user_signup(request)
+    if space is None:
+        return HttpResponseForbidden("This sign-up link is not valid: ask for a new one.")
+    if request.user.is_authenticated:
+        return user_signup(request)  # Label Studio sends a logged-in user on
+    email = request.POST.get("email", "").strip().lower()
+    if email != (space.contact_info or "").lower():
+        return HttpResponseForbidden(
+            "This sign-up link is for another email address: ask for your own link.")
+    return space_models.sign_up(request, space)
