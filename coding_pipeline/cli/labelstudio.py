@@ -201,8 +201,15 @@ def coders_invite(study: Path, url: str | None) -> None:
     """
     from coding_pipeline.labelstudio.client import connect
     from coding_pipeline.labelstudio.coders import invite_link
+    from coding_pipeline.labelstudio.deploy import resolve_public_url
 
-    click.echo(invite_link(connect(load_study(study), url)))
+    loaded = load_study(study)
+    connection = connect(loaded, url)
+    link = invite_link(connection)
+    site = resolve_public_url(loaded, None)  # the study's own server for remote coders
+    if site and link.startswith(connection.url):
+        link = site.url + link[len(connection.url):]
+    click.echo(link)
 
 
 @coders_group.command("list")

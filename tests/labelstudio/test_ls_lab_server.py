@@ -149,6 +149,9 @@ def test_a_login_and_a_clip_go_through_the_https_proxy_under_gunicorn(lab):
         part = browser.get(task["data"]["video"], headers={"Range": "bytes=0-99"})
         assert part.status_code == 206 and part.content == clip.read_bytes()[:100]
 
+    invite = CliRunner().invoke(cli, ["coders", "invite", str(study.root)])
+    assert invite.output.startswith(f"{proxy.url}/user/signup/?token="), invite.output
+
     forged = httpx.get(f"{credentials.url}/user/login/", headers={"Host": "evil.example.org"})
     assert forged.status_code == 400  # only the public and local host names are served
 
