@@ -91,6 +91,8 @@ def coder_names(kind: str, count: int) -> list[str]:
 
 def bench_push(host: Study, url: str, token: str, tasks: int, sample: int, coders: int) -> None:
     study = init_study(host.root.parent / "push-study")
+    root = Path(read_credentials(host).document_root)
+    study = deploy.set_label_studio_setting(study, "document_root", str(root))  # local files
     make_clips(study, tasks, "p")
     batches.create_batch(study, coder_names("push", coders), reliability_share=0.0, seed=1)
     started = time.perf_counter()
@@ -102,7 +104,6 @@ def bench_push(host: Study, url: str, token: str, tasks: int, sample: int, coder
     scheme = load_scheme(study.scheme_path)
     project = client.projects.create(title="baseline push", label_config=render_label_config(
         scheme))
-    root = Path(read_credentials(host).document_root)
     started = time.perf_counter()
     for number in range(sample):
         path = study.clips_dir / f"p{number:06d}.mp4"

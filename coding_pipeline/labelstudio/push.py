@@ -386,7 +386,6 @@ def push_study(
         )
     connection = connect(study, url, token)
     transport = choose_transport(study, connection.url)
-    say(transport.describe())
     queues = _coder_queues(study, assignments, transport)
     report = PushReport(url=connection.url, clips=transport.describe())
     clips = read_clips(study).set_index("clip_id")
