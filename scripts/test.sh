@@ -27,6 +27,18 @@ if [ ! -x /usr/bin/chromium ]; then
     fi
 fi
 
+# The lab-server tests run a real PostgreSQL (Debian's binaries, started in a temporary folder).
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+        echo "Installing Debian's postgresql for the lab-server tests..."
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends postgresql >/dev/null) \
+            || echo "warning: postgresql could not be installed; PostgreSQL tests will skip"
+    else
+        echo "note: install Debian's postgresql (apt-get install postgresql) to run its tests"
+    fi
+fi
+
 echo "Lint: ruff"
 .venv/bin/ruff check coding_pipeline tests scripts
 echo "Tests: pytest"

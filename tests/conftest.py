@@ -4,6 +4,16 @@
 loopback port, serving local files from pytest's base temporary folder (so every test's
 tmp_path can hold clips it serves), and stops it when the session ends.
 
+`default_label_studio` is a second real server, started only by the tests that need it, with
+Label Studio's own defaults: no local-files serving, no S3, personal access tokens (one is minted
+by logging in, as a lab's user would from Account & Settings).
+
+`postgres` is a real PostgreSQL server (Debian's binaries: on PATH or in
+/usr/lib/postgresql/*/bin) in a temporary folder, on 127.0.0.1 and a unix socket in that folder,
+with a password-protected superuser; run as the `postgres` (else `nobody`) user when the tests
+run as root, since PostgreSQL refuses root. Tests that need it skip when it is not installed
+(scripts/test.sh installs it when run as root).
+
 `ls_study` is a fresh study folder with tiny real H.264/AAC clips and a clip key whose dyad
 ids, arms, timepoints and source names are distinctive, pointed at that server (URL in
 study.toml, token in LABEL_STUDIO_API_KEY for the test).
@@ -11,12 +21,19 @@ study.toml, token in LABEL_STUDIO_API_KEY for the test).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -31,8 +48,8 @@ class LabelStudioServer:
     token: str = field(repr=False)
     email: str
     password: str = field(repr=False)
-    document_root: Path
-    host: Study
+    document_root: Path | None  # None: the server does not serve local files
+    host: Study | None
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +72,150 @@ def label_studio(tmp_path_factory) -> LabelStudioServer:
         )
     finally:
         stop_server(host)
+
+
+@pytest.fixture(scope="session")
+def default_label_studio(tmp_path_factory) -> LabelStudioServer:
+    """A real Label Studio 1.23 as it comes (no local files, no S3), on 127.0.0.1."""
+    from coding_pipeline.labelstudio.coders import coder_session
+    from coding_pipeline.labelstudio.server import free_port
+
+    folder = tmp_path_factory.mktemp("default-label-studio")
+    port = free_port()
+    email, password = "lab-admin@example.org", "Lab-" + secrets.token_urlsafe(16)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_")}
+    env.update({
+        "LABEL_STUDIO_BASE_DATA_DIR": str(folder), "LABEL_STUDIO_USERNAME": email,
+        "LABEL_STUDIO_PASSWORD": password, "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "",
+        "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
+    })
+    with (folder / "server.log").open("ab") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "label-studio"), "start", "--no-browser",
+             "--internal-host", "127.0.0.1", "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            cwd=folder, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health/", timeout=3).status_code == 200:
+                    break
+            assert process.poll() is None, (folder / "server.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the default Label Studio did not start"
+            time.sleep(0.5)
+        with contextlib.closing(coder_session(url, email, password)) as session:
+            minted = session.post("/api/token/")
+        assert minted.status_code == 201, minted.text
+        yield LabelStudioServer(url=url, token=minted.json()["token"], email=email,
+                                password=password, document_root=None, host=None)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """The test session's PostgreSQL: where it is and its superuser (password: keep it out of
+    every file and output the pipeline writes)."""
+
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    socket_dir: Path
+
+    def create_database(self) -> str:
+        """A new empty database; returns its URL without the password."""
+        import psycopg
+
+        name = f"study_{secrets.token_hex(4)}"
+        with psycopg.connect(host=self.host, port=self.port, user=self.user,
+                             password=self.password, dbname="postgres", autocommit=True) as db:
+            db.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{name}"
+
+
+def postgres_binaries() -> Path | None:
+    """The folder holding initdb and postgres: on PATH, else Debian's newest install."""
+    found = shutil.which("initdb")
+    folders = [Path(os.path.realpath(found)).parent] if found else []
+    folders += sorted(Path("/usr/lib/postgresql").glob("*/bin"),
+                      key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+                      reverse=True)
+    return next((f for f in folders if (f / "initdb").is_file() and (f / "postgres").is_file()),
+                None)
+
+
+def _as_postgres_user() -> tuple[dict, int | None, int | None]:
+    """Popen arguments to run as a non-root user when we are root (PostgreSQL refuses root)."""
+    if os.geteuid() != 0:
+        return {}, None, None
+    import pwd
+
+    try:
+        account = pwd.getpwnam("postgres")
+    except KeyError:
+        account = pwd.getpwnam("nobody")
+    return {"user": account.pw_uid, "group": account.pw_gid}, account.pw_uid, account.pw_gid
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresServer:
+    """A real PostgreSQL for the session, in its own temporary folder."""
+    import tempfile
+
+    from coding_pipeline.labelstudio.server import free_port
+
+    binaries = postgres_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs Debian's postgresql)")
+    run_as, uid, gid = _as_postgres_user()
+    folder = Path(tempfile.mkdtemp(prefix="coding-pipeline-pg-"))
+    password = "Pg-" + secrets.token_urlsafe(16)
+    (folder / "pw").write_text(password + "\n")
+    if uid is not None:
+        for path in (folder, folder / "pw"):
+            os.chown(path, uid, gid)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, **run_as}
+    subprocess.run([str(binaries / "initdb"), "-D", str(folder / "data"), "-U", "coding",
+                    "--auth=scram-sha-256", f"--pwfile={folder / 'pw'}", "-E", "UTF8",
+                    "--locale=C"], check=True, **quiet)
+    (folder / "pw").unlink()
+    port = free_port()
+    with (folder / "postgres.log").open("ab") as log:
+        process = subprocess.Popen(
+            [str(binaries / "postgres"), "-D", str(folder / "data"), "-h", "127.0.0.1",
+             "-p", str(port), "-k", str(folder), "-c", "fsync=off",
+             "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, **run_as)
+    server = PostgresServer(host="127.0.0.1", port=port, user="coding", password=password,
+                            socket_dir=folder)
+    try:
+        import psycopg
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                psycopg.connect(host=server.host, port=port, user="coding", password=password,
+                                dbname="postgres", connect_timeout=3).close()
+                break
+            except psycopg.OperationalError:
+                assert process.poll() is None, (folder / "postgres.log").read_text()[-2000:]
+                assert time.monotonic() < deadline, "PostgreSQL did not start"
+                time.sleep(0.3)
+        yield server
+    finally:
+        process.send_signal(signal.SIGINT)  # fast shutdown
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_clip(path: Path, seconds: float = 2.0, fps: int = 25, width: int = 160,
@@ -107,8 +268,9 @@ def make_study(root: Path, server: LabelStudioServer, bank: list[Path], n_clips:
                scheme: str = "sensitivity_involvement_reciprocity.yaml") -> Study:
     """A study at `root` with n_clips real clips and clips.csv, pointed at `server`."""
     study = init_study(root, name="ls test", scheme=scheme, epoch_seconds=2.0)
+    served = f'\ndocument_root = "{server.document_root}"' if server.document_root else ""
     text = study.toml_path.read_text(encoding="utf-8").replace(
-        'url = ""', f'url = "{server.url}"\ndocument_root = "{server.document_root}"', 1)
+        'url = ""', f'url = "{server.url}"{served}', 1)
     write_text_atomic(study.toml_path, text)
     study.clips_dir.mkdir(exist_ok=True)
     lines = ["clip_id,dyad_id,timepoint,arm,source,start_s,end_s,file,fps,frames,qc"]

@@ -36,7 +36,16 @@ def server_group() -> None:
 @click.option("--host", metavar="ADDRESS",
               help="Address to listen on (default: the last one used, else 127.0.0.1, which "
               "only this machine reaches). Any other address lets the network reach the videos.")
-def server_start(study: Path, port: int | None, host: str | None) -> None:
+@click.option("--database", metavar="postgresql://USER@HOST:PORT/DB",
+              help="Keep the server's data in this PostgreSQL database (default: SQLite in "
+              "STUDY/.labelstudio). No password in the URL: it comes from PGPASSWORD or "
+              "~/.pgpass (PGPASSFILE). Kept in study.toml for restarts.")
+@click.option("--public-url", metavar="https://HOST",
+              help="The address remote coders open (a TLS reverse proxy in front): runs the "
+              "server under gunicorn with its host names, CSRF origins and secure cookies set "
+              "from it. Kept in study.toml for restarts.")
+def server_start(study: Path, port: int | None, host: str | None, database: str | None,
+                 public_url: str | None) -> None:
     """Start the study's private Label Studio, or find it running; print its URL.
 
     The first start sets up the database (about a minute). The server keeps running after
@@ -48,11 +57,18 @@ def server_start(study: Path, port: int | None, host: str | None) -> None:
       coding-pipeline server start my-study
       coding-pipeline server start my-study --port 48333
       coding-pipeline server start my-study --host 192.168.1.20   # reachable by the lab network
+      coding-pipeline server start my-study --database postgresql://coding@db.lab.org:5432/trial
+      coding-pipeline server start my-study --port 8080 --public-url https://coding.our-lab.org
     """
+    from coding_pipeline.labelstudio.deploy import resolve_public_url
     from coding_pipeline.labelstudio.server import start_server
 
-    url = start_server(load_study(study), port=port, host=host, progress=click.echo)
+    url = start_server(load_study(study), port=port, host=host, progress=click.echo,
+                       database=database, public_url=public_url)
     click.echo(f"Label Studio is running at {url}")
+    site = resolve_public_url(load_study(study), None)
+    if site:
+        click.echo(f"Coders open {site.url} (your TLS reverse proxy must forward it to {url})")
     click.echo(f"Log in with the account shown by: coding-pipeline server credentials {study}")
 
 
@@ -189,9 +205,15 @@ def coders_invite(study: Path, email: str | None, url: str | None) -> None:
     """
     from coding_pipeline.labelstudio.client import connect
     from coding_pipeline.labelstudio.coders import coder_invite_link
+    from coding_pipeline.labelstudio.deploy import resolve_public_url
 
     loaded = load_study(study)
-    click.echo(coder_invite_link(loaded, connect(loaded, url), email))
+    connection = connect(loaded, url)
+    link = coder_invite_link(loaded, connection, email)
+    site = resolve_public_url(loaded, None)  # the study's own server for remote coders
+    if site and link.startswith(connection.url):
+        link = site.url + link[len(connection.url):]
+    click.echo(link)
 
 
 @coders_group.command("list")

@@ -18,6 +18,7 @@ from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
 from coding_pipeline.errors import PipelineError
+from coding_pipeline.labelstudio.refusals import refusal_sentence
 from coding_pipeline.labelstudio.server import credentials_path, read_credentials
 from coding_pipeline.study import Study
 
@@ -71,12 +72,12 @@ def own_clips_dir(study: Study, url: str) -> Path | None:
     return Path(own.clips_dir)
 
 
-def document_root(study: Study, url: str) -> Path:
-    """The folder the server at `url` serves local files from.
+def configured_document_root(study: Study, url: str) -> Path | None:
+    """The folder the server at `url` serves local files from, when one is known.
 
     study.toml [label_studio] document_root if set; else, for the study's own server, the clips
     folder it serves (or the folder it was started with); else env
-    LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; else the study folder.
+    LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; else None.
     """
     configured = study.config.raw.get("label_studio", {}).get("document_root")
     if configured:
@@ -87,7 +88,12 @@ def document_root(study: Study, url: str) -> Path:
             return Path(own.clips_dir or own.document_root)
     if os.environ.get(DOCUMENT_ROOT_ENV):
         return Path(os.environ[DOCUMENT_ROOT_ENV]).resolve()
-    return study.root.resolve()
+    return None
+
+
+def document_root(study: Study, url: str) -> Path:
+    """The folder the server at `url` serves local files from (default: the study folder)."""
+    return configured_document_root(study, url) or study.root.resolve()
 
 
 @dataclass
@@ -126,10 +132,7 @@ def call_server(url: str, what: str, action: Callable[[], T]) -> T:
                 f"Label Studio at {url} refused the API token while {what} (401): set "
                 f"{TOKEN_ENV} to a valid, unexpired token (Account & Settings in Label Studio)."
             ) from None
-        detail = str(exc.body)[:300] if exc.body is not None else ""
-        raise PipelineError(
-            f"Label Studio at {url} answered {exc.status_code} while {what}: {detail}"
-        ) from None
+        raise PipelineError(refusal_sentence(url, what, exc.status_code, exc.body)) from None
 
 
 def connect(study: Study, url: str | None = None, token: str | None = None) -> Connection:

@@ -36,19 +36,9 @@ import pandas as pd
 
 from coding_pipeline import batches
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio.client import (
-    Connection,
-    connect,
-    document_root,
-    own_clips_dir,
-)
+from coding_pipeline.labelstudio.client import Connection, connect, own_clips_dir
 from coding_pipeline.labelstudio.config import render_instructions, render_label_config
-from coding_pipeline.labelstudio.s3 import (
-    S3Settings,
-    ensure_s3_storage,
-    s3_settings,
-    upload_missing,
-)
+from coding_pipeline.labelstudio.s3 import ensure_s3_storage, upload_missing
 from coding_pipeline.labelstudio.spaces import (
     Space,
     ensure_space,
@@ -56,6 +46,7 @@ from coding_pipeline.labelstudio.spaces import (
     in_space,
     list_spaces,
 )
+from coding_pipeline.labelstudio.transport import ClipTransport, choose_transport, upload_clips
 from coding_pipeline.scheme import Scheme, load_scheme
 from coding_pipeline.study import (
     Study,
@@ -84,16 +75,18 @@ class PushReport:
     tasks_imported: int = 0
     tasks_existing: int = 0
     clips_uploaded: int = 0
+    clips: str = ""  # which way clips reach the server (ClipTransport.describe)
     notes: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        uploaded = f"{self.clips_uploaded} clip(s) uploaded to S3; " if self.clips_uploaded else ""
+        uploaded = f"{self.clips_uploaded} clip(s) uploaded; " if self.clips_uploaded else ""
         summary = (
             f"{uploaded}{self.projects_created} project(s) created, {self.projects_existing} "
             f"already there; {self.tasks_imported} task(s) imported, {self.tasks_existing} "
             f"already there ({self.url})"
         )
-        return "\n".join([summary, *(f"Note: {note}" for note in self.notes)])
+        head = [self.clips] if self.clips else []
+        return "\n".join([*head, summary, *(f"Note: {note}" for note in self.notes)])
 
 
 # ---------------------------------------------------------------- pure parts
@@ -213,12 +206,10 @@ def read_projects(study: Study) -> pd.DataFrame:
 # ---------------------------------------------------------------- push
 
 
-def _coder_queues(
-    study: Study, assignments: pd.DataFrame, url: str, bucket: S3Settings | None,
-) -> dict:
-    """(batch, coder) -> that coder's tasks in queue order; checks every clip file first."""
+def _coder_queues(study: Study, assignments: pd.DataFrame, transport: ClipTransport) -> dict:
+    """(batch, coder) -> that coder's tasks in queue order; checks every clip file first.
+    Uploaded clips get their URL when uploaded (`_import_missing`)."""
     clips = read_clips(study).set_index("clip_id")
-    root = document_root(study, url)
     queues: dict[tuple[str, str], list[dict]] = {}
     problems: dict[str, str] = {}  # clip id -> problem, each clip once however many coders
     for (batch, coder), rows in assignments.groupby(["batch", "coder"], sort=False):
@@ -234,7 +225,12 @@ def _coder_queues(
                 problems[clip_id] = f"clip {clip_id}: file {clip['file']} is missing"
                 continue
             fps = float(clip["fps"]) if clip.get("fps", "") not in ("", None) else 25.0
-            video = bucket.url(path.name) if bucket else local_file_url(path, root)
+            if transport.bucket:
+                video = transport.bucket.url(path.name)
+            elif transport.root:
+                video = local_file_url(path, transport.root)
+            else:
+                video = ""
             queue.append(task_data(clip_id, video, round(fps, 6)))
         queues[(batch, coder)] = queue
     if problems:
@@ -373,9 +369,19 @@ def _adopt_or_create(
     return project_id, False
 
 
-def _import_missing(connection: Connection, project_id: int, queue: list[dict]) -> int:
-    """Import the queue's tasks the project does not hold yet, in bulk; return how many."""
+def _import_missing(
+    connection: Connection, project_id: int, queue: list[dict],
+    uploads: dict[str, Path] | None = None, report: PushReport | None = None,
+) -> int:
+    """Import the queue's tasks the project does not hold yet, in bulk; return how many.
+    With `uploads` (clip id -> file), their clips are uploaded into the project first."""
     todo = missing_tasks(queue, existing_clip_ids(connection, project_id))
+    if uploads is not None and todo:
+        urls, uploaded = upload_clips(
+            connection, project_id, {t["clip_id"]: uploads[t["clip_id"]] for t in todo})
+        todo = [{**task, "video": urls[task["clip_id"]]} for task in todo]
+        if report is not None:
+            report.clips_uploaded += uploaded
     for start in range(0, len(todo), IMPORT_CHUNK):
         chunk = todo[start:start + IMPORT_CHUNK]
         connection.call(
@@ -425,13 +431,13 @@ def push_study(
             f"`coding-pipeline batch create {study.root} --coders a@lab.org,b@lab.org`."
         )
     connection = connect(study, url, token)
-    bucket = s3_settings(study)
-    queues = _coder_queues(study, assignments, connection.url, bucket)
-    report = PushReport(url=connection.url)
-    if bucket:
-        clips = read_clips(study).set_index("clip_id")
-        files = {study.absolute(clips.loc[c, "file"]) for c in assignments["clip_id"]}
-        report.clips_uploaded = upload_missing(bucket, sorted(files))
+    transport = choose_transport(study, connection.url)
+    queues = _coder_queues(study, assignments, transport)
+    report = PushReport(url=connection.url, clips=transport.describe())
+    clips = read_clips(study).set_index("clip_id")
+    files = {c: study.absolute(clips.loc[c, "file"]) for c in assignments["clip_id"].unique()}
+    if transport.bucket:
+        report.clips_uploaded = upload_missing(transport.bucket, sorted(set(files.values())))
     records = read_projects(study)
     _refuse_changed_scheme(study, records, scheme)
     on_server = server_projects(connection)
@@ -490,11 +496,13 @@ def push_study(
             records = pd.concat([records, pd.DataFrame([row])], ignore_index=True)
             write_csv_atomic(projects_csv(study), records[PROJECT_COLUMNS])
         _keep_scheme_copy(study, scheme)
-        if bucket:
-            ensure_s3_storage(server, project_id, bucket)
-        elif own_clips_dir(study, connection.url) is None:  # the own server serves clips itself
+        if transport.bucket:
+            ensure_s3_storage(server, project_id, transport.bucket)
+        elif transport.root and own_clips_dir(study, connection.url) is None:
+            # (the study's own server serves its clips itself, with no storage)
             _ensure_local_storage(server, project_id, study.clips_dir.resolve())
-        imported = _import_missing(server, project_id, queue)
+        imported = _import_missing(server, project_id, queue,
+                                   files if transport.kind == "upload" else None, report)
         report.tasks_imported += imported
         report.tasks_existing += len(queue) - imported
         say(f"  {title}: {imported} imported, {len(queue) - imported} already there")

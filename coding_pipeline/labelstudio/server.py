@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 
 from coding_pipeline.errors import PipelineError
+from coding_pipeline.labelstudio import deploy
 from coding_pipeline.study import Study, write_json_atomic
 
 HOST = "127.0.0.1"
@@ -231,8 +232,12 @@ def _executable() -> str:
     return found
 
 
-def _server_environment(study: Study, credentials: Credentials) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_")}
+def _server_environment(
+    study: Study, credentials: Credentials, database: deploy.Database | None = None,
+    site: deploy.PublicSite | None = None,
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_")
+           and k not in deploy.inherited_database_keys(os.environ)}
     env.update({
         "LABEL_STUDIO_BASE_DATA_DIR": str((study.server_dir / "data").resolve()),
         "LABEL_STUDIO_USERNAME": credentials.email,
@@ -263,6 +268,9 @@ def _server_environment(study: Study, credentials: Credentials) -> dict[str, str
         # an S3-compatible store on this machine or the lab's network (Label Studio refuses
         # such addresses by default, as a guard against server-side request forgery)
         env["SSRF_PROTECTION_ENABLED"] = "false"
+    env.update(database.environment() if database else {})
+    env.pop("CODING_PIPELINE_LS_PUBLIC_URL", None)
+    env.update(site.environment() if site else {})
     return env
 
 
@@ -279,6 +287,7 @@ def _log_tail(study: Study, credentials: Credentials, lines: int = 5) -> str:
 def start_server(
     study: Study, port: int | None = None, document_root: Path | None = None,
     progress: Callable[[str], None] | None = None, host: str | None = None,
+    database: str | None = None, public_url: str | None = None,
 ) -> str:
     """Start the study's private Label Studio (or find it running) and return its URL.
 
@@ -289,7 +298,8 @@ def start_server(
     address to listen on (default: the one stored, else 127.0.0.1); a port or address given is
     kept for later starts. A restart keeps the stored port unless another program took it: then
     a free one is used and `progress` is told. `progress` also receives a line now and then
-    while the server boots.
+    while the server boots. `database` (a PostgreSQL URL) and `public_url` are kept in
+    study.toml for later starts (see deploy.py).
     """
     say = progress or (lambda _line: None)
     study.server_dir.mkdir(parents=True, exist_ok=True)
@@ -300,9 +310,14 @@ def start_server(
     pid = _read_pid(study)
     if pid is not None and existing is not None:
         _refuse_change_while_running(study, existing, port, listen)
+        deploy.refuse_change_while_running(study, database, public_url)
         _warn_if_exposed(listen, say)
         _wait_until_healthy(study, existing, pid, say)
         return existing.url
+    chosen_database = deploy.resolve_database(study, database, has_server=existing is not None)
+    site = deploy.resolve_public_url(study, public_url)
+    if chosen_database:
+        deploy.check_database(chosen_database)
     if port is not None and not _port_is_free(port, listen):
         raise PipelineError(
             f"Port {port} on {listen} is in use by another program: choose another with --port, "
@@ -325,10 +340,12 @@ def start_server(
     _write_credentials(study, credentials)
     with log_path(study).open("ab") as log:
         process = subprocess.Popen(
+            deploy.wsgi_command(listen, chosen) if site else
             [_executable(), "start", "--no-browser", "--internal-host", listen,
              "--port", str(chosen)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=_server_environment(study, credentials), cwd=study.server_dir,
+            env=_server_environment(study, credentials, chosen_database, site),
+            cwd=study.server_dir,
             start_new_session=True,
         )
     pid_path(study).write_text(f"{process.pid}\n")

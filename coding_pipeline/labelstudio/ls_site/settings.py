@@ -5,6 +5,8 @@ Read from the environment the launcher (coding_pipeline.labelstudio.server) sets
   an allowed Host header (a forged one gets 400) and only its origin a trusted CSRF origin.
 - CODING_PIPELINE_LS_EXTRA_HOSTS: more host names it answers to (comma-separated), for a server
   listening on every address.
+- CODING_PIPELINE_LS_PUBLIC_URL: the https:// address remote coders open (a TLS reverse proxy in
+  front): its host is allowed, its origin trusted for CSRF, and cookies are sent over HTTPS only.
 - CODING_PIPELINE_LS_CLIPS_DIR: the study's clips folder. When set, Label Studio's local-files
   storage and serving are off (nobody can add a storage on any folder) and
   ls_site.views.clip serves the clips of the requester's own projects at /data/local-files/?d=.
@@ -67,6 +69,16 @@ if SERVED_URL:
     _secure = SERVED_URL.startswith("https://")
     SESSION_COOKIE_SECURE = _secure
     CSRF_COOKIE_SECURE = _secure
+
+# remote coders reach the server at a public https:// address, through a TLS reverse proxy
+# (coding_pipeline.labelstudio.deploy); gunicorn trusts X-Forwarded-Proto from FORWARDED_ALLOW_IPS
+PUBLIC_URL = os.environ.get("CODING_PIPELINE_LS_PUBLIC_URL", "").rstrip("/")
+if PUBLIC_URL:
+    ALLOWED_HOSTS = list(dict.fromkeys([*ALLOWED_HOSTS, urlsplit(PUBLIC_URL).hostname]))  # noqa: F821
+    CSRF_TRUSTED_ORIGINS = list(dict.fromkeys([*CSRF_TRUSTED_ORIGINS, PUBLIC_URL]))  # noqa: F821
+    CORS_ALLOW_ALL_ORIGINS = False
+    CORS_ALLOWED_ORIGINS = CSRF_TRUSTED_ORIGINS
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
 # pages cannot be framed by another site (clickjacking)
 X_FRAME_OPTIONS = "DENY"
