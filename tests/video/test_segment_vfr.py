@@ -11,7 +11,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 import pytest
-from video_helpers import decode_clip, make_study
+from video_helpers import check_full_rate, make_study
 
 from coding_pipeline.segment import segment_study
 from coding_pipeline.video.synth import write_sample_video
@@ -28,37 +28,6 @@ def segment_vfr(tmp_path, times: list[float], flashes: list[float], epoch: float
     report = segment_study(study, workers=1, progress=False)
     assert report.problems == [], report.problems
     return study, report, pd.read_csv(study.clips_csv)
-
-
-def check_full_rate(study, clips, times: list[float], fps: Fraction, flashes: int) -> list[int]:
-    """Every source frame shown, in order, first within one frame of its time; the rest of
-    the slots repeat the frame before; each flash comes with its beep within one frame."""
-    shown, slot, synced = [], 0, 0
-    period = float(1 / fps)
-    for row in clips.itertuples():
-        clip = decode_clip(study.root / row.file)
-        assert clip.fps == fps and len(clip.indices) == row.frames
-        assert abs(clip.audio_seconds - clip.video_seconds) <= period
-        assert round(row.start_s / period) == slot  # clips tile the grid
-        onsets = [at for i, at in enumerate(clip.flash_times)
-                  if i == 0 or at - clip.flash_times[i - 1] > 1.5 * period]  # repeats: once
-        assert len(onsets) == len(clip.beep_times), (row.file, onsets, clip.beep_times)
-        for flash, beep in zip(onsets, clip.beep_times, strict=True):
-            assert abs(flash - beep) <= period, (row.file, flash, beep)
-            synced += 1
-        repeats = sum(a == b for a, b in zip(clip.indices, clip.indices[1:], strict=False))
-        if slot and clip.indices[0] == shown[-1]:  # the frame straddling the boundary
-            repeats += 1
-        assert row.repeated_frames == repeats
-        shown += clip.indices
-        slot += row.frames
-    assert sorted(set(shown)) == list(range(len(times))), "a source frame is in no clip"
-    assert all(b in (a, a + 1) for a, b in zip(shown, shown[1:], strict=False))
-    first_slot = {index: position for position, index in reversed(list(enumerate(shown)))}
-    for index, at in enumerate(times):
-        assert abs(first_slot[index] * period - (at - times[0])) <= period + 1e-9, index
-    assert synced == flashes
-    return shown
 
 
 def test_30_then_15_fps_is_cut_at_30_with_15_fps_frames_repeated(tmp_path):
