@@ -49,6 +49,7 @@ def run_on_cluster(jobs: list[SessionJob], address: str, root: Path,
     """Yield each session's outcome as the cluster at `address` completes it."""
     distributed = _distributed()
     try:
+        _knock(address)
         client = distributed.Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise PipelineError(
@@ -73,6 +74,13 @@ def run_on_cluster(jobs: list[SessionJob], address: str, root: Path,
     finally:
         client.close()
         marker.unlink(missing_ok=True)
+
+
+def _knock(address: str) -> None:
+    """Fail at once (OSError) when nothing listens at a tcp:// address, instead of retrying."""
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    if address.startswith("tcp://") and port.isdigit():
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
 
 
 def _wait_for_workers(client, address: str, patience: float) -> None:
@@ -114,7 +122,9 @@ def _gather(distributed, client, futures: dict, address: str,
     alone = 0.0
     while pending:
         try:
-            done, pending = distributed.wait(pending, timeout=5, return_when="FIRST_COMPLETED")
+            with client.as_current():
+                done, pending = distributed.wait(pending, timeout=5,
+                                                 return_when="FIRST_COMPLETED")
         except TimeoutError:
             try:
                 workers = client.nthreads()
