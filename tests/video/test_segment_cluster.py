@@ -128,18 +128,15 @@ def test_two_worker_cluster_cuts_the_frames_of_a_local_run(tmp_path, make_cluste
     assert list(pd.read_csv(local.clips_csv)["clip_id"]) == ids and stamps(local) == before
 
 
-def test_a_worker_killed_mid_session_then_a_rerun(tmp_path, make_cluster):
-    videos = sources(tmp_path / "videos", 2, 20.0)
-    study = make_study(tmp_path / "study", [f"D{i},T1,A,{v},," for i, v in enumerate(videos)],
-                       epoch=2.0)
-    cluster = make_cluster(2)
+def start_and_wait_for_a_clip(study, address: str) -> tuple[subprocess.Popen, dict]:
+    """Start the CLI client; return it once a session has a finished clip (and their ids)."""
     client = subprocess.Popen(
         [sys.executable, "-c", "from coding_pipeline.cli import main; main()", "segment",
-         str(study.root), "--scheduler", cluster.address],
+         str(study.root), "--scheduler", address],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     started = time.monotonic()
     seen: dict[str, list[str]] = {}
-    while time.monotonic() - started < 120 and client.poll() is None:  # a clip done: kill
+    while time.monotonic() - started < 120 and client.poll() is None:
         for manifest in (study.root / ".segment").glob("*.json"):
             try:
                 saved = json.loads(manifest.read_text())
@@ -151,21 +148,34 @@ def test_a_worker_killed_mid_session_then_a_rerun(tmp_path, make_cluster):
             break
         time.sleep(0.05)
     assert seen and client.poll() is None, "no session was seen in progress"
-    cluster.workers[0].kill()  # SIGKILL: the worker is lost with its session half cut
-    out, err = client.communicate(timeout=240)
-    assert client.returncode == 0, err
-    assert "2 sessions" in out and "0 rows failed" in out
+    return client, seen
 
+
+def check_whole(study, seen: dict[str, list[str]], sessions: int) -> None:
+    """Every frame once, ids planned before the interruption kept, nothing half written."""
     clips = pd.read_csv(study.clips_csv)
     for dyad, group in clips.groupby("dyad_id"):
         shown = [i for row in group.itertuples()
                  for i in decode_clip(study.root / row.file).indices]
-        assert shown == list(range(600)), dyad  # every frame once, none lost at the kill
-    assert len(set(clips["clip_id"])) == len(clips) == 20
-    assert {tuple(ids) for ids in seen.values()} <= {  # the ids planned before the kill kept
+        assert shown == list(range(600)), dyad
+    assert len(set(clips["clip_id"])) == len(clips) == 10 * sessions
+    assert {tuple(ids) for ids in seen.values()} <= {
         tuple(group.sort_values("epoch_index")["clip_id"]) for _, group in clips.groupby("dyad_id")}
     assert sorted(p.name for p in study.clips_dir.iterdir()) == sorted(
-        Path(f).name for f in clips["file"])  # no half-written clip left
+        Path(f).name for f in clips["file"])
+
+
+def test_a_worker_killed_mid_session_then_a_rerun(tmp_path, make_cluster):
+    videos = sources(tmp_path / "videos", 2, 20.0)
+    study = make_study(tmp_path / "study", [f"D{i},T1,A,{v},," for i, v in enumerate(videos)],
+                       epoch=2.0)
+    cluster = make_cluster(2)
+    client, seen = start_and_wait_for_a_clip(study, cluster.address)
+    cluster.workers[0].kill()  # SIGKILL: the worker is lost with its session half cut
+    out, err = client.communicate(timeout=240)
+    assert client.returncode == 0, err
+    assert "2 sessions" in out and "0 rows failed" in out
+    check_whole(study, seen, 2)  # another worker resumed the lost session
 
     before = stamps(study)
     again = segment_cli(study, "--scheduler", cluster.address, "--quiet")
@@ -210,3 +220,16 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path):
     run = segment_cli(study, "--scheduler", f"tcp://127.0.0.1:{port}", timeout=60)
     assert run.returncode == 1 and "cannot reach the Dask scheduler" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_killed_client_then_a_rerun_while_the_worker_still_cuts(tmp_path, make_cluster):
+    videos = sources(tmp_path / "videos", 1, 20.0)
+    study = make_study(tmp_path / "study", [f"D0,T1,A,{videos[0]},,"], epoch=2.0)
+    cluster = make_cluster(1)
+    client, seen = start_and_wait_for_a_clip(study, cluster.address)
+    client.kill()  # the worker keeps cutting the session it was given
+    client.communicate()
+    run = segment_cli(study, "--scheduler", cluster.address, "--quiet")  # waits for it
+    assert run.returncode == 0, run.stderr
+    assert "from 1 sessions" in run.stdout and "0 rows failed" in run.stdout
+    check_whole(study, seen, 1)
