@@ -102,3 +102,12 @@ def test_a_missing_part_is_named(recordings):
     report = segment_study(study, workers=1, progress=False)
     assert len(report.problems) == 1
     assert "part 2 of 2 (00009.MTS): video file not found" in report.problems[0]
+
+
+def test_start_and_end_count_from_the_first_frame_of_the_first_part(recordings):
+    video = ";".join(f"../mts/0000{i}.MTS" for i in range(3))
+    study = make_study(recordings / "study_window", [f"D1,T1,A,{video},7.5,8.6"], epoch=0.5)
+    assert segment_study(study, workers=1, progress=False).problems == []
+    clips = pd.read_csv(study.clips_csv)  # part 1 lies wholly before the window (skipped)
+    times = {i: i / 30 for i in range(225, 258)}
+    assert check_full_rate(study, clips, times, Fraction(30), flashes=1) == list(range(225, 258))

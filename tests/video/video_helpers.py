@@ -93,13 +93,14 @@ def check_full_rate(study, clips, times: list[float] | dict[int, float], fps: Fr
     """Every source frame shown, in order, first within one frame of its time; the rest of
     the slots repeat the frame before; each flash comes with its beep within one frame.
 
-    `times` gives each source frame's time (seconds from the first), by index;
+    `times` gives each source frame's time (seconds from the session's first frame), by index;
     `stray_beeps` beeps may sound without a flash (sound of frames that are not there).
     """
     if not isinstance(times, dict):
         times = dict(enumerate(times))
-    shown, slot, synced = [], 0, 0
     period = float(1 / fps)
+    shown, synced = [], 0
+    slot = first = round(clips["start_s"].iloc[0] / period)
     for row in clips.itertuples():
         clip = decode_clip(study.root / row.file)
         assert clip.fps == fps and len(clip.indices) == row.frames
@@ -114,7 +115,7 @@ def check_full_rate(study, clips, times: list[float] | dict[int, float], fps: Fr
         stray_beeps -= len(clip.beep_times) - len(onsets)
         assert stray_beeps >= 0, (row.file, onsets, clip.beep_times)
         repeats = sum(a == b for a, b in zip(clip.indices, clip.indices[1:], strict=False))
-        if slot and clip.indices[0] == shown[-1]:  # the frame straddling the boundary
+        if shown and clip.indices[0] == shown[-1]:  # the frame straddling the boundary
             repeats += 1
         assert row.repeated_frames == repeats
         shown += clip.indices
@@ -122,9 +123,8 @@ def check_full_rate(study, clips, times: list[float] | dict[int, float], fps: Fr
     distinct = [index for i, index in enumerate(shown) if i == 0 or index != shown[i - 1]]
     assert distinct == sorted(times), "a source frame is in no clip, or in two"
     first_slot = {index: position for position, index in reversed(list(enumerate(shown)))}
-    start = min(times.values())
     for index, at in times.items():
-        assert abs(first_slot[index] * period - (at - start)) <= period + 1e-9, index
+        assert abs((first + first_slot[index]) * period - at) <= period + 1e-9, index
     assert synced == flashes
     return shown
 
