@@ -94,7 +94,12 @@ def _wait_for_workers(client, address: str, patience: float) -> None:
 
 def _check_workers(client, root: Path, marker: Path) -> None:
     """Every worker must see the marker at the same path: else a one-line error naming it."""
-    answers = client.run(_cannot_see, str(root), str(marker))
+    try:
+        answers = client.run(_cannot_see, str(root), str(marker))
+    except Exception as exc:  # a worker without coding-pipeline cannot unpickle the check
+        raise PipelineError(
+            f"a Dask worker could not run coding-pipeline's check ({type(exc).__name__}: {exc});"
+            " install coding-pipeline[cluster], the same version, where the workers run") from None
     blind = {worker: why for worker, why in answers.items() if why}
     if blind:
         worker, why = sorted(blind.items())[0]

@@ -8,7 +8,7 @@ its mean rate is kept beside it to say how variable it was.
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -57,7 +57,7 @@ class SourceInfo:
     declared_s: float | None = None  # the picture's length the file claims, if it says
     mean_fps: float = 0.0  # frames per second actually there (less than fps when variable)
     parts: tuple[Part, ...] = ()
-    notes: tuple[str, ...] = field(default=())  # gaps and overlaps between parts
+    notes: tuple[str, ...] = ()  # gaps and overlaps between parts
 
     @property
     def variable_rate(self) -> bool:
