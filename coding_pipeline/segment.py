@@ -60,12 +60,13 @@ from coding_pipeline.video.cut import (
     cut_session,
 )
 from coding_pipeline.video.plan import PlanError, plan_epochs
-from coding_pipeline.video.probe import clip_is_complete, probe
+from coding_pipeline.video.probe import clip_is_complete
+from coding_pipeline.video.sources import probe_recording, source_label, video_parts
 
 MAX_CLIPS_PER_SESSION = 20_000  # more means an epoch typed wrong (0.001 for 10)
 WORKERS_GONE_WAIT = 60.0  # seconds a new run waits for the workers of a killed one to stop
 EXTRA_COLUMNS = ["duration_s", "epoch_index", "session_row", "width", "height", "has_audio",
-                 "plan"]
+                 "plan", "source_fps", "repeated_frames"]
 CLIPS_TABLE_COLUMNS = CLIP_COLUMNS + EXTRA_COLUMNS
 
 
@@ -101,6 +102,7 @@ class SessionJob:
     manifest: Path
     existing: list[dict[str, str]]  # this session's rows already in clips.csv
     pushed: bool  # some existing clip is in a coder batch
+    parts: list[Path] = field(default_factory=list)  # the recording's files, in order
 
     @property
     def key(self) -> tuple[str, str]:
@@ -119,14 +121,19 @@ class SessionOutcome:
 
 
 def segment_study(study: Study, epoch_seconds: float | None = None, workers: int | None = None,
-                  progress: bool = True) -> SegmentReport:
-    """Cut every session of sessions.csv into clips; see the module docstring."""
+                  progress: bool = True, scheduler: str | None = None) -> SegmentReport:
+    """Cut every session of sessions.csv into clips; see the module docstring.
+
+    With `scheduler` (tcp://HOST:PORT) the sessions run on that Dask cluster (cluster.py).
+    """
     epoch = epoch_seconds if epoch_seconds is not None else study.config.epoch_seconds
     if not 0 < epoch < float("inf"):
         raise PipelineError(f"--epoch {epoch:g}: the epoch must be more than 0 seconds.")
+    if scheduler is not None:  # workers elsewhere need paths that do not depend on our cwd
+        study = Study(root=study.root.resolve(), config=study.config)
     with segment_lock(study):
         _require_clip_settings(study, given_epoch=epoch_seconds is not None)
-        report = _segment(study, epoch, workers, progress)
+        report = _segment(study, epoch, workers, progress, scheduler)
     configured = study.config.epoch_seconds
     if epoch != configured:
         report.notes.append(
@@ -244,7 +251,8 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _segment(study: Study, epoch: float, workers: int | None, progress: bool) -> SegmentReport:
+def _segment(study: Study, epoch: float, workers: int | None, progress: bool,
+             scheduler: str | None = None) -> SegmentReport:
     sessions, problems = read_sessions(study)
     if not sessions and not problems:
         raise PipelineError(
@@ -268,7 +276,12 @@ def _segment(study: Study, epoch: float, workers: int | None, progress: bool) ->
     count = workers or study.config.workers or os.cpu_count() or 1
     display = ProgressDisplay(len(jobs)) if progress else None
     order = {job.key: job.session.row for job in jobs}
-    for outcome in _run(jobs, count, display, study.root / ".segment" / "workers.lock"):
+    if scheduler is not None:
+        from coding_pipeline.cluster import run_on_cluster
+        outcomes = run_on_cluster(jobs, scheduler, study.root, display)
+    else:
+        outcomes = _run(jobs, count, display, study.root / ".segment" / "workers.lock")
+    for outcome in outcomes:
         if display is not None:
             display.finish(outcome.key, outcome.status)
         if outcome.status == "failed":
@@ -460,13 +473,15 @@ def make_job(study: Study, session: Session, epoch: float, table: pd.DataFrame,
     mine = table[(table["dyad_id"] == session.dyad_id) & (table["timepoint"] == session.timepoint)]
     existing = mine.to_dict("records")
     config = study.config
+    parts = video_parts(study, session)
     return SessionJob(
-        session=session, where=session_where(study, session), source=study.relative(session.video),
+        session=session, where=session_where(study, session), source=source_label(study, parts),
         plan=plan_label(epoch, session, config.min_last_epoch), epoch_seconds=epoch,
         min_last_epoch=config.min_last_epoch,
         settings=EncodeSettings(max_height=config.max_height), clips_dir=study.clips_dir,
         manifest=_manifest_path(study, (session.dyad_id, session.timepoint)),
         existing=existing, pushed=any(row["clip_id"] in pushed for row in existing),
+        parts=parts,
     )
 
 
@@ -615,7 +630,8 @@ def _cut(job: SessionJob, outcome: SessionOutcome, report) -> SessionOutcome:
     """Probe, plan and cut a session that needs (some of) its clips made."""
     session = job.session
     where = job.where
-    info = probe(session.video)
+    info = probe_recording(job.parts or [session.video])
+    outcome.warnings.extend(f"{where}: {note}." for note in info.notes)
     _check_epoch(job, info)
     epochs = plan_epochs(info.frames, info.fps, job.epoch_seconds, session.start_s,
                          session.end_s, job.min_last_epoch)
@@ -724,11 +740,14 @@ def _row(job: SessionJob, info, clip: ClipResult) -> dict[str, str]:
         "clip_id": clip.path.stem, "dyad_id": session.dyad_id, "timepoint": session.timepoint,
         "arm": session.arm, "source": job.source, "start_s": f"{clip.epoch.start_s:.6f}",
         "end_s": f"{clip.end_s:.6f}", "file": f"{job.clips_dir.name}/{clip.path.name}",
-        "fps": f"{round(float(info.fps), 6):g}", "frames": str(clip.frames), "qc": clip.qc,
+        "fps": f"{round(float(info.fps), 6):g}", "frames": str(clip.frames),
+        "qc": ";".join([flag for flag in clip.qc.split(";") if flag != "ok"]
+                       + (["variable_rate"] if info.variable_rate else [])) or "ok",
         "duration_s": f"{clip.end_s - clip.epoch.start_s:.6f}",
         "epoch_index": str(clip.epoch.index), "session_row": str(session.row),
         "width": str(clip.width), "height": str(clip.height),
         "has_audio": "yes" if clip.has_audio else "no", "plan": job.plan,
+        "source_fps": f"{info.mean_fps:.3f}", "repeated_frames": str(clip.repeated),
     }
 
 

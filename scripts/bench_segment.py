@@ -1,6 +1,6 @@
 """Benchmark `coding-pipeline segment` against the FFmpeg command line doing the same encode.
 
-Makes (or takes) a 1080p 30 fps session with sound, then times, in one run:
+Case `cfr` (default): makes (or takes) a 1080p 30 fps session with sound, then times, in one run:
 - ours:   `coding-pipeline segment` on a one-session study (decode once, all clips, 720p);
 - FFmpeg: imageio-ffmpeg's bundled `ffmpeg` encoding the same file in one pass with the same
           settings (scale to 720p, libx264 veryfast crf 23 High yuv420p, AAC 128k, faststart),
@@ -9,22 +9,39 @@ Makes (or takes) a 1080p 30 fps session with sound, then times, in one run:
 Prints wall seconds, x real time and CPU seconds for each, our speed over FFmpeg's best
 against the goal (>= 0.9), and our peak memory.
 
+Case `vfr`: a phone-like variable-rate 1080p source (30 fps with 1 frame in 5 missing at random,
+mean 24 fps); ours beside `ffmpeg -fps_mode cfr -r 30` (the source's full rate) with the same
+encode, and the frames each made (the same number: nothing dropped).
+
+Case `cluster`: 4 sessions on a local Dask cluster (`dask scheduler` and `dask worker
+--nthreads 1` processes on loopback) with 1 and then 2 workers; prints the speed-up.
+
     .venv/bin/python scripts/bench_segment.py                 # 120 s generated session
     .venv/bin/python scripts/bench_segment.py --seconds 300
     .venv/bin/python scripts/bench_segment.py --source my_1080p.mp4 --epoch 30
+    .venv/bin/python scripts/bench_segment.py --case vfr --seconds 60
+    .venv/bin/python scripts/bench_segment.py --case cluster --seconds 30
+    .venv/bin/python scripts/bench_segment.py --case all
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
+import random
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import av
+import distributed
 import imageio_ffmpeg
 
 from coding_pipeline.study import init_study
@@ -34,6 +51,8 @@ from coding_pipeline.video.synth import write_sample_video
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=["cfr", "vfr", "cluster", "all"], default="cfr",
+                        help="what to measure (see above)")
     parser.add_argument("--source", type=Path, help="a session video (default: generate one)")
     parser.add_argument("--seconds", type=float, default=120.0, help="generated length")
     parser.add_argument("--epoch", type=float, default=60.0, help="clip length in seconds")
@@ -41,51 +60,145 @@ def main() -> None:
     parser.add_argument("--noise", type=int, default=6,
                         help="camera-like noise level of the generated picture (0 = clean)")
     args = parser.parse_args()
+    cases = ["cfr", "vfr", "cluster"] if args.case == "all" else [args.case]
     with tempfile.TemporaryDirectory(prefix="bench-segment-") as folder:
-        work = Path(folder)
-        source = args.source
-        if source is None:
-            source = work / "session_1080p.mp4"
-            started = time.perf_counter()
-            write_sample_video(source, args.seconds, fps=30, width=1920, height=1080, seed=7,
-                               noise=args.noise, crf=20)
-            print(f"generated {source.name}: 1920x1080 30 fps {args.seconds:g} s with sound, "
-                  f"noise {args.noise} ({time.perf_counter() - started:.1f} s)")
-        info = probe(source)
-        seconds = info.duration_s
-        print(f"source: {info.width}x{info.height} {float(info.fps):.3f} fps, {seconds:.1f} s, "
-              f"{info.video_codec}/{info.audio_codec}")
-        best: dict[str, tuple[float, float]] = {}
-        ours_rss = 0.0
-        for run in range(args.repeat):  # interleaved, best of N: robust to passing load
-            commands = {  # ours in a fresh study each time: a rerun would skip the session
-                "ours": ours_command(work / f"study{run}", source, args.epoch),
-                "frame": ffmpeg_command(work, source, []),
-                "sliced": ffmpeg_command(work, source, ["-x264-params", "sliced-threads=1"]),
-            }
-            for name, command in commands.items():
-                best[name] = min(best.get(name, (float("inf"), 0.0)), timed(command))
-                if not ours_rss:  # ours runs first: the children's peak so far is ours
-                    ours_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        (ours, ours_cpu), (default, default_cpu), (sliced, sliced_cpu) = best.values()
-        rows = [
-            (f"ours    segment, {args.epoch:g} s epochs, 720p out", ours, ours_cpu),
-            ("ffmpeg  one pass, same encode, frame threads", default, default_cpu),
-            ("ffmpeg  one pass, same encode, sliced threads", sliced, sliced_cpu),
-        ]
-        for label, wall, cpu in rows:
-            print(f"{label:47s} {wall:7.1f} s  {seconds / wall:5.2f}x real time  "
-                  f"(CPU {cpu:6.1f} s)")
-        print(f"best of {args.repeat} interleaved runs each; our peak memory {ours_rss:.0f} MB")
-        ratio = min(default, sliced) / ours
-        verdict = "met" if ratio >= 0.9 else "NOT met"
-        fast = "met" if seconds / ours >= 3 else "NOT met"
-        print(f"our speed / ffmpeg's best: {ratio:.2f} (goal >= 0.90: {verdict}); "
-              f">= 3x real time: {fast}")
-        load = os.getloadavg()[0]
-        if load > (os.cpu_count() or 1) + 0.5:
-            print(f"note: load average {load:.1f} on {os.cpu_count()} cores: other work was "
-                  "running, so wall times are inflated; CPU seconds compare better")
+        for case in cases:
+            work = Path(folder) / case
+            work.mkdir()
+            {"cfr": bench_cfr, "vfr": bench_vfr, "cluster": bench_cluster}[case](args, work)
+    load = os.getloadavg()[0]
+    if load > (os.cpu_count() or 1) + 0.5:
+        print(f"note: load average {load:.1f} on {os.cpu_count()} cores: other work was "
+              "running, so wall times are inflated; CPU seconds compare better")
+
+
+def generate(path: Path, args, **options) -> Path:
+    started = time.perf_counter()
+    write_sample_video(path, args.seconds, fps=30, width=1920, height=1080, seed=7,
+                       noise=args.noise, crf=20, **options)
+    kind = "variable-rate (30 fps, 1 frame in 5 missing)" if "frame_times" in options else "30 fps"
+    print(f"generated {path.name}: 1920x1080 {kind} {args.seconds:g} s with sound, "
+          f"noise {args.noise} ({time.perf_counter() - started:.1f} s)")
+    return path
+
+
+def bench_cfr(args, work: Path) -> None:
+    """Ours beside FFmpeg's one-pass encode of the same constant-rate source."""
+    source = args.source or generate(work / "session_1080p.mp4", args)
+    info = probe(source)
+    seconds = info.duration_s
+    print(f"source: {info.width}x{info.height} {float(info.fps):.3f} fps, {seconds:.1f} s, "
+          f"{info.video_codec}/{info.audio_codec}")
+    best: dict[str, tuple[float, float]] = {}
+    ours_rss = 0.0
+    for run in range(args.repeat):  # interleaved, best of N: robust to passing load
+        commands = {  # ours in a fresh study each time: a rerun would skip the session
+            "ours": ours_command(work / f"study{run}", [source], args.epoch),
+            "frame": ffmpeg_command(work, source, []),
+            "sliced": ffmpeg_command(work, source, ["-x264-params", "sliced-threads=1"]),
+        }
+        for name, command in commands.items():
+            best[name] = min(best.get(name, (float("inf"), 0.0)), timed(command))
+            if not ours_rss:  # ours runs first: the children's peak so far is ours
+                ours_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    (ours, ours_cpu), (default, default_cpu), (sliced, sliced_cpu) = best.values()
+    rows = [
+        (f"ours    segment, {args.epoch:g} s epochs, 720p out", ours, ours_cpu),
+        ("ffmpeg  one pass, same encode, frame threads", default, default_cpu),
+        ("ffmpeg  one pass, same encode, sliced threads", sliced, sliced_cpu),
+    ]
+    for label, wall, cpu in rows:
+        print(f"{label:47s} {wall:7.1f} s  {seconds / wall:5.2f}x real time  "
+              f"(CPU {cpu:6.1f} s)")
+    print(f"best of {args.repeat} interleaved runs each; our peak memory {ours_rss:.0f} MB")
+    ratio = min(default, sliced) / ours
+    verdict = "met" if ratio >= 0.9 else "NOT met"
+    fast = "met" if seconds / ours >= 3 else "NOT met"
+    print(f"our speed / ffmpeg's best: {ratio:.2f} (goal >= 0.90: {verdict}); "
+          f">= 3x real time: {fast}")
+
+
+def bench_vfr(args, work: Path) -> None:
+    """Ours beside `ffmpeg -fps_mode cfr -r <full rate>` on a phone-like variable-rate file."""
+    rng = random.Random(5)
+    kept = [i for i in range(round(args.seconds * 30)) if i % 30 == 0 or rng.random() > 0.2]
+    source = args.source or generate(work / "phone_vfr.mp4", args,
+                                     frame_times=[i / 30 for i in kept])
+    info = probe(source)
+    rate = f"{info.fps.numerator}/{info.fps.denominator}"
+    print(f"source: {info.width}x{info.height}, mean {info.mean_fps:.2f} fps, full rate "
+          f"{float(info.fps):g} fps, {info.duration_s:.1f} s")
+    best: dict[str, tuple[float, float]] = {}
+    for run in range(args.repeat):
+        commands = {
+            "ours": ours_command(work / f"study{run}", [source], args.epoch),
+            "ffmpeg": ffmpeg_command(work, source, ["-fps_mode", "cfr", "-r", rate]),
+        }
+        for name, command in commands.items():
+            best[name] = min(best.get(name, (float("inf"), 0.0)), timed(command))
+    ours_frames = sum(int(row["frames"]) for row in csv.DictReader(
+        (work / "study0" / "clips.csv").open(encoding="utf-8")))
+    with av.open(str(work / "ffmpeg_out.mp4")) as output:
+        ffmpeg_frames = output.streams.video[0].frames
+    (ours, ours_cpu), (theirs, their_cpu) = best.values()
+    for label, wall, cpu, frames in [
+            (f"ours    segment, {args.epoch:g} s epochs, 720p out", ours, ours_cpu, ours_frames),
+            (f"ffmpeg  -fps_mode cfr -r {rate}, same encode", theirs, their_cpu, ffmpeg_frames)]:
+        print(f"{label:47s} {wall:7.1f} s  {info.duration_s / wall:5.2f}x real time  "
+              f"(CPU {cpu:6.1f} s)  {frames} frames out")
+    ratio = theirs / ours
+    print(f"best of {args.repeat} interleaved runs each; our speed / ffmpeg's: {ratio:.2f} "
+          f"(goal >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'}); same frames out: "
+          f"{'yes' if abs(ours_frames - ffmpeg_frames) <= 1 else 'NO'}")
+
+
+def bench_cluster(args, work: Path) -> None:
+    """4 sessions on a local Dask cluster of 1, then 2 workers."""
+    seconds = min(args.seconds, 30.0)
+    sources = []
+    started = time.perf_counter()
+    for i in range(4):
+        sources.append(work / f"session{i}.mp4")
+        write_sample_video(sources[-1], seconds, fps=30, width=1280, height=720, seed=i,
+                           noise=args.noise, crf=20)
+    print(f"generated 4 sessions: 1280x720 30 fps {seconds:g} s each "
+          f"({time.perf_counter() - started:.1f} s)")
+    walls = {}
+    for count in (1, 2):
+        with local_cluster(work / f"cluster{count}", count) as address:
+            command = ours_command(work / f"cluster_study{count}", sources, args.epoch,
+                                   ["--scheduler", address])
+            walls[count], cpu = timed(command)
+        print(f"ours    segment --scheduler, {count} worker{'s' if count > 1 else ' '}"
+              f"{'':16s} {walls[count]:7.1f} s  {4 * seconds / walls[count]:5.2f}x real time")
+    speedup = walls[1] / walls[2]
+    print(f"speed-up with 2 workers: {speedup:.2f}x (goal >= 1.8 on an idle 2-core machine: "
+          f"{'met' if speedup >= 1.8 else 'NOT met'})")
+
+
+@contextmanager
+def local_cluster(folder: Path, workers: int) -> Iterator[str]:
+    """A scheduler and `workers` single-thread workers on loopback, as child processes."""
+    folder.mkdir()
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).with_name("dask"))
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": folder}
+    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                   "--no-dashboard"], **quiet)]
+    try:
+        processes += [subprocess.Popen(
+            [dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
+             "--local-directory", str(folder / f"w{i}")], **quiet) for i in range(workers)]
+        with distributed.Client(address, timeout=30) as client:
+            client.wait_for_workers(workers, timeout=60)
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait()
 
 
 def timed(command: list[str]) -> tuple[float, float]:
@@ -99,12 +212,15 @@ def timed(command: list[str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def ours_command(folder: Path, source: Path, epoch: float) -> list[str]:
+def ours_command(folder: Path, sources: list[Path], epoch: float,
+                 extra: list[str] | None = None) -> list[str]:
+    """`segment` on a fresh study of one session per source (a rerun would skip them)."""
     study = init_study(folder, epoch_seconds=epoch)
-    study.sessions_csv.write_text(
-        f"dyad_id,timepoint,arm,video,start,end\nB1,T1,,{source.resolve()},,\n", encoding="utf-8")
+    rows = "".join(f"B{i},T1,,{source.resolve()},,\n" for i, source in enumerate(sources))
+    study.sessions_csv.write_text(f"dyad_id,timepoint,arm,video,start,end\n{rows}",
+                                  encoding="utf-8")
     return [sys.executable, "-c", "from coding_pipeline.cli import main; main()",
-            "segment", str(study.root), "--quiet", "--workers", "1"]
+            "segment", str(study.root), "--quiet", *(extra or ["--workers", "1"])]
 
 
 def ffmpeg_command(work: Path, source: Path, extra: list[str]) -> list[str]:

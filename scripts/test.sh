@@ -13,8 +13,8 @@ quiet_pip() {  # pip, without this machine's notes about absent local package mi
     .venv/bin/python -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither" || true; }
 }
 quiet_pip install --quiet --upgrade pip
-echo "Installing coding-pipeline with the local Label Studio server and test tools..."
-quiet_pip install --quiet -e ".[server,test]"
+echo "Installing coding-pipeline with the local Label Studio server, Dask and test tools..."
+quiet_pip install --quiet -e ".[server,test,cluster]"
 
 # Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 if [ ! -x /usr/bin/chromium ]; then

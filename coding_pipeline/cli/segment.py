@@ -18,8 +18,11 @@ from coding_pipeline.study import load_study
 @click.option("--workers", type=click.IntRange(min=1),
               help="Sessions encoded at once (default: workers in study.toml, 0 = one per core).")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run the sessions on this Dask distributed scheduler's workers (they must "
+                   "see the study folder at the same path; needs the `cluster` extra).")
 def segment_command(study: Path, epoch_seconds: float | None, workers: int | None,
-                    quiet: bool) -> None:
+                    quiet: bool, scheduler: str | None) -> None:
     """Cut every session in sessions.csv into clips for coders.
 
     Each session is decoded once and cut into consecutive epochs from its start to its
@@ -34,13 +37,18 @@ def segment_command(study: Path, epoch_seconds: float | None, workers: int | Non
     they were given to coders. Only one `segment` runs on a study at a time. A bad row is
     reported on one line and the other rows are still cut; the exit status is then 1.
 
+    A session recorded as several files lists them in `video` separated by ';' (or names
+    their folder); they are cut as one recording. Variable-rate video is cut at its full
+    rate (qc: variable_rate).
+
     \b
       coding-pipeline segment trial-2026
       coding-pipeline segment trial-2026 --epoch 30 --workers 2
+      coding-pipeline segment /shared/trial-2026 --scheduler tcp://10.0.0.5:8786
     """
     loaded = load_study(study)
     report = segment_study(loaded, epoch_seconds=epoch_seconds, workers=workers,
-                           progress=not quiet)
+                           progress=not quiet, scheduler=scheduler)
     for warning in report.warnings:
         click.secho(f"Warning: {warning}", fg="yellow", err=True)
     for problem in report.problems:

@@ -1,11 +1,14 @@
 """Cut one session into clips in a single decoding pass (PyAV).
 
-The picture is decoded once; each decoded frame goes through one filter graph (deinterlace,
-rotate, scale, yuv420p) and is placed on the session's constant-rate frame grid (see plan.py),
-then encoded into the clip whose epoch holds its slot. The sound is decoded once by a second
-reader of the same file, resampled, and cut by sample position measured from the first video
-frame, so each clip's audio starts and ends with its picture. Every clip is written to a
-temporary name and renamed when complete.
+The picture is decoded once, file after file for a recording in several parts (see
+sources.py); each decoded frame goes through one filter graph (deinterlace, rotate, scale,
+yuv420p) and is placed on the session's constant-rate frame grid (see plan.py), then encoded
+into the clip whose epoch holds its slot. The grid runs at the source's full rate: a slot
+without a frame of its own repeats the frame before (a slower stretch, a gap between parts),
+and a frame that finds its slot taken (timestamp jitter) takes the next one if that is at most
+one frame late, else it is dropped and counted. The sound is decoded once by a second reader,
+resampled, and cut by sample position on the same timeline, so each clip's audio starts and
+ends with its picture. Every clip is written to a temporary name and renamed when complete.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import av
 import numpy as np
 
 from coding_pipeline.video.plan import Epoch
-from coding_pipeline.video.probe import SourceInfo
+from coding_pipeline.video.probe import Part, SourceInfo
 from coding_pipeline.video.qc import SAMPLE_SIZE, ClipCheck
 
 AUDIO_RATE = 48000
@@ -54,7 +57,8 @@ class ClipJob:
 
 @dataclass
 class ClipResult:
-    """A clip written: `frames` from its epoch's first slot (fewer if the file ended early)."""
+    """A clip written: `frames` from its epoch's first slot (fewer if the file ended early),
+    `repeated` of them repeating the frame before (no frame of the source in that slot)."""
 
     epoch: Epoch
     path: Path
@@ -63,6 +67,7 @@ class ClipResult:
     width: int
     height: int
     has_audio: bool
+    repeated: int = 0
 
     @property
     def end_s(self) -> float:
@@ -119,24 +124,25 @@ class _Cutter:
         self.sample_every = max(1, round(float(info.fps) / 2))
         self.audio = _AudioFeed(info) if info.has_audio else None
         self.end_slot = jobs[-1].epoch.end_frame if jobs else 0
+        self.dropped = 0
 
     def run(self) -> None:
         if not self.jobs or all(job.done for job in self.jobs):
             return
-        try:
-            container = av.open(str(self.info.path))
-        except av.error.FFmpegError as exc:
-            raise SourceError(f"{type(exc).__name__}: {exc}") from exc
-        with container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            self._seek_near_start(container, stream)
-            decoded = _DecodeAhead(container, stream)
-            try:
-                self._place_all(decoded, stream.time_base)
-            finally:
-                decoded.stop()
+        first = self.jobs[0].epoch.start_s
+        parts = self.info.parts
+        for number, part in enumerate(parts):
+            if part.end_s < first - 2 and number < len(parts) - 1:
+                continue  # wholly before the first epoch
+            if not self._read_part(part, first):
+                break
         self._finish_clip()
+        if self.dropped:
+            self.result.warnings.append(
+                f"{self.dropped} source frame{'s' if self.dropped > 1 else ' was'} "
+                f"{'were ' if self.dropped > 1 else ''}left out: each came less than one frame "
+                f"after the frame before (faster than the clips' {float(self.info.fps):g} fps, "
+                "or an overlap between parts)")
         if self.next_slot < self.end_slot:
             reached = float(self.next_slot / self.info.fps)
             self.result.warnings.append(
@@ -144,14 +150,33 @@ class _Cutter:
                 "(file cut short or damaged?); clips were made from what decodes"
             )
 
-    def _place_all(self, frames: Iterable[av.VideoFrame], time_base: Fraction) -> None:
-        """Filter every decoded frame and place it on the grid, until past the last epoch."""
+    def _read_part(self, part: Part, first: float) -> bool:
+        """Decode one file of the recording onto the grid; False once past the last epoch."""
+        try:
+            container = av.open(str(part.path))
+        except av.error.FFmpegError as exc:
+            raise SourceError(f"{part.path.name}: {type(exc).__name__}: {exc}") from exc
+        with container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            if first - part.start_s > 5:  # skip decoding long stretches before the first epoch
+                target = Fraction(first - 2).limit_denominator(1000) - part.offset
+                container.seek(int(target / stream.time_base), stream=stream, backward=True)
+            decoded = _DecodeAhead(container, stream)
+            try:
+                return self._place_all(decoded, stream.time_base, part.offset)
+            finally:
+                decoded.stop()
+
+    def _place_all(self, frames: Iterable[av.VideoFrame], time_base: Fraction,
+                   offset: Fraction) -> bool:
+        """Filter decoded frames and place them on the grid; False once past the last epoch."""
         graph, shape = None, None
         for frame in frames:
             if shape != (frame.width, frame.height, frame.format.name):
                 if graph is not None:  # the picture changed size mid-stream: a new graph
                     graph.push(None)
-                    self._drain(graph, time_base)
+                    self._drain(graph, time_base, offset)
                 shape = (frame.width, frame.height, frame.format.name)
                 try:
                     graph = self._graph(frame, time_base)
@@ -160,11 +185,12 @@ class _Cutter:
                         f"its picture ({shape[2]}, {shape[0]}x{shape[1]}) cannot be converted: "
                         f"{exc}") from exc
             graph.push(frame)
-            if not self._drain(graph, time_base):
-                return
+            if not self._drain(graph, time_base, offset):
+                return False
         if graph is not None:
             graph.push(None)
-            self._drain(graph, time_base)
+            return self._drain(graph, time_base, offset)
+        return True
 
     def abandon(self) -> None:
         """Remove a half-written clip after an error (the completed ones stay)."""
@@ -173,13 +199,6 @@ class _Cutter:
             self.writer = None
         if self.audio is not None:
             self.audio.close()
-
-    def _seek_near_start(self, container, stream) -> None:
-        """Skip decoding long stretches before the first epoch (seek to a keyframe 2 s early)."""
-        first = self.jobs[0].epoch.start_s
-        if first > 5:
-            target = self.info.t0 + Fraction(first - 2).limit_denominator(1000)
-            container.seek(int(target / stream.time_base), stream=stream, backward=True)
 
     def _graph(self, frame: av.VideoFrame, time_base: Fraction) -> av.filter.Graph:
         graph = av.filter.Graph()
@@ -205,7 +224,7 @@ class _Cutter:
         graph.link_nodes(*chain).configure()
         return graph
 
-    def _drain(self, graph: av.filter.Graph, time_base: Fraction) -> bool:
+    def _drain(self, graph: av.filter.Graph, time_base: Fraction, offset: Fraction) -> bool:
         """Place filtered frames on the grid; False once past the last epoch."""
         while True:
             try:
@@ -216,18 +235,23 @@ class _Cutter:
                 slot = self.next_slot
             else:
                 base = frame.time_base or time_base  # bwdif halves the time base
-                slot = round((frame.pts * base - self.info.t0) * self.info.fps)
-            if slot < self.next_slot:
-                continue  # a second frame in one slot (variable rate): dropped
+                at = (frame.pts * base + offset) * self.info.fps  # in slots
+                slot = round(at)
+                if slot < self.next_slot:  # its slot is taken: the next one, if in time
+                    if self.next_slot - at > 1:
+                        if self.jobs[0].epoch.first_frame <= slot < self.end_slot:
+                            self.dropped += 1
+                        continue
+                    slot = self.next_slot
             if self.last_frame is not None:
                 for gap in range(self.next_slot, slot):  # a slot without a frame: repeat
-                    if not self._emit(gap, self.last_frame):
+                    if not self._emit(gap, self.last_frame, repeat=True):
                         return False
             if not self._emit(slot, frame):
                 return False
             self.last_frame = frame
 
-    def _emit(self, slot: int, frame: av.VideoFrame) -> bool:
+    def _emit(self, slot: int, frame: av.VideoFrame, repeat: bool = False) -> bool:
         self.next_slot = slot + 1
         if slot >= self.end_slot:
             self.next_slot = self.end_slot
@@ -242,7 +266,8 @@ class _Cutter:
             if self.writer is None:
                 self.writer = _ClipWriter(job, self.info, self.settings, self.size, self.audio)
             self.writer.add(frame, slot - job.epoch.first_frame,
-                            sample=(slot - job.epoch.first_frame) % self.sample_every == 0)
+                            sample=(slot - job.epoch.first_frame) % self.sample_every == 0,
+                            repeat=repeat)
         if self.progress is not None and slot % 15 == 0:
             self.progress(slot + 1)
         return True
@@ -333,11 +358,13 @@ class _ClipWriter:
             self.sound = self.container.add_stream("aac", rate=AUDIO_RATE, layout=audio.layout)
             self.sound.bit_rate = settings.audio_bitrate
         self.frames = 0
+        self.repeated = 0
         self.samples = 0
         self.check = ClipCheck(has_audio=audio is not None)
         self.first_sample = round(job.epoch.first_frame * AUDIO_RATE / self.fps)
 
-    def add(self, frame: av.VideoFrame, index: int, sample: bool) -> None:
+    def add(self, frame: av.VideoFrame, index: int, sample: bool, repeat: bool) -> None:
+        self.repeated += repeat
         frame.pts = index
         frame.time_base = 1 / self.fps
         self.container.mux(self.video.encode(frame))
@@ -367,7 +394,7 @@ class _ClipWriter:
         os.replace(self.temp, self.job.path)
         width, height = self.video.width, self.video.height
         return ClipResult(self.job.epoch, self.job.path, self.frames, self.check.label(),
-                          width, height, self.sound is not None)
+                          width, height, self.sound is not None, self.repeated)
 
     def discard(self) -> None:
         try:
@@ -379,27 +406,34 @@ class _ClipWriter:
 class _AudioFeed:
     """The source's sound as planar float samples at AUDIO_RATE, sample 0 at the first frame.
 
-    Read forward only; gaps in the sound become silence, overlaps are dropped.
+    Read forward only, file after file; each part's sound is placed by its own timestamps on
+    the session's timeline. Gaps in the sound become silence, overlaps are dropped.
     """
 
     def __init__(self, info: SourceInfo) -> None:
         self.layout = "mono" if info.audio_channels == 1 else "stereo"
         self.channels = 1 if self.layout == "mono" else 2
-        self.t0 = info.t0
-        try:
-            self.container = av.open(str(info.path))
-        except av.error.FFmpegError as exc:
-            raise SourceError(f"{type(exc).__name__}: {exc}") from exc
+        self.parts = [part for part in info.parts if part.has_audio]
+        self.container = None
         self.chunks = self._chunks()
         self.buffer = np.zeros((self.channels, 0), np.float32)
         self.buffer_start = 0
         self.ended = False
 
     def _chunks(self) -> Iterator[tuple[int, np.ndarray]]:
-        stream = self.container.streams.audio[0]
+        for part in self.parts:
+            try:
+                self.container = av.open(str(part.path))
+            except av.error.FFmpegError as exc:
+                raise SourceError(f"{part.path.name}: {type(exc).__name__}: {exc}") from exc
+            with self.container:
+                yield from self._part_chunks(self.container, part.offset)
+
+    def _part_chunks(self, container, offset: Fraction) -> Iterator[tuple[int, np.ndarray]]:
+        stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=AUDIO_RATE)
         position: int | None = None
-        for packet in self.container.demux(stream):
+        for packet in container.demux(stream):
             if packet.is_corrupt:
                 continue
             try:
@@ -408,13 +442,13 @@ class _AudioFeed:
                 continue
             for frame in frames:
                 if frame.pts is not None:
-                    stamp = round((frame.pts * frame.time_base - self.t0) * AUDIO_RATE)
+                    stamp = round((frame.pts * frame.time_base + offset) * AUDIO_RATE)
                     if position is None or abs(stamp - position) > RESYNC_SECONDS * AUDIO_RATE:
                         position = stamp
                 for out in resampler.resample(frame):
                     samples = out.to_ndarray()
                     if position is None:
-                        position = 0
+                        position = round(offset * AUDIO_RATE)
                     yield position, samples
                     position += samples.shape[1]
         if position is not None:
@@ -456,4 +490,4 @@ class _AudioFeed:
                 self.buffer_start = first
 
     def close(self) -> None:
-        self.container.close()
+        self.chunks.close()

@@ -1,4 +1,9 @@
-"""What a source video holds: its streams, first-frame time, frame grid and orientation."""
+"""What a source video holds: its streams, first-frame time, frame grid and orientation.
+
+The clip rate is the source's full rate: the rate of its densest stretch (the shortest common
+interval between frames), snapped to a standard rate, so a variable-rate source loses no frame;
+its mean rate is kept beside it to say how variable it was.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 
 from coding_pipeline.errors import PipelineError
 
@@ -16,9 +22,24 @@ STANDARD_RATES = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30
                   Fraction(100), Fraction(120000, 1001), Fraction(120)]
 
 
+VARIABLE_RATE = 0.015  # a mean rate further than this (relative) from the clip rate
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file of a session's recording, placed on the session's timeline."""
+
+    path: Path
+    offset: Fraction  # session seconds = this file's timestamp in seconds + offset
+    start_s: float  # session time of its first frame
+    end_s: float  # session time just after its last frame
+    has_audio: bool
+
+
 @dataclass(frozen=True)
 class SourceInfo:
-    """A probed source. Times are seconds from the first decoded frame (t0)."""
+    """A probed source. Times are seconds from the first decoded frame (t0) of its first
+    file; a recording in several files lists them in `parts` (one part for one file)."""
 
     path: Path
     container: str
@@ -34,6 +55,15 @@ class SourceInfo:
     audio_codec: str | None
     audio_channels: int
     declared_s: float | None = None  # the picture's length the file claims, if it says
+    mean_fps: float = 0.0  # frames per second actually there (less than fps when variable)
+    parts: tuple[Part, ...] = ()
+    notes: tuple[str, ...] = ()  # gaps and overlaps between parts
+
+    @property
+    def variable_rate(self) -> bool:
+        """Whether the source's frames come at a clearly lower mean rate than the clip rate."""
+        return bool(self.mean_fps) and float(self.fps) - self.mean_fps > VARIABLE_RATE * float(
+            self.fps)
 
     @property
     def cut_short(self) -> bool:
@@ -64,8 +94,39 @@ def nominal_rate(rate: float) -> Fraction:
     return Fraction(round(rate * 1000), 1000)
 
 
+def full_rate(times: np.ndarray, reported: float | None) -> Fraction:
+    """The clip rate for frames at `times` (seconds, sorted): the densest stretch's rate.
+
+    The shortest common interval is the median of the intervals within 25% of the 5th
+    percentile (robust to timestamp jitter and a few stray frames); its rate is snapped to a
+    standard rate. A constant-rate file keeps the rate the file reports.
+    """
+    gaps = np.diff(times)
+    gaps = gaps[gaps > 1e-6]
+    if not gaps.size:
+        return nominal_rate(reported) if reported else Fraction(30)
+    shortest = float(np.percentile(gaps, 5))
+    dense = nominal_rate(1 / float(np.median(gaps[gaps <= 1.25 * shortest])))
+    if reported and abs(float(nominal_rate(reported)) - float(dense)) <= 0.015 * float(dense):
+        return nominal_rate(reported)
+    return dense
+
+
+def mean_rate(times: np.ndarray, fps: Fraction) -> float:
+    """Frames per second over the span of `times`, counting the last frame's own interval."""
+    span = float(times[-1] - times[0]) + 1 / float(fps) if times.size else 0.0
+    return len(times) / span if span > 0 else float(fps)
+
+
 def probe(path: Path) -> SourceInfo:
+    """Probe a one-file source (see `scan`)."""
+    return scan(path)[0]
+
+
+def scan(path: Path) -> tuple[SourceInfo, np.ndarray]:
     """Read a source's streams, decode its first frame and scan its frame timestamps.
+
+    Returns the source and each frame's time in seconds from its first frame.
 
     Raises PipelineError (without the sessions.csv row; the caller adds it) when the file is
     missing, not a video, or its picture cannot be decoded.
@@ -98,22 +159,19 @@ def probe(path: Path) -> SourceInfo:
         reported = stream.average_rate or stream.guessed_rate
         declared = float(stream.duration * stream.time_base) if stream.duration else None
     stamps = [stamp for stamp in stamps if stamp >= first.pts] or [first.pts]
-    tick = float(base)
-    gaps = [(b - a) * tick for a, b in zip(stamps, stamps[1:], strict=False) if b > a]
-    if reported:
-        fps = nominal_rate(float(reported))
-    elif gaps:
-        fps = nominal_rate(1 / sorted(gaps)[len(gaps) // 2])
-    else:
-        fps = Fraction(30)
+    times = np.unique((np.asarray(stamps, dtype=np.int64) - first.pts) * float(base))
+    fps = full_rate(times, float(reported) if reported else None)
     frames = round((stamps[-1] - first.pts) * base * fps) + 1
-    return SourceInfo(
+    end_s = float((stamps[-1] - first.pts) * base + 1 / fps)
+    info = SourceInfo(
         path=path, container=container_name, video_codec=codec_name, width=first.width,
         height=first.height, sample_aspect=Fraction(sample_aspect),
         rotation=int(round(first.rotation or 0)) % 360, fps=fps,
         interlaced=interlaced, t0=t0, frames=frames, audio_codec=audio_codec,
-        audio_channels=audio_channels, declared_s=declared,
+        audio_channels=audio_channels, declared_s=declared, mean_fps=mean_rate(times, fps),
+        parts=(Part(path, -t0, 0.0, end_s, audio_codec is not None),),
     )
+    return info, times
 
 
 def _first_frame(container, stream, patience: int = 300) -> av.VideoFrame:

@@ -149,23 +149,6 @@ def test_other_containers_and_codecs(tmp_path, name, options):
     assert shown == list(range(round(6 * fps)))
 
 
-def test_variable_frame_rate_becomes_constant_on_the_grid(tmp_path):
-    times, t = [], 0.0
-    for i in range(170):  # 30 fps with jitter, a dropped stretch and a burst
-        times.append(round(t, 4))
-        t += 1 / 30 * (1.4 if i % 5 == 0 else 0.85) + (0.2 if i == 100 else 0.0)
-    source = write_sample_video(tmp_path / "vfr.mp4", 0, frame_times=times, flashes=[1.0, 4.0])
-    study, _, clips = segment_one(tmp_path, source)
-    slots: dict[int, int] = {}
-    for index, at in enumerate(times):  # the first frame to fall in a slot holds it
-        slots.setdefault(round((at - times[0]) * 30), index)
-    expected, current = [], 0
-    for slot in range(max(slots) + 1):
-        current = slots.get(slot, current)  # an empty slot repeats the frame before
-        expected.append(current)
-    check_clips(study, clips, Fraction(30), expected=expected, flashes=2)
-
-
 @pytest.mark.parametrize("audio", [
     {"audio_seconds": 9.0},  # sound runs on after the picture
     {"audio_seconds": 4.0},  # sound stops early: silence after

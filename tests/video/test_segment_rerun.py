@@ -51,11 +51,11 @@ def test_interrupted_session_keeps_finished_clips_and_ids(study, monkeypatch):
     original = cut._ClipWriter.add
     written = {"frames": 0}
 
-    def crash_midway(self, frame, index, sample):
+    def crash_midway(self, frame, index, sample, repeat):
         written["frames"] += 1
         if written["frames"] == 100:  # inside the second clip of the first session
             raise KeyboardInterrupt
-        original(self, frame, index, sample)
+        original(self, frame, index, sample, repeat)
 
     monkeypatch.setattr(cut._ClipWriter, "add", crash_midway)
     with pytest.raises(KeyboardInterrupt):

@@ -88,6 +88,47 @@ def _audio(path: Path) -> tuple[str, float, list[float]]:
     return name, len(samples) / rate, onsets
 
 
+def check_full_rate(study, clips, times: list[float] | dict[int, float], fps: Fraction,
+                    flashes: int, stray_beeps: int = 0) -> list[int]:
+    """Every source frame shown, in order, first within one frame of its time; the rest of
+    the slots repeat the frame before; each flash comes with its beep within one frame.
+
+    `times` gives each source frame's time (seconds from the session's first frame), by index;
+    `stray_beeps` beeps may sound without a flash (sound of frames that are not there).
+    """
+    if not isinstance(times, dict):
+        times = dict(enumerate(times))
+    period = float(1 / fps)
+    shown, synced = [], 0
+    slot = first = round(clips["start_s"].iloc[0] / period)
+    for row in clips.itertuples():
+        clip = decode_clip(study.root / row.file)
+        assert clip.fps == fps and len(clip.indices) == row.frames
+        assert abs(clip.audio_seconds - clip.video_seconds) <= period
+        assert round(row.start_s / period) == slot  # clips tile the grid
+        onsets = [at for i, at in enumerate(clip.flash_times)
+                  if i == 0 or at - clip.flash_times[i - 1] > 1.5 * period]  # repeats: once
+        for flash in onsets:
+            assert any(abs(flash - beep) <= period for beep in clip.beep_times), (
+                row.file, flash, clip.beep_times)
+            synced += 1
+        stray_beeps -= len(clip.beep_times) - len(onsets)
+        assert stray_beeps >= 0, (row.file, onsets, clip.beep_times)
+        repeats = sum(a == b for a, b in zip(clip.indices, clip.indices[1:], strict=False))
+        if shown and clip.indices[0] == shown[-1]:  # the frame straddling the boundary
+            repeats += 1
+        assert row.repeated_frames == repeats
+        shown += clip.indices
+        slot += row.frames
+    distinct = [index for i, index in enumerate(shown) if i == 0 or index != shown[i - 1]]
+    assert distinct == sorted(times), "a source frame is in no clip, or in two"
+    first_slot = {index: position for position, index in reversed(list(enumerate(shown)))}
+    for index, at in times.items():
+        assert abs((first + first_slot[index]) * period - at) <= period + 1e-9, index
+    assert synced == flashes
+    return shown
+
+
 def make_study(root: Path, rows: list[str], epoch: float = 4.0):
     """A study folder with the given sessions.csv data rows."""
     study = init_study(root, epoch_seconds=epoch)

@@ -1,0 +1,192 @@
+"""Segmenting on a Dask distributed cluster: `coding-pipeline segment STUDY --scheduler ADDR`.
+
+The client (this process) plans the sessions, holds the study's segment lock and writes
+clips.csv; each session runs as one task on a worker, which reads the sources and writes the
+clips and the session's manifest on the shared filesystem at the same paths (so clip ids and
+frames are those of a local run, and a rerun resumes a session wherever it was cut).
+
+- Before anything is sent, every worker must see a marker file the client writes into
+  STUDY/.segment/; a worker that cannot is named in a one-line error (also a worker that joins
+  later: its sessions fail with that message instead of writing elsewhere).
+- A worker lost mid-session: the scheduler gives the session to another worker, which resumes
+  it from its manifest. A session that kills workers again and again fails with a message.
+- A killed client: the scheduler forgets its sessions; a session still being cut on a worker
+  holds a lock on its manifest, so the next run's task for it waits for it and then reuses
+  what it wrote (never two writers on one session).
+- No worker (at the start or all lost): a clear error after WORKER_PATIENCE seconds, no hang.
+Progress reaches the client as Dask events, shown per session as in a local run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.segment import ProgressDisplay, SessionJob, SessionOutcome, process_session
+
+CONNECT_SECONDS = 10
+WORKER_PATIENCE = 60.0  # seconds to wait for a worker to be there
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise PipelineError(
+            "--scheduler needs Dask distributed: pip install 'coding-pipeline[cluster]' "
+            "(on this machine and on the workers)") from None
+    return distributed
+
+
+def run_on_cluster(jobs: list[SessionJob], address: str, root: Path,
+                   display: ProgressDisplay | None,
+                   patience: float = WORKER_PATIENCE) -> Iterator[SessionOutcome]:
+    """Yield each session's outcome as the cluster at `address` completes it."""
+    distributed = _distributed()
+    try:
+        _knock(address)
+        client = distributed.Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise PipelineError(
+            f"cannot reach the Dask scheduler at {address} ({exc}); check the address and that "
+            "`dask scheduler` is running there") from None
+    token = secrets.token_hex(8)
+    marker = root / ".segment" / f"cluster-{token}"
+    marker.write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
+    try:
+        _wait_for_workers(client, address, patience)
+        _check_workers(client, root, marker)
+        topic = f"coding-pipeline-segment-{token}"
+        if display is not None:
+            client.subscribe_topic(topic, lambda event: display.update(
+                tuple(event[1][0]), *event[1][1:]))
+        futures = {
+            client.submit(run_session, job, str(marker), topic if display else None,
+                          key=f"segment-{job.session.dyad_id}-{job.session.timepoint}-{token}",
+                          pure=False): job
+            for job in jobs}
+        yield from _gather(distributed, client, futures, address, patience)
+    finally:
+        client.close()
+        marker.unlink(missing_ok=True)
+
+
+def _knock(address: str) -> None:
+    """Fail at once (OSError) when nothing listens at a tcp:// address, instead of retrying."""
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    if address.startswith("tcp://") and port.isdigit():
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
+
+
+def _wait_for_workers(client, address: str, patience: float) -> None:
+    try:
+        client.wait_for_workers(1, timeout=patience)
+    except TimeoutError:
+        raise PipelineError(
+            f"no Dask worker joined the scheduler at {address} within {patience:g} s; start "
+            "workers (`dask worker " + address + "`) and rerun") from None
+
+
+def _check_workers(client, root: Path, marker: Path) -> None:
+    """Every worker must see the marker at the same path: else a one-line error naming it."""
+    try:
+        answers = client.run(_cannot_see, str(root), str(marker))
+    except Exception as exc:  # a worker without coding-pipeline cannot unpickle the check
+        raise PipelineError(
+            f"a Dask worker could not run coding-pipeline's check ({type(exc).__name__}: {exc});"
+            " install coding-pipeline[cluster], the same version, where the workers run") from None
+    blind = {worker: why for worker, why in answers.items() if why}
+    if blind:
+        worker, why = sorted(blind.items())[0]
+        others = f" (and {len(blind) - 1} more)" if len(blind) > 1 else ""
+        raise PipelineError(
+            f"Dask worker {worker}{others} cannot see the study folder {root} ({why}): mount "
+            "the shared filesystem at the same path on every worker, or stop that worker")
+
+
+def _cannot_see(root: str, marker: str) -> str:
+    """Why this machine cannot use the study folder, or '' (runs on a worker)."""
+    if not Path(root).is_dir():
+        return "no such folder here"
+    if not Path(marker).is_file():
+        return "the folder here is not the client's: its .segment/ lacks this run's marker"
+    if not os.access(Path(root) / "clips", os.W_OK) and Path(root, "clips").exists():
+        return "clips/ is not writable here"
+    return ""
+
+
+def _gather(distributed, client, futures: dict, address: str,
+            patience: float) -> Iterator[SessionOutcome]:
+    """Outcomes as sessions finish; a clear error if every worker is gone for `patience` s."""
+    pending = set(futures)
+    alone = 0.0
+    while pending:
+        try:
+            with client.as_current():
+                done, pending = distributed.wait(pending, timeout=5,
+                                                 return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            try:
+                workers = client.nthreads()
+            except Exception:  # the scheduler is gone too
+                workers = {}
+            alone = 0.0 if workers else alone + 5
+            if alone >= patience:
+                raise PipelineError(
+                    f"every Dask worker of {address} is gone and none came back within "
+                    f"{patience:g} s; start workers and rerun (finished clips are kept and "
+                    "interrupted sessions resume)") from None
+            continue
+        for future in done:
+            yield _outcome(future, futures[future])
+
+
+def _outcome(future, job: SessionJob) -> SessionOutcome:
+    try:
+        return future.result()
+    except Exception as exc:  # KilledWorker, a lost scheduler, a task that could not unpickle
+        kind = type(exc).__name__
+        if kind == "KilledWorker":
+            why = ("the Dask workers cutting it died again and again (out of memory, or killed?);"
+                   " rerun to resume it (finished clips are kept)")
+        else:
+            why = (f"the cluster could not run it ({kind}: {exc}); check that the workers have "
+                   "coding-pipeline installed, then rerun (finished clips are kept)")
+        return SessionOutcome(job.key, "failed", problem=f"{job.where}: {why}.")
+
+
+def run_session(job: SessionJob, marker: str, topic: str | None) -> SessionOutcome:
+    """A session's task on a worker: check the study folder is there, then cut the session."""
+    distributed = _distributed()
+    worker = distributed.get_worker()
+    why = _cannot_see(str(job.clips_dir.parent), marker)
+    if why:
+        return SessionOutcome(job.key, "failed", problem=(
+            f"{job.where}: Dask worker {worker.address} cannot see the study folder "
+            f"{job.clips_dir.parent} ({why}); mount it at the same path on every worker."))
+    report = None
+    if topic is not None:
+        def report(key, done, total, fps) -> None:
+            worker.log_event(topic, [list(key), done, total, fps])
+    with _session_lock(job.manifest.with_suffix(".lock")):
+        return process_session(job, report)
+
+
+@contextmanager
+def _session_lock(path: Path) -> Iterator[None]:
+    """Wait for an exclusive lock on one session (held until the task ends or its worker dies)."""
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+        else:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
