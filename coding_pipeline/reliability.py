@@ -14,6 +14,7 @@ Undefined statistics are null with a reason (`reasons` in each entry, `reason` i
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from itertools import combinations
 
 import numpy as np
@@ -40,6 +41,52 @@ from coding_pipeline.study import Study, read_table, write_csv_atomic, write_jso
 
 ALPHA_RELIABLE = 0.800  # Krippendorff: rely on the variable
 ALPHA_TENTATIVE = 0.667  # tentative conclusions only
+
+
+@dataclass(frozen=True)
+class CertificationCriteria:
+    """When a coder agrees well enough with the master coder (study.toml [certification]):
+    within-one agreement >= item_within_one_min on at least items_share_min of the items,
+    interval alpha >= composite_alpha_min on every composite, on >= min_clips shared clips."""
+
+    item_within_one_min: float = 0.80
+    items_share_min: float = 0.80
+    composite_alpha_min: float = 0.70
+    min_clips: int = 5
+
+    @classmethod
+    def from_config(cls, config) -> CertificationCriteria:
+        """The criteria of a StudyConfig."""
+        return cls(config.certify_item_within_one_min, config.certify_items_share_min,
+                   config.certify_composite_alpha_min, config.certify_min_clips)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def judge(self, items: dict[str, dict], composites: dict[str, dict], n_clips: int
+              ) -> tuple[bool, list[str]]:
+        """Pass or fail with the reasons, from per-item entries (`within_one_agreement`) and
+        per-composite entries (`alpha` value) of one coder against the master."""
+        reasons = []
+        if n_clips < self.min_clips:
+            reasons.append(f"{n_clips} shared clips (at least {self.min_clips} needed)")
+        passing = [i for i, e in items.items()
+                   if (e.get("within_one_agreement") or 0) >= self.item_within_one_min]
+        share = len(passing) / len(items) if items else 0.0
+        if share < self.items_share_min:
+            failing = [i for i in items if i not in passing]
+            reasons.append(
+                f"within-one >= {self.item_within_one_min:.0%} on {len(passing)} of "
+                f"{len(items)} items ({share:.0%}; {self.items_share_min:.0%} needed; below: "
+                f"{', '.join(failing)})")
+        for name, entry in composites.items():
+            value = entry.get("alpha")
+            value = value.get("value") if isinstance(value, dict) else value
+            if value is None or value < self.composite_alpha_min:
+                shown = "undefined" if value is None else f"{value:.3f}"
+                reasons.append(f"{name} alpha {shown} (at least "
+                               f"{self.composite_alpha_min:.2f} needed)")
+        return not reasons, reasons
 
 
 def band(alpha: float | None) -> str:

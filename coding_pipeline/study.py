@@ -94,6 +94,11 @@ class StudyConfig:
     seed: int = 12345
     clip_policy: str = "primary"
     min_item_share: float = 0.75
+    ac2_weights: str = "quadratic"
+    certify_item_within_one_min: float = 0.80
+    certify_items_share_min: float = 0.80
+    certify_composite_alpha_min: float = 0.70
+    certify_min_clips: int = 5
     raw: dict[str, Any] = field(default_factory=dict)
 
     # (section, key, attribute, type)
@@ -110,6 +115,11 @@ class StudyConfig:
         ("reliability", "double_coded_share", "reliability_share", float),
         ("reliability", "bootstrap", "bootstrap", int),
         ("reliability", "seed", "seed", int),
+        ("reliability", "ac2_weights", "ac2_weights", str),
+        ("certification", "item_within_one_min", "certify_item_within_one_min", float),
+        ("certification", "items_share_min", "certify_items_share_min", float),
+        ("certification", "composite_alpha_min", "certify_composite_alpha_min", float),
+        ("certification", "min_clips", "certify_min_clips", int),
         ("scores", "clip_policy", "clip_policy", str),
         ("scores", "min_item_share", "min_item_share", float),
     ]
@@ -139,6 +149,11 @@ class StudyConfig:
                 f"{path}: [scores] clip_policy = {config.clip_policy!r}: "
                 "use primary, mean or consensus."
             )
+        if config.ac2_weights not in {"quadratic", "linear", "ordinal"}:
+            raise PipelineError(
+                f"{path}: [reliability] ac2_weights = {config.ac2_weights!r}: "
+                "use quadratic, linear or ordinal."
+            )
         return config
 
 
@@ -164,6 +179,13 @@ alpha_min = 0.80                # Krippendorff's alpha to rely on a variable
 within_one_min = 0.85           # within-one-point agreement to certify a coder
 bootstrap = 1000                # resamples for confidence intervals
 seed = 12345
+ac2_weights = "quadratic"       # Gwet's AC2 weights: quadratic | linear | ordinal
+
+[certification]                 # a trainee against the master coder, on the training clips
+item_within_one_min = 0.80      # an item passes with within-one agreement >= this ...
+items_share_min = 0.80          # ... and the trainee needs this share of items passing
+composite_alpha_min = 0.70      # every composite needs interval alpha >= this
+min_clips = 5                   # training clips rated by both, at least
 
 [scores]
 clip_policy = "primary"         # double-coded clips: primary | mean | consensus
