@@ -4,10 +4,12 @@
    (max + min - value), when at least `min_item_share` of the items were rated; else missing,
    with the reason.
 2. A double-coded clip gets one score per composite by policy: `primary` (the coder with role
-   primary; without roles, the coder who rated first), `mean` (mean over coders) or `consensus`
+   primary; without roles, the coder who rated first; when that coder's composite is missing,
+   the second coder's, recorded in `source`), `mean` (mean over coders) or `consensus`
    (the consensus rating where one exists, else the mean).
 3. A dyad's score at a timepoint is the duration-weighted mean (weight end_s - start_s) of its
-   session's clip scores, with the number of clips scored and their share of the session's clips.
+   session's clip scores (equal weights in a session with a clip of unknown duration), with
+   the number of clips scored and their share of the session's clips.
 
 The pure functions take and return tables; `score_study` reads and writes the study folder.
 """
@@ -31,6 +33,7 @@ from coding_pipeline.study import (
 )
 
 REQUIRED_RATING_COLUMNS = ["clip_id", "coder", "item", "value"]
+MISSING_VALUES = {"", "nan", "na", "n/a", "none", "null", "<na>", "nat", ".", "-"}  # any case
 RELIABILITY_ROLES = ("", "primary", "reliability")  # independent ratings of study clips
 TRAINING_ROLES = ("training", "master")  # certification only
 SCORED_ROLES = ("", "primary", "reliability", "consensus")
@@ -40,6 +43,7 @@ PRIMARY_POLICY_SOURCES = {  # whose rating the primary policy used, by that code
     "reliability": "reliability coder (primary not rated)",
     "": "first coder to rate, no roles",
 }
+FALLBACK_SOURCE = "second coder (primary's composite missing)"  # or the first coder's
 SESSION_KEYS = ["dyad_id", "timepoint"]
 
 
@@ -81,8 +85,8 @@ def check_ratings(
             table[column] = table[column].fillna("").astype(str).str.strip()
     if "status" in table.columns:
         table = table[table["status"].str.lower().isin(["rated", ""])]
-    text = table["value"].astype(str).str.strip()
-    table = table[~text.isin(["", "nan", "None", "<NA>"])].copy()
+    text = table["value"].astype(str).str.strip().str.lower()
+    table = table[~text.isin(MISSING_VALUES) & table["value"].notna()].copy()
     if table.empty:
         raise PipelineError(
             f"no ratings in {source}: it has no row with a value"
@@ -114,6 +118,7 @@ def check_ratings(
         if column not in table.columns:
             table[column] = ""
     table["role"] = table["role"].str.lower()
+    spelling_warnings = _one_spelling_per_coder(table, source)
     stamp = table.get("created_at", table.get("updated_at"))
     table["rated_at"] = (
         pd.to_datetime(stamp, utc=True, errors="coerce", format="ISO8601")
@@ -132,8 +137,22 @@ def check_ratings(
                 warnings.append((group["line"].min(), _duplicate_warning(group, source, where)))
         table = table.drop_duplicates(keys, keep="last")
     columns = ["clip_id", "coder", "item", "value", "role", "batch", "rated_at", "line"]
-    return table.sort_values("line")[columns].reset_index(drop=True), [
+    return table.sort_values("line")[columns].reset_index(drop=True), spelling_warnings + [
         text for _, text in sorted(warnings)]
+
+
+def _one_spelling_per_coder(table: pd.DataFrame, source: str) -> list[str]:
+    """Coder emails compare case-insensitively: every spelling of one email becomes its first
+    spelling (in file order), with a warning naming the spellings."""
+    lowered = table["coder"].str.lower()
+    first = table.groupby(lowered, sort=False)["coder"].first()
+    spellings = table.groupby(lowered, sort=False)["coder"].unique()
+    warnings = [
+        f"{source}: coder {' and '.join(repr(s) for s in found)} differ only in upper/lower "
+        f"case and are taken as one coder, {first[key]!r} (emails compare case-insensitively)."
+        for key, found in spellings.items() if len(found) > 1]
+    table["coder"] = lowered.map(first)
+    return warnings
 
 
 def _duplicate_warning(group: pd.DataFrame, source: str, where: str) -> str:
@@ -229,11 +248,17 @@ def clip_scores(composites: pd.DataFrame, policy: str = "primary") -> pd.DataFra
         result.loc[unrated, "reason"] = missing.groupby(level=keys)["reason"].agg(
             lambda r: "; ".join(sorted(set(r))))
     if policy == "primary":
-        chosen = independent.assign(_not_primary=independent["role"] != "primary").sort_values(
-            ["_not_primary", "rated_at", "coder"]).drop_duplicates(keys).set_index(keys)
-        chosen = chosen.reindex(result.index)
-        result["value"] = chosen["value"]
+        ordered = independent.assign(
+            _missing=independent["value"].isna(),
+            _not_primary=independent["role"] != "primary",
+        ).sort_values(["_not_primary", "rated_at", "coder"])
+        preferred = ordered.drop_duplicates(keys).set_index(keys)["coder"]
+        chosen = ordered.sort_values("_missing", kind="stable").drop_duplicates(
+            keys).set_index(keys).reindex(result.index)
         label = chosen["role"].map(PRIMARY_POLICY_SOURCES)
+        fallback = chosen["coder"].ne(preferred.reindex(result.index))
+        label = label.where(~fallback, FALLBACK_SOURCE)
+        result["value"] = chosen["value"]
         result["source"] = label + " (" + chosen["coder"] + ")"
         result["reason"] = chosen["reason"].fillna("")
     result = result.reset_index()[["clip_id", "composite", "value", "n_coders", "source",
@@ -265,8 +290,9 @@ def dyad_scores(
 ) -> pd.DataFrame:
     """Long table, one row per dyad x timepoint x composite: score (duration-weighted mean of
     the session's clip scores, sum w_i s_i / sum w_i with w_i = end_s - start_s; equal weights
-    when a duration is unknown), n_clips (clips scored), n_clips_session, share_clips_rated,
-    reason when missing; with arm and every further sessions.csv column."""
+    in a session where a clip's duration is unknown, and only there), n_clips (clips scored),
+    n_clips_session, share_clips_rated, weighting (per session), reason when missing; with arm
+    and every further sessions.csv column."""
     clips = clips.copy()
     clips["duration"] = _durations(clips)
     unknown = sorted(set(scores["clip_id"]) - set(clips["clip_id"]))
@@ -290,9 +316,12 @@ def dyad_scores(
     sessions["arm"] = sessions["arm"].fillna("")
     merged = scores.merge(clips[["clip_id", *SESSION_KEYS, "duration"]], on="clip_id")
     merged = merged.dropna(subset=["value"])
-    equal_weights = merged["duration"].isna().any() or not (merged["duration"] > 0).all()
-    merged["weight"] = 1.0 if equal_weights else merged["duration"]
+    unusable = ~(merged["duration"] > 0)
+    equal = unusable.groupby([merged[k] for k in SESSION_KEYS]).transform("any")
+    merged["weight"] = merged["duration"].where(~equal, 1.0)
     merged["weighted"] = merged["weight"] * merged["value"]
+    equal_sessions = set(map(tuple, merged.loc[equal, SESSION_KEYS].drop_duplicates()
+                             .itertuples(index=False)))
     summary = merged.groupby([*SESSION_KEYS, "composite"]).agg(
         weighted=("weighted", "sum"), weight=("weight", "sum"), n_clips=("clip_id", "size"),
     )
@@ -306,7 +335,9 @@ def dyad_scores(
     with np.errstate(divide="ignore", invalid="ignore"):
         share = long["n_clips"] / long["n_clips_session"].replace(0, np.nan)
     long["share_clips_rated"] = share.round(4)
-    long["weighting"] = "equal" if equal_weights else "duration"
+    long["weighting"] = [
+        "equal" if (dyad, timepoint) in equal_sessions else "duration"
+        for dyad, timepoint in zip(long["dyad_id"], long["timepoint"], strict=True)]
     long["reason"] = np.where(
         long["score"].notna(), "",
         np.where(long["n_clips_session"] == 0, "no clips for this session in clips.csv",

@@ -16,7 +16,8 @@ from coding_pipeline.reliability import (
     reliability_study,
 )
 from coding_pipeline.scheme import parse_scheme
-from coding_pipeline.stats.kappa import quadratic_kappa
+from coding_pipeline.stats.gwet import weighted_kappa
+from coding_pipeline.stats.icc import icc_oneway
 from coding_pipeline.study import init_study
 
 SCHEME = parse_scheme({
@@ -97,11 +98,24 @@ def test_composite_alpha_is_interval_on_reverse_keyed_means():
     assert entry["alpha"]["value"] > result["items"]["warmth"]["alpha"]["value"] - 0.3
 
 
-def test_one_way_icc_when_clips_have_different_coders():
+def test_the_headline_stays_icc_a1_when_clips_have_different_coders():
+    """Issue 11: one table, one form. The one-way ICC(1) is still given among the forms."""
     ratings = simulated_ratings(coders=("a@lab.org", "b@lab.org", "c@lab.org"), subsets=True)
     result = compute_reliability(ratings, SCHEME, bootstrap=0)
-    assert result["items"]["praise"]["icc"]["form"] == "ICC(1)"
-    assert result["items"]["praise"]["n_coders"] == 3
+    entry = result["items"]["praise"]
+    assert entry["icc"]["form"] == "ICC(A,1)" and entry["n_coders"] == 3
+    assert entry["icc"]["value"] == entry["icc_forms"]["ICC(A,1)"]["value"]
+    assert "Monte Carlo" in entry["icc"]["ci_method"]
+    rows = ratings[ratings["item"] == "praise"].assign(value=lambda t: t["value"].astype(float))
+    matrix = rows.pivot(index="clip_id", columns="coder", values="value").to_numpy()
+    oneway = icc_oneway(matrix[(~np.isnan(matrix)).sum(axis=1) >= 2])
+    assert entry["icc_forms"]["ICC(1)"]["value"] == pytest.approx(oneway.value, abs=1e-6)
+    assert entry["icc_forms"]["ICC(1)"]["ci"] == pytest.approx(list(oneway.ci), abs=1e-6)
+    components = entry["variance_components"]
+    assert components["method"] == "REML"
+    assert entry["icc"]["value"] == pytest.approx(
+        components["clip"] / (components["clip"] + components["coder"]
+                              + components["residual"]), abs=1e-5)
 
 
 def test_pairs_give_kappa_and_agreement_per_item_and_pooled():
@@ -110,7 +124,7 @@ def test_pairs_give_kappa_and_agreement_per_item_and_pooled():
     warmth = next(p for p in result["pairs"] if p["item"] == "warmth")
     rows = ratings[ratings["item"] == "warmth"].pivot(
         index="clip_id", columns="coder", values="value").astype(float)
-    expected = quadratic_kappa(rows["a@lab.org"], rows["b@lab.org"], np.arange(1, 6))
+    expected = weighted_kappa(rows["a@lab.org"], rows["b@lab.org"], np.arange(1, 6)).value
     assert warmth["coders"] == ["a@lab.org", "b@lab.org"]
     assert warmth["kappa"] == pytest.approx(expected, abs=1e-6)
     pooled = next(p for p in result["pairs"] if p["item"] is None)
@@ -194,8 +208,10 @@ def test_certification_against_the_master():
     result = compute_reliability(pd.DataFrame(rows), SCHEME, bootstrap=0)
     status = {c["coder"]: c for c in result["certification"]}
     assert status["good@lab.org"]["status"] == "pass"
-    assert status["good@lab.org"]["n_clips"] == 30
-    assert status["new@lab.org"]["status"] == "not yet"
+    assert status["good@lab.org"]["n_clips"] == 30 and status["good@lab.org"]["reasons"] == []
+    assert set(status["good@lab.org"]["items"]) == {"warmth", "praise", "intrusive"}
+    assert status["new@lab.org"]["status"] == "fail"
+    assert any("sensitivity alpha" in why for why in status["new@lab.org"]["reasons"])
     assert result["items"]["warmth"]["n_clips"] == 0  # training ratings are not study ratings
 
 
@@ -229,9 +245,11 @@ def test_reliability_study_writes_json_and_csv(tmp_path):
     assert {"coders", "item", "kappa", "exact_agreement", "within_one_agreement"} <= set(pairs)
     assert len(pairs) == len(saved["pairs"])
     drift = pd.read_csv(study.reliability_dir / "drift.csv")
-    assert drift[["by", "group"]].values.tolist() == [
+    variables = len(scheme.items) + len(scheme.composites)
+    assert drift[["by", "group"]].drop_duplicates().values.tolist() == [
         ["batch", "b0"], ["batch", "b1"], ["month", "2026-03"]]
-    assert drift["n_clips"].tolist() == [5, 5, 10]
+    assert len(drift) == 3 * variables  # per item and composite, never pooled
+    assert drift.groupby(["by", "group"])["n_clips"].max().tolist() == [5, 5, 10]
     assert (study.reliability_dir / "certification.csv").is_file()
     table = format_table(result)
     for item in scheme.items:
