@@ -134,8 +134,13 @@ def _pair(ci) -> list[float | None] | None:
 
 def unit_matrix(table: pd.DataFrame, unit: list[str]) -> tuple[np.ndarray, list[str]]:
     """A units x coders float array (NaN = not rated) from rows of `unit`, coder, value."""
-    wide = table.pivot_table(index=unit, columns="coder", values="value", aggfunc="first")
-    return wide.to_numpy(dtype=float), [str(c) for c in wide.columns]
+    rows = pd.MultiIndex.from_frame(table[unit]) if len(unit) > 1 else pd.Index(table[unit[0]])
+    row_codes, _ = pd.factorize(rows, sort=True)
+    column_codes, coders = pd.factorize(table["coder"], sort=True)
+    matrix = np.full((row_codes.max(initial=-1) + 1, len(coders)), np.nan)
+    order = np.arange(len(table))[::-1]  # the first of duplicates is written last
+    matrix[row_codes[order], column_codes[order]] = table["value"].to_numpy(float)[order]
+    return matrix, [str(c) for c in coders]
 
 
 def _same_coders_everywhere(matrix: np.ndarray) -> np.ndarray | None:
@@ -400,18 +405,24 @@ def _short_entry(matrix: np.ndarray, level: str, values: np.ndarray | None) -> d
     return entry
 
 
-def _per_variable(table: pd.DataFrame, scheme: Scheme, min_item_share: float
+def _per_variable(table: pd.DataFrame, scheme: Scheme, min_item_share: float,
+                  composite_table: pd.DataFrame | None = None,
                   ) -> tuple[dict[str, dict], dict[str, dict]]:
-    """`_short_entry` per item (ordinal alpha) and per composite (interval alpha)."""
+    """`_short_entry` per item (ordinal alpha) and per composite (interval alpha); the
+    coders' composites are computed from `table` unless given."""
     items = {}
+    by_item = dict(iter(table.groupby("item")))
     for item in scheme.items:
-        rows = table[table["item"] == item.id]
+        rows = by_item.get(item.id, table.iloc[0:0])
         matrix = unit_matrix(rows, ["clip_id"])[0] if not rows.empty else np.empty((0, 0))
         items[item.id] = _short_entry(matrix, "ordinal", np.array(item.scale.points, float))
-    composite_table = coder_composites(table, scheme, min_item_share).dropna(subset=["value"])
+    if composite_table is None:
+        composite_table = coder_composites(table, scheme, min_item_share).dropna(
+            subset=["value"])
+    by_composite = dict(iter(composite_table.groupby("composite")))
     composites = {}
     for composite in scheme.composites:
-        rows = composite_table[composite_table["composite"] == composite.id]
+        rows = by_composite.get(composite.id, composite_table.iloc[0:0])
         matrix = unit_matrix(rows, ["clip_id"])[0] if not rows.empty else np.empty((0, 0))
         composites[composite.id] = _short_entry(matrix, "interval", None)
     return items, composites
@@ -460,6 +471,7 @@ def drift(clean: pd.DataFrame, scheme: Scheme, min_item_share: float = 0.75
         "by_month": last["rated_at"].dt.strftime("%Y-%m") if last["rated_at"].notna().any()
         else pd.Series(np.nan, index=last.index),
     }
+    composite_table = coder_composites(table, scheme, min_item_share).dropna(subset=["value"])
     result: dict[str, list[dict]] = {}
     for name, labels in groups.items():
         rows = []
@@ -469,7 +481,9 @@ def drift(clean: pd.DataFrame, scheme: Scheme, min_item_share: float = 0.75
             n_clips = int((coders_per_clip >= 2).sum())
             if n_clips == 0:
                 continue
-            items, composites = _per_variable(subset, scheme, min_item_share)
+            items, composites = _per_variable(
+                subset, scheme, min_item_share,
+                composite_table[composite_table["clip_id"].isin(clip_ids)])
             rows.append({
                 "group": str(label), "n_clips": n_clips,
                 "n_coders": int(subset.loc[subset["clip_id"].isin(

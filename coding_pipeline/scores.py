@@ -199,7 +199,8 @@ def coder_composites(
     keys = ["clip_id", "coder", "use"]
     keyed = clean.assign(keyed=keyed_values(clean, scheme), use=rating_use(clean["role"]))
     by_coder = keyed.groupby(keys)
-    roles = by_coder["role"].agg(lambda r: next((x for x in r if x), ""))
+    roles = keyed.assign(_role=keyed["role"].replace("", np.nan)).groupby(keys)[
+        "_role"].first().fillna("")  # the first role given
     first_rated = by_coder["rated_at"].min()
     frames = []
     for composite in scheme.composites:

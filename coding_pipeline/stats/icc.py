@@ -116,17 +116,17 @@ def icc_oneway(unit_ratings: np.ndarray, confidence: float = 0.95) -> IccResult:
         [(FL - 1) / (FL + k0 - 1), (FU - 1) / (FU + k0 - 1)].
     """
     data = np.asarray(unit_ratings, dtype=float)
-    groups = [row[~np.isnan(row)] for row in data]
-    groups = [g for g in groups if g.size >= 2]
-    n = len(groups)
+    data = data[(~np.isnan(data)).sum(axis=1) >= 2]
+    n = data.shape[0]
     if n < 2:
         raise UndefinedStatistic("fewer than two clips rated by two or more coders")
-    sizes = np.array([g.size for g in groups], dtype=float)
+    present = ~np.isnan(data)
+    sizes = present.sum(axis=1).astype(float)
     total = sizes.sum()
-    grand = np.concatenate(groups).mean()
-    means = np.array([g.mean() for g in groups])
+    means = np.where(present, data, 0.0).sum(axis=1) / sizes
+    grand = (sizes * means).sum() / total
     msb = (sizes * (means - grand) ** 2).sum() / (n - 1)
-    msw = sum(((g - g.mean()) ** 2).sum() for g in groups) / (total - n)
+    msw = np.where(present, (data - means[:, None]) ** 2, 0.0).sum() / (total - n)
     k0 = (total - (sizes**2).sum() / total) / (n - 1)
     denominator = msb + (k0 - 1) * msw
     _no_variance_check(denominator)

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sparse
-from scipy.optimize import minimize
 
 from coding_pipeline.stats import UndefinedStatistic
 
@@ -196,13 +195,7 @@ def _codes(labels: np.ndarray) -> np.ndarray:
 def _fit(criterion: _Criterion, names: list[str], levels: dict[str, int]) -> VarianceFit:
     """Minimise the profiled REML deviance over theta >= 0 (L-BFGS-B from theta = 1, then
     again from its optimum) and collect the components."""
-    bounds = [(0.0, None)] * len(names)
-    theta = np.ones(len(names))
-    for _ in range(2):
-        found = minimize(criterion.profiled, theta, method="L-BFGS-B", bounds=bounds,
-                         jac=lambda t: _gradient(criterion.profiled, t),
-                         options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 1000})
-        theta = found.x
+    theta = np.abs(_newton(criterion.profiled, np.ones(len(names))))
     theta = np.where(theta < 1e-7, 0.0, theta)
     mean, residual = criterion.estimates(theta)
     components = {name: float(residual * t**2) for name, t in zip(names, theta, strict=True)}
@@ -218,16 +211,50 @@ def _fit(criterion: _Criterion, names: list[str], levels: dict[str, int]) -> Var
                        free=free)
 
 
-def _gradient(function: Callable[[np.ndarray], float], theta: np.ndarray,
-              step: float = 1e-6) -> np.ndarray:
-    """Central differences (one-sided at the bound 0), cheaper than scipy's generic ones."""
-    gradient = np.empty_like(theta)
-    for i in range(theta.size):
-        up, down = theta.copy(), theta.copy()
-        up[i] += step
-        down[i] = max(theta[i] - step, 0.0)
-        gradient[i] = (function(up) - function(down)) / (up[i] - down[i])
-    return gradient
+def _derivatives(function: Callable[[np.ndarray], float], theta: np.ndarray,
+                 step: float = 1e-4) -> tuple[float, np.ndarray, np.ndarray]:
+    """Value, gradient and Hessian by central differences."""
+    size = theta.size
+    centre = function(theta)
+    unit = np.eye(size) * step
+    up = np.array([function(theta + unit[i]) for i in range(size)])
+    down = np.array([function(theta - unit[i]) for i in range(size)])
+    gradient = (up - down) / (2 * step)
+    hessian = np.diag((up - 2 * centre + down) / step**2)
+    for i in range(size):
+        for j in range(i):
+            hessian[i, j] = hessian[j, i] = (
+                function(theta + unit[i] + unit[j]) - function(theta + unit[i] - unit[j])
+                - function(theta - unit[i] + unit[j]) + function(theta - unit[i] - unit[j])
+            ) / (4 * step**2)
+    return centre, gradient, hessian
+
+
+def _newton(function: Callable[[np.ndarray], float], theta: np.ndarray,
+            iterations: int = 100) -> np.ndarray:
+    """Minimise a smooth function of theta by Newton steps with a backtracking line search
+    (Hessian eigenvalues floored to keep it a descent direction). The REML criterion depends
+    on theta only through theta^2, so it is even in each theta_j: no bounds are needed (a
+    component at 0 is a stationary point) and |theta| is the estimate."""
+    for _ in range(iterations):
+        value, gradient, hessian = _derivatives(function, theta)
+        eigenvalues, vectors = np.linalg.eigh(hessian)
+        floor = max(1e-8, 1e-6 * np.abs(eigenvalues).max(initial=0.0))
+        step = -vectors @ ((vectors.T @ gradient) / np.maximum(np.abs(eigenvalues), floor))
+        size = 1.0
+        while size > 1e-12:
+            candidate = theta + size * step
+            found = function(candidate)
+            if found <= value:
+                break
+            size /= 2
+        else:
+            return theta
+        moved = np.abs(candidate - theta).max()
+        theta = candidate
+        if moved < 1e-9 or value - found < 1e-13 * max(1.0, abs(value)):
+            return theta
+    return theta
 
 
 def _check_values(values: np.ndarray) -> np.ndarray:
