@@ -175,11 +175,13 @@ ICC_CI_MC = ("Monte Carlo: 10,000 draws from the REML estimates' asymptotic norm
 ICC_CI_ONEWAY = "F interval (Shrout & Fleiss 1979, one-way, k0 for unequal numbers)"
 
 
-def icc_statistics(matrix: np.ndarray, k: float, k_basis: str, seed: int = 0
-                   ) -> tuple[dict, dict, dict, dict[str, str]]:
+def icc_statistics(matrix: np.ndarray, k: float, k_basis: str, seed: int = 0,
+                   starts: dict | None = None) -> tuple[dict, dict, dict, dict[str, str]]:
     """`variance_components`, `icc` (ICC(A,1), the headline), `icc_forms` and reasons for a
     clips x coders array: REML of rating = mu + clip + coder + e on the clips rated by two
-    or more coders (see stats.variance.fit_two_way)."""
+    or more coders (see stats.variance.fit_two_way). `starts` carries the last fit's theta
+    to the next variable's as its start (and is updated)."""
+    starts = {} if starts is None else starts
     twice = _twice(matrix)
     components: dict = {"clip": None, "coder": None, "residual": None, "method": "REML"}
     icc: dict = {"form": "ICC(A,1)", "value": None, "ci": None, "ci_method": None}
@@ -190,7 +192,8 @@ def icc_statistics(matrix: np.ndarray, k: float, k_basis: str, seed: int = 0
         if twice.shape[0] < 2:
             raise UndefinedStatistic("fewer than two clips rated by two or more coders")
         rows, columns = np.nonzero(present)
-        fit = fit_two_way(twice[rows, columns], rows, columns)
+        fit = fit_two_way(twice[rows, columns], rows, columns, starts.get("two_way", ()))
+        starts["two_way"] = fit.theta
         components.update({name: _round(v) for name, v in fit.components.items()})
         components["n_clips"], components["n_ratings"] = int(twice.shape[0]), fit.n_obs
         values = variance_icc_forms(fit.components, k)
@@ -242,6 +245,7 @@ def reliability_entry(
     bootstrap: int = 1000, seed: int = 0, alpha_min: float = ALPHA_RELIABLE,
     resampler: ClipResampler | None = None, k: float = 1.0,
     k_basis: str = "primary policy: a clip score is one rating", ac2_weights: str | None = None,
+    starts: dict | None = None,
 ) -> dict:
     """Alpha (+ bootstrap CI), variance components and ICC forms, exact/within-one agreement,
     Gwet's AC2 (items: `ac2_weights` given), n_clips and n_coders of one units x coders array
@@ -277,7 +281,7 @@ def reliability_entry(
     except UndefinedStatistic as reason:
         alpha["reason"] = reasons["alpha"] = str(reason)
     if n_clips >= 2:
-        components, icc, forms, icc_reasons = icc_statistics(twice, k, k_basis, seed)
+        components, icc, forms, icc_reasons = icc_statistics(twice, k, k_basis, seed, starts)
         reasons.update(icc_reasons)
     else:
         components = {"clip": None, "coder": None, "residual": None, "method": "REML",
@@ -518,14 +522,18 @@ def g_coefficients(components: dict[str, float], n: float, k: float) -> tuple[fl
         return float(s / (s + relative)), float(s / (s + relative + r / k))
 
 
-def d_study(rows: pd.DataFrame, sessions: pd.Series, k: float, g_min: float) -> dict:
+def d_study(rows: pd.DataFrame, sessions: pd.Series, k: float, g_min: float,
+            starts: dict | None = None) -> dict:
     """The D-study of one composite's session score from every rated clip: REML components
     of (c:s) x r, the study's design (harmonic mean of scored clips per session; k), G and
     Phi for it, the table over n = 1..12 clips and k = 1..3 coders, and the smallest n
     reaching G >= g_min with one and with two coders per clip."""
     rated = rows.assign(session=rows["clip_id"].map(sessions)).dropna(subset=["session"])
+    starts = {} if starts is None else starts
     fit = fit_sessions(rated["value"].to_numpy(float), rated["session"].to_numpy(),
-                       rated["clip_id"].to_numpy(), rated["coder"].to_numpy())
+                       rated["clip_id"].to_numpy(), rated["coder"].to_numpy(),
+                       starts.get("sessions", ()))
+    starts["sessions"] = fit.theta
     components = fit.components
     per_session = rated.groupby("session")["clip_id"].nunique()
     n_design = float(per_session.size / (1.0 / per_session).sum())
@@ -586,6 +594,7 @@ def compute_reliability(
     by_item = {item_id: rows for item_id, rows in independent.groupby("item")}
     resampler = ClipResampler(bootstrap, seed)
     items, bias = {}, {}
+    starts: dict = {}  # each REML fit starts from the previous variable's estimates
     for item in scheme.items:
         rows = by_item.get(item.id, independent.iloc[0:0])
         matrix, coders = (unit_matrix(rows, ["clip_id"]) if not rows.empty
@@ -593,7 +602,7 @@ def compute_reliability(
         k, basis = averaged_coders(matrix, clip_policy)
         items[item.id] = reliability_entry(
             matrix, "ordinal", np.array(item.scale.points, dtype=float), bootstrap, seed,
-            alpha_min, resampler, k, basis, ac2_weights,
+            alpha_min, resampler, k, basis, ac2_weights, starts,
         )
         bias[item.id] = coder_bias(matrix, coders)
     composite_table = coder_composites(independent, scheme, min_item_share).dropna(
@@ -607,11 +616,12 @@ def compute_reliability(
         k, basis = averaged_coders(matrix, clip_policy)
         composites[composite.id] = reliability_entry(
             matrix, "interval", None, bootstrap, seed, alpha_min, resampler, k, basis,
+            starts=starts,
         )
         bias[composite.id] = coder_bias(matrix, coders)
         if sessions is not None:
             try:
-                studies[composite.id] = d_study(rows, sessions, k, alpha_min)
+                studies[composite.id] = d_study(rows, sessions, k, alpha_min, starts)
             except UndefinedStatistic as reason:
                 studies[composite.id] = {"reason": str(reason)}
     clips_rated = independent.groupby("clip_id")["coder"].nunique()

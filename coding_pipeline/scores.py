@@ -82,7 +82,8 @@ def check_ratings(
     table["line"] = np.arange(len(table)) + 2
     for column in ("clip_id", "coder", "item", "role", "batch", "status"):
         if column in table.columns:
-            table[column] = table[column].fillna("").astype(str).str.strip()
+            # numpy objects: pandas' Arrow strings make every boolean selection a slow take
+            table[column] = table[column].fillna("").astype(str).str.strip().astype(object)
     if "status" in table.columns:
         table = table[table["status"].str.lower().isin(["rated", ""])]
     text = table["value"].astype(str).str.strip().str.lower()

@@ -44,6 +44,7 @@ class VarianceFit:
     n_obs: int
     levels: dict[str, int]
     deviance: float  # the REML criterion, -2 log restricted likelihood (lme4's REMLcrit)
+    theta: tuple[float, ...] = ()  # the relative standard deviations, a start for a similar fit
     log_variance_cov: np.ndarray | None = field(default=None, repr=False)  # free components
     free: tuple[str, ...] = ()  # the components with log-variance covariance (not at 0)
 
@@ -192,10 +193,12 @@ def _codes(labels: np.ndarray) -> np.ndarray:
     return np.unique(np.asarray(labels), return_inverse=True)[1].ravel()
 
 
-def _fit(criterion: _Criterion, names: list[str], levels: dict[str, int]) -> VarianceFit:
-    """Minimise the profiled REML deviance over theta >= 0 (L-BFGS-B from theta = 1, then
-    again from its optimum) and collect the components."""
-    theta = np.abs(_newton(criterion.profiled, np.ones(len(names))))
+def _fit(criterion: _Criterion, names: list[str], levels: dict[str, int],
+         start: tuple[float, ...] = ()) -> VarianceFit:
+    """Minimise the profiled REML deviance over theta (from `start`, e.g. the theta of a
+    similar variable, else theta = 1) and collect the components."""
+    first = np.array(start, dtype=float) if len(start) == len(names) else np.ones(len(names))
+    theta = np.abs(_newton(criterion.profiled, np.maximum(first, 0.05)))
     theta = np.where(theta < 1e-7, 0.0, theta)
     mean, residual = criterion.estimates(theta)
     components = {name: float(residual * t**2) for name, t in zip(names, theta, strict=True)}
@@ -208,7 +211,7 @@ def _fit(criterion: _Criterion, names: list[str], levels: dict[str, int]) -> Var
     covariance = _log_variance_covariance(criterion, names, components, free)
     return VarianceFit(components=components, mean=mean, n_obs=criterion.n, levels=levels,
                        deviance=criterion.profiled(theta), log_variance_cov=covariance,
-                       free=free)
+                       free=free, theta=tuple(float(t) for t in theta))
 
 
 def _derivatives(function: Callable[[np.ndarray], float], theta: np.ndarray,
@@ -302,9 +305,10 @@ def _log_variance_covariance(criterion: _Criterion, names: list[str],
     return np.linalg.inv(hessian)
 
 
-def fit_two_way(values: np.ndarray, clips: np.ndarray, coders: np.ndarray) -> VarianceFit:
+def fit_two_way(values: np.ndarray, clips: np.ndarray, coders: np.ndarray,
+                start: tuple[float, ...] = ()) -> VarianceFit:
     """REML of rating = mu + clip + coder + e (components clip, coder, residual), from one
-    row per rating; crossed or not, complete or not."""
+    row per rating; crossed or not, complete or not. `start`: theta to start from."""
     clip_codes, coder_codes = _codes(clips), _codes(coders)
     if clip_codes.max(initial=-1) < 1:
         raise UndefinedStatistic("fewer than two clips rated by two or more coders")
@@ -313,13 +317,14 @@ def fit_two_way(values: np.ndarray, clips: np.ndarray, coders: np.ndarray) -> Va
     y = _check_values(values)
     criterion = _TwoWay(y, [clip_codes, coder_codes])
     return _fit(criterion, ["clip", "coder"], {"clip": int(clip_codes.max()) + 1,
-                                               "coder": int(coder_codes.max()) + 1})
+                                               "coder": int(coder_codes.max()) + 1}, start)
 
 
 def fit_sessions(values: np.ndarray, sessions: np.ndarray, clips: np.ndarray,
-                 coders: np.ndarray) -> VarianceFit:
+                 coders: np.ndarray, start: tuple[float, ...] = ()) -> VarianceFit:
     """REML of the G-study model (c:s) x r from one row per rating of every rated clip:
-    components session, clip_in_session, coder, session_x_coder, residual."""
+    components session, clip_in_session, coder, session_x_coder, residual. `start`: theta
+    to start from."""
     session_codes, clip_codes, coder_codes = _codes(sessions), _codes(clips), _codes(coders)
     if session_codes.max(initial=-1) < 1:
         raise UndefinedStatistic("fewer than two sessions with rated clips")
@@ -332,7 +337,8 @@ def fit_sessions(values: np.ndarray, sessions: np.ndarray, clips: np.ndarray,
     levels = {"session": int(session_codes.max()) + 1,
               "clip_in_session": int(clip_codes.max()) + 1,
               "coder": int(coder_codes.max()) + 1}
-    return _fit(criterion, ["session", "clip_in_session", "coder", "session_x_coder"], levels)
+    return _fit(criterion, ["session", "clip_in_session", "coder", "session_x_coder"], levels,
+                start)
 
 
 def monte_carlo_interval(fit: VarianceFit, statistic: Callable[[dict], np.ndarray],
