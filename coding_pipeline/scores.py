@@ -436,30 +436,59 @@ def _spss_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def write_sav(table: pd.DataFrame, path: Path, labels: dict[str, str]) -> None:
-    """SPSS .sav with variable labels, and arm/timepoint also as labelled numeric codes."""
+CODED_COLUMNS = {"timepoint": "ordinal", "arm": "nominal", "composite": "nominal"}
+
+
+def _is_score_column(column: str, composites: list[str]) -> bool:
+    """score (long), <composite> (wide) or <composite>_<timepoint> (by dyad)."""
+    return column == "score" or column in composites or any(
+        column.startswith(f"{c}_") and not column.endswith(("_n_clips", "_share_rated"))
+        for c in composites)
+
+
+def write_sav(table: pd.DataFrame, path: Path, labels: dict[str, str],
+              scheme: Scheme | None = None) -> None:
+    """SPSS .sav with variable labels, measure levels (text and codes nominal, timepoint
+    codes ordinal, numbers scale), timepoint/arm/composite also as labelled numeric codes,
+    and the scale's end points labelled on the score columns of `scheme`'s composites."""
     import pyreadstat
 
     taken: set[str] = set()
     renamed = {c: _spss_name(c, taken) for c in table.columns}
     data = table.rename(columns=renamed)
     column_labels = {renamed[c]: labels.get(c, c) for c in table.columns}
-    value_labels: dict[str, dict[int, str]] = {}
-    for column in ("timepoint", "arm"):
+    value_labels: dict[str, dict[float, str]] = {}
+    measure: dict[str, str] = {}
+    composite_labels = {c.id: c.label for c in scheme.composites} if scheme else {}
+    for column, level in CODED_COLUMNS.items():
         if column not in table.columns:
             continue
         levels = [v for v in pd.unique(table[column].astype(str)) if v]
         name = _spss_name(f"{column}_code", taken)
-        codes = {level: number for number, level in enumerate(levels, start=1)}
+        codes = {text: number for number, text in enumerate(levels, start=1)}
         data[name] = table[column].astype(str).map(codes).astype(float)
-        value_labels[name] = {number: level for level, number in codes.items()}
+        value_labels[name] = {number: composite_labels.get(text, text)
+                              for text, number in codes.items()}
         column_labels[name] = f"{column} (numeric code)"
+        measure[name] = level
+    if scheme is not None and scheme.items:
+        low, high = (min(i.scale.min for i in scheme.items),
+                     max(i.scale.max for i in scheme.items))
+        ends = {float(low): f"{low}: lowest scale point",
+                float(high): f"{high}: highest scale point"}
+        for column in table.columns:
+            if _is_score_column(column, list(composite_labels)):
+                value_labels[renamed[column]] = ends
     for column in data.columns:
-        if not pd.api.types.is_numeric_dtype(data[column]):
+        if pd.api.types.is_numeric_dtype(data[column]):
+            measure.setdefault(column, "scale")
+        else:
             data[column] = data[column].fillna("").astype(str)
+            measure.setdefault(column, "nominal")
     with atomic_path(path) as temp:
         pyreadstat.write_sav(
             data, str(temp), column_labels=column_labels, variable_value_labels=value_labels,
+            variable_measure=measure,
         )
 
 
@@ -549,11 +578,11 @@ def score_study(study: Study, warnings: list[str] | None = None) -> dict[str, Pa
     wide_typed = _numeric_where_possible(wide, text_columns)
     _write_parquet(long_typed, written["long Parquet"])
     _write_parquet(wide_typed, written["wide Parquet"])
-    write_sav(long_typed, written["long SPSS"], _labels(scheme, wide=False))
-    write_sav(wide_typed, written["wide SPSS"], _labels(scheme, wide=True))
+    write_sav(long_typed, written["long SPSS"], _labels(scheme, wide=False), scheme)
+    write_sav(wide_typed, written["wide SPSS"], _labels(scheme, wide=True), scheme)
     write_csv_atomic(written["by dyad CSV"], by_dyad)
     by_dyad_typed = _numeric_where_possible(by_dyad, text_columns)
     _write_parquet(by_dyad_typed, written["by dyad Parquet"])
     write_sav(by_dyad_typed, written["by dyad SPSS"],
-              _by_dyad_labels(scheme, by_dyad, timepoints))
+              _by_dyad_labels(scheme, by_dyad, timepoints), scheme)
     return written
