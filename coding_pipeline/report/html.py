@@ -25,7 +25,8 @@ border-bottom: 1px solid #dee2e6; padding-bottom: .2rem; }
 .meta, .note { color: #6c757d; font-size: .9rem; }
 table { border-collapse: collapse; font-size: .85rem; margin: .6rem 0; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid #e9ecef; text-align: right; }
-th { background: #f8f9fa; } td.name, th.name { text-align: left; }
+th { background: #f8f9fa; } td.name, th.name { text-align: left; } td { white-space: nowrap; }
+td.name { white-space: normal; }
 tr.reliable td.alpha { background: #d1e7dd; } tr.tentative td.alpha { background: #fff3cd; }
 tr.unreliable td.alpha { background: #f8d7da; } tr.undefined td.alpha { color: #6c757d; }
 .pass { color: #146c43; font-weight: 600; } .notyet { color: #b02a37; font-weight: 600; }

@@ -170,7 +170,7 @@ def score_distributions(scores: pd.DataFrame, composite_label: str, by_arm: bool
 def d_study(table: list[dict], design: dict, g_min: float, title: str) -> str:
     """G of the session score against clips per session, one line per number of coders per
     clip, with the target G and the study's design marked."""
-    figure, axes = plt.subplots(figsize=(5.6, 3.6))
+    figure, axes = plt.subplots(figsize=(4.6, 3.3))
     frame = pd.DataFrame(table)
     for coders, rows in frame.groupby("coders_per_clip"):
         axes.plot(rows["clips_per_session"], rows["g"], marker="o", ms=3,
