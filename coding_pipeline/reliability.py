@@ -463,11 +463,12 @@ def certification(
     return results
 
 
-def drift(clean: pd.DataFrame, scheme: Scheme, min_item_share: float = 0.75
-          ) -> dict[str, list[dict]]:
+def drift(clean: pd.DataFrame, scheme: Scheme, min_item_share: float = 0.75,
+          composite_table: pd.DataFrame | None = None) -> dict[str, list[dict]]:
     """Per batch and per month of annotation, each item's and composite's statistics (never
     pooled over items), and their means over items. A clip belongs to the batch and month of
-    its last rating (when its double-coding was complete)."""
+    its last rating (when its double-coding was complete). `composite_table`: the coders'
+    composites of the independent ratings, when already computed."""
     table = clean[clean["role"].isin(RELIABILITY_ROLES)]
     last = table.sort_values(["rated_at", "line"], na_position="first").groupby("clip_id").last()
     groups = {
@@ -475,7 +476,9 @@ def drift(clean: pd.DataFrame, scheme: Scheme, min_item_share: float = 0.75
         "by_month": last["rated_at"].dt.strftime("%Y-%m") if last["rated_at"].notna().any()
         else pd.Series(np.nan, index=last.index),
     }
-    composite_table = coder_composites(table, scheme, min_item_share).dropna(subset=["value"])
+    if composite_table is None:
+        composite_table = coder_composites(table, scheme, min_item_share).dropna(
+            subset=["value"])
     result: dict[str, list[dict]] = {}
     for name, labels in groups.items():
         rows = []
@@ -530,6 +533,9 @@ def d_study(rows: pd.DataFrame, sessions: pd.Series, k: float, g_min: float,
     reaching G >= g_min with one and with two coders per clip."""
     rated = rows.assign(session=rows["clip_id"].map(sessions)).dropna(subset=["session"])
     starts = {} if starts is None else starts
+    if "sessions" not in starts and "two_way" in starts:  # split the clip variance in two
+        clip, coder = starts["two_way"]
+        starts["sessions"] = (0.7 * clip, 0.7 * clip, coder, 0.1 * clip)
     fit = fit_sessions(rated["value"].to_numpy(float), rated["session"].to_numpy(),
                        rated["clip_id"].to_numpy(), rated["coder"].to_numpy(),
                        starts.get("sessions", ()))
@@ -642,7 +648,7 @@ def compute_reliability(
         "bias": bias,
         "d_study": studies,
         "certification": certification(clean, scheme, criteria, min_item_share),
-        "drift": drift(clean, scheme, min_item_share),
+        "drift": drift(clean, scheme, min_item_share, composite_table),
         "software": software_versions(),
         "warnings": warnings,
     }

@@ -233,17 +233,28 @@ def _derivatives(function: Callable[[np.ndarray], float], theta: np.ndarray,
     return centre, gradient, hessian
 
 
+def _gradient(function: Callable[[np.ndarray], float], theta: np.ndarray,
+              step: float = 1e-5) -> np.ndarray:
+    unit = np.eye(theta.size) * step
+    return np.array([(function(theta + u) - function(theta - u)) / (2 * step) for u in unit])
+
+
 def _newton(function: Callable[[np.ndarray], float], theta: np.ndarray,
             iterations: int = 100) -> np.ndarray:
-    """Minimise a smooth function of theta by Newton steps with a backtracking line search
-    (Hessian eigenvalues floored to keep it a descent direction). The REML criterion depends
-    on theta only through theta^2, so it is even in each theta_j: no bounds are needed (a
-    component at 0 is a stationary point) and |theta| is the estimate."""
+    """Minimise a smooth function of theta: a Newton step from a finite-difference Hessian
+    (eigenvalues floored to keep a descent direction), then BFGS updates of that Hessian,
+    each step with a backtracking line search. The REML criterion depends on theta only
+    through theta^2, so it is even in each theta_j: no bounds are needed (a component at 0 is
+    a stationary point) and |theta| is the estimate."""
+    value, gradient, hessian = _derivatives(function, theta)
+    eigenvalues, vectors = np.linalg.eigh(hessian)
+    floor = max(1e-8, 1e-6 * np.abs(eigenvalues).max(initial=0.0))
+    hessian = (vectors * np.maximum(np.abs(eigenvalues), floor)) @ vectors.T
     for _ in range(iterations):
-        value, gradient, hessian = _derivatives(function, theta)
-        eigenvalues, vectors = np.linalg.eigh(hessian)
-        floor = max(1e-8, 1e-6 * np.abs(eigenvalues).max(initial=0.0))
-        step = -vectors @ ((vectors.T @ gradient) / np.maximum(np.abs(eigenvalues), floor))
+        step = -np.linalg.solve(hessian, gradient)
+        if gradient @ step >= 0:  # not a descent direction: restart from the gradient
+            hessian = np.eye(theta.size) * max(floor, np.abs(gradient).max())
+            step = -gradient / hessian[0, 0]
         size = 1.0
         while size > 1e-12:
             candidate = theta + size * step
@@ -254,8 +265,15 @@ def _newton(function: Callable[[np.ndarray], float], theta: np.ndarray,
         else:
             return theta
         moved = np.abs(candidate - theta).max()
-        theta = candidate
-        if moved < 1e-9 or value - found < 1e-13 * max(1.0, abs(value)):
+        change = value - found
+        new_gradient = _gradient(function, candidate)
+        s, y = candidate - theta, new_gradient - gradient
+        if s @ y > 1e-16:
+            bs = hessian @ s
+            hessian = hessian - np.outer(bs, bs) / (s @ bs) + np.outer(y, y) / (s @ y)
+        theta, value, gradient = candidate, found, new_gradient
+        if moved < 1e-9 or (change < 1e-13 * max(1.0, abs(value))
+                            and np.abs(gradient).max() < 1e-6):
             return theta
     return theta
 
