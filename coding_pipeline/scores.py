@@ -4,10 +4,12 @@
    (max + min - value), when at least `min_item_share` of the items were rated; else missing,
    with the reason.
 2. A double-coded clip gets one score per composite by policy: `primary` (the coder with role
-   primary; without roles, the coder who rated first), `mean` (mean over coders) or `consensus`
+   primary; without roles, the coder who rated first; when that coder's composite is missing,
+   the second coder's, recorded in `source`), `mean` (mean over coders) or `consensus`
    (the consensus rating where one exists, else the mean).
 3. A dyad's score at a timepoint is the duration-weighted mean (weight end_s - start_s) of its
-   session's clip scores, with the number of clips scored and their share of the session's clips.
+   session's clip scores (equal weights in a session with a clip of unknown duration), with
+   the number of clips scored and their share of the session's clips.
 
 The pure functions take and return tables; `score_study` reads and writes the study folder.
 """
@@ -31,6 +33,7 @@ from coding_pipeline.study import (
 )
 
 REQUIRED_RATING_COLUMNS = ["clip_id", "coder", "item", "value"]
+MISSING_VALUES = {"", "nan", "na", "n/a", "none", "null", "<na>", "nat", ".", "-"}  # any case
 RELIABILITY_ROLES = ("", "primary", "reliability")  # independent ratings of study clips
 TRAINING_ROLES = ("training", "master")  # certification only
 SCORED_ROLES = ("", "primary", "reliability", "consensus")
@@ -40,6 +43,7 @@ PRIMARY_POLICY_SOURCES = {  # whose rating the primary policy used, by that code
     "reliability": "reliability coder (primary not rated)",
     "": "first coder to rate, no roles",
 }
+FALLBACK_SOURCE = "second coder (primary's composite missing)"  # or the first coder's
 SESSION_KEYS = ["dyad_id", "timepoint"]
 
 
@@ -78,11 +82,12 @@ def check_ratings(
     table["line"] = np.arange(len(table)) + 2
     for column in ("clip_id", "coder", "item", "role", "batch", "status"):
         if column in table.columns:
-            table[column] = table[column].fillna("").astype(str).str.strip()
+            # numpy objects: pandas' Arrow strings make every boolean selection a slow take
+            table[column] = table[column].fillna("").astype(str).str.strip().astype(object)
     if "status" in table.columns:
         table = table[table["status"].str.lower().isin(["rated", ""])]
-    text = table["value"].astype(str).str.strip()
-    table = table[~text.isin(["", "nan", "None", "<NA>"])].copy()
+    text = table["value"].astype(str).str.strip().str.lower()
+    table = table[~text.isin(MISSING_VALUES) & table["value"].notna()].copy()
     if table.empty:
         raise PipelineError(
             f"no ratings in {source}: it has no row with a value"
@@ -114,6 +119,7 @@ def check_ratings(
         if column not in table.columns:
             table[column] = ""
     table["role"] = table["role"].str.lower()
+    spelling_warnings = _one_spelling_per_coder(table, source)
     stamp = table.get("created_at", table.get("updated_at"))
     table["rated_at"] = (
         pd.to_datetime(stamp, utc=True, errors="coerce", format="ISO8601")
@@ -132,8 +138,22 @@ def check_ratings(
                 warnings.append((group["line"].min(), _duplicate_warning(group, source, where)))
         table = table.drop_duplicates(keys, keep="last")
     columns = ["clip_id", "coder", "item", "value", "role", "batch", "rated_at", "line"]
-    return table.sort_values("line")[columns].reset_index(drop=True), [
+    return table.sort_values("line")[columns].reset_index(drop=True), spelling_warnings + [
         text for _, text in sorted(warnings)]
+
+
+def _one_spelling_per_coder(table: pd.DataFrame, source: str) -> list[str]:
+    """Coder emails compare case-insensitively: every spelling of one email becomes its first
+    spelling (in file order), with a warning naming the spellings."""
+    lowered = table["coder"].str.lower()
+    first = table.groupby(lowered, sort=False)["coder"].first()
+    spellings = table.groupby(lowered, sort=False)["coder"].unique()
+    warnings = [
+        f"{source}: coder {' and '.join(repr(s) for s in found)} differ only in upper/lower "
+        f"case and are taken as one coder, {first[key]!r} (emails compare case-insensitively)."
+        for key, found in spellings.items() if len(found) > 1]
+    table["coder"] = lowered.map(first)
+    return warnings
 
 
 def _duplicate_warning(group: pd.DataFrame, source: str, where: str) -> str:
@@ -180,7 +200,8 @@ def coder_composites(
     keys = ["clip_id", "coder", "use"]
     keyed = clean.assign(keyed=keyed_values(clean, scheme), use=rating_use(clean["role"]))
     by_coder = keyed.groupby(keys)
-    roles = by_coder["role"].agg(lambda r: next((x for x in r if x), ""))
+    roles = keyed.assign(_role=keyed["role"].replace("", np.nan)).groupby(keys)[
+        "_role"].first().fillna("")  # the first role given
     first_rated = by_coder["rated_at"].min()
     frames = []
     for composite in scheme.composites:
@@ -229,11 +250,17 @@ def clip_scores(composites: pd.DataFrame, policy: str = "primary") -> pd.DataFra
         result.loc[unrated, "reason"] = missing.groupby(level=keys)["reason"].agg(
             lambda r: "; ".join(sorted(set(r))))
     if policy == "primary":
-        chosen = independent.assign(_not_primary=independent["role"] != "primary").sort_values(
-            ["_not_primary", "rated_at", "coder"]).drop_duplicates(keys).set_index(keys)
-        chosen = chosen.reindex(result.index)
-        result["value"] = chosen["value"]
+        ordered = independent.assign(
+            _missing=independent["value"].isna(),
+            _not_primary=independent["role"] != "primary",
+        ).sort_values(["_not_primary", "rated_at", "coder"])
+        preferred = ordered.drop_duplicates(keys).set_index(keys)["coder"]
+        chosen = ordered.sort_values("_missing", kind="stable").drop_duplicates(
+            keys).set_index(keys).reindex(result.index)
         label = chosen["role"].map(PRIMARY_POLICY_SOURCES)
+        fallback = chosen["coder"].ne(preferred.reindex(result.index))
+        label = label.where(~fallback, FALLBACK_SOURCE)
+        result["value"] = chosen["value"]
         result["source"] = label + " (" + chosen["coder"] + ")"
         result["reason"] = chosen["reason"].fillna("")
     result = result.reset_index()[["clip_id", "composite", "value", "n_coders", "source",
@@ -265,8 +292,9 @@ def dyad_scores(
 ) -> pd.DataFrame:
     """Long table, one row per dyad x timepoint x composite: score (duration-weighted mean of
     the session's clip scores, sum w_i s_i / sum w_i with w_i = end_s - start_s; equal weights
-    when a duration is unknown), n_clips (clips scored), n_clips_session, share_clips_rated,
-    reason when missing; with arm and every further sessions.csv column."""
+    in a session where a clip's duration is unknown, and only there), n_clips (clips scored),
+    n_clips_session, share_clips_rated, weighting (per session), reason when missing; with arm
+    and every further sessions.csv column."""
     clips = clips.copy()
     clips["duration"] = _durations(clips)
     unknown = sorted(set(scores["clip_id"]) - set(clips["clip_id"]))
@@ -290,9 +318,12 @@ def dyad_scores(
     sessions["arm"] = sessions["arm"].fillna("")
     merged = scores.merge(clips[["clip_id", *SESSION_KEYS, "duration"]], on="clip_id")
     merged = merged.dropna(subset=["value"])
-    equal_weights = merged["duration"].isna().any() or not (merged["duration"] > 0).all()
-    merged["weight"] = 1.0 if equal_weights else merged["duration"]
+    unusable = ~(merged["duration"] > 0)
+    equal = unusable.groupby([merged[k] for k in SESSION_KEYS]).transform("any")
+    merged["weight"] = merged["duration"].where(~equal, 1.0)
     merged["weighted"] = merged["weight"] * merged["value"]
+    equal_sessions = set(map(tuple, merged.loc[equal, SESSION_KEYS].drop_duplicates()
+                             .itertuples(index=False)))
     summary = merged.groupby([*SESSION_KEYS, "composite"]).agg(
         weighted=("weighted", "sum"), weight=("weight", "sum"), n_clips=("clip_id", "size"),
     )
@@ -306,7 +337,9 @@ def dyad_scores(
     with np.errstate(divide="ignore", invalid="ignore"):
         share = long["n_clips"] / long["n_clips_session"].replace(0, np.nan)
     long["share_clips_rated"] = share.round(4)
-    long["weighting"] = "equal" if equal_weights else "duration"
+    long["weighting"] = [
+        "equal" if (dyad, timepoint) in equal_sessions else "duration"
+        for dyad, timepoint in zip(long["dyad_id"], long["timepoint"], strict=True)]
     long["reason"] = np.where(
         long["score"].notna(), "",
         np.where(long["n_clips_session"] == 0, "no clips for this session in clips.csv",
@@ -403,30 +436,59 @@ def _spss_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def write_sav(table: pd.DataFrame, path: Path, labels: dict[str, str]) -> None:
-    """SPSS .sav with variable labels, and arm/timepoint also as labelled numeric codes."""
+CODED_COLUMNS = {"timepoint": "ordinal", "arm": "nominal", "composite": "nominal"}
+
+
+def _is_score_column(column: str, composites: list[str]) -> bool:
+    """score (long), <composite> (wide) or <composite>_<timepoint> (by dyad)."""
+    return column == "score" or column in composites or any(
+        column.startswith(f"{c}_") and not column.endswith(("_n_clips", "_share_rated"))
+        for c in composites)
+
+
+def write_sav(table: pd.DataFrame, path: Path, labels: dict[str, str],
+              scheme: Scheme | None = None) -> None:
+    """SPSS .sav with variable labels, measure levels (text and codes nominal, timepoint
+    codes ordinal, numbers scale), timepoint/arm/composite also as labelled numeric codes,
+    and the scale's end points labelled on the score columns of `scheme`'s composites."""
     import pyreadstat
 
     taken: set[str] = set()
     renamed = {c: _spss_name(c, taken) for c in table.columns}
     data = table.rename(columns=renamed)
     column_labels = {renamed[c]: labels.get(c, c) for c in table.columns}
-    value_labels: dict[str, dict[int, str]] = {}
-    for column in ("timepoint", "arm"):
+    value_labels: dict[str, dict[float, str]] = {}
+    measure: dict[str, str] = {}
+    composite_labels = {c.id: c.label for c in scheme.composites} if scheme else {}
+    for column, level in CODED_COLUMNS.items():
         if column not in table.columns:
             continue
         levels = [v for v in pd.unique(table[column].astype(str)) if v]
         name = _spss_name(f"{column}_code", taken)
-        codes = {level: number for number, level in enumerate(levels, start=1)}
+        codes = {text: number for number, text in enumerate(levels, start=1)}
         data[name] = table[column].astype(str).map(codes).astype(float)
-        value_labels[name] = {number: level for level, number in codes.items()}
+        value_labels[name] = {number: composite_labels.get(text, text)
+                              for text, number in codes.items()}
         column_labels[name] = f"{column} (numeric code)"
+        measure[name] = level
+    if scheme is not None and scheme.items:
+        low, high = (min(i.scale.min for i in scheme.items),
+                     max(i.scale.max for i in scheme.items))
+        ends = {float(low): f"{low}: lowest scale point",
+                float(high): f"{high}: highest scale point"}
+        for column in table.columns:
+            if _is_score_column(column, list(composite_labels)):
+                value_labels[renamed[column]] = ends
     for column in data.columns:
-        if not pd.api.types.is_numeric_dtype(data[column]):
+        if pd.api.types.is_numeric_dtype(data[column]):
+            measure.setdefault(column, "scale")
+        else:
             data[column] = data[column].fillna("").astype(str)
+            measure.setdefault(column, "nominal")
     with atomic_path(path) as temp:
         pyreadstat.write_sav(
             data, str(temp), column_labels=column_labels, variable_value_labels=value_labels,
+            variable_measure=measure,
         )
 
 
@@ -516,11 +578,11 @@ def score_study(study: Study, warnings: list[str] | None = None) -> dict[str, Pa
     wide_typed = _numeric_where_possible(wide, text_columns)
     _write_parquet(long_typed, written["long Parquet"])
     _write_parquet(wide_typed, written["wide Parquet"])
-    write_sav(long_typed, written["long SPSS"], _labels(scheme, wide=False))
-    write_sav(wide_typed, written["wide SPSS"], _labels(scheme, wide=True))
+    write_sav(long_typed, written["long SPSS"], _labels(scheme, wide=False), scheme)
+    write_sav(wide_typed, written["wide SPSS"], _labels(scheme, wide=True), scheme)
     write_csv_atomic(written["by dyad CSV"], by_dyad)
     by_dyad_typed = _numeric_where_possible(by_dyad, text_columns)
     _write_parquet(by_dyad_typed, written["by dyad Parquet"])
     write_sav(by_dyad_typed, written["by dyad SPSS"],
-              _by_dyad_labels(scheme, by_dyad, timepoints))
+              _by_dyad_labels(scheme, by_dyad, timepoints), scheme)
     return written

@@ -99,6 +99,11 @@ class StudyConfig:
     seed: int = 12345
     clip_policy: str = "primary"
     min_item_share: float = 0.75
+    ac2_weights: str = "quadratic"
+    certify_item_within_one_min: float = 0.80
+    certify_items_share_min: float = 0.80
+    certify_composite_alpha_min: float = 0.70
+    certify_min_clips: int = 5
     raw: dict[str, Any] = field(default_factory=dict)
 
     group_access: bool = False
@@ -118,6 +123,13 @@ class StudyConfig:
         ("reliability", "double_coded_share", "reliability_share", float, (0.0, 1.0)),
         ("reliability", "bootstrap", "bootstrap", int, (0, 1_000_000)),
         ("reliability", "seed", "seed", int, (0, 2**32 - 1)),
+        ("reliability", "ac2_weights", "ac2_weights", str, {"quadratic", "linear", "ordinal"}),
+        ("certification", "item_within_one_min", "certify_item_within_one_min", float,
+         (0.0, 1.0)),
+        ("certification", "items_share_min", "certify_items_share_min", float, (0.0, 1.0)),
+        ("certification", "composite_alpha_min", "certify_composite_alpha_min", float,
+         (-1.0, 1.0)),
+        ("certification", "min_clips", "certify_min_clips", int, (1, 1_000_000)),
         ("scores", "clip_policy", "clip_policy", str, {"primary", "mean", "consensus"}),
         ("scores", "min_item_share", "min_item_share", float, (0.0, 1.0)),
     ]
@@ -212,6 +224,13 @@ alpha_min = 0.80                # Krippendorff's alpha to rely on a variable
 within_one_min = 0.85           # within-one-point agreement to certify a coder
 bootstrap = 1000                # resamples for confidence intervals
 seed = 12345
+ac2_weights = "quadratic"       # Gwet's AC2 weights: quadratic | linear | ordinal
+
+[certification]                 # a trainee against the master coder, on the training clips
+item_within_one_min = 0.80      # an item passes with within-one agreement >= this ...
+items_share_min = 0.80          # ... and the trainee needs this share of items passing
+composite_alpha_min = 0.70      # every composite needs interval alpha >= this
+min_clips = 5                   # training clips rated by both, at least
 
 [scores]
 clip_policy = "primary"         # double-coded clips: primary | mean | consensus

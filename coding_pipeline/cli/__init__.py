@@ -117,23 +117,28 @@ def demo_command(study: Path) -> None:
 
 @cli.command("report")
 @click.argument("study", type=click.Path(path_type=Path))
-def report_command(study: Path) -> None:
-    """Write STUDY/report.html: reliability, coder pairs, drift, certification and scores.
+@click.option("--unblinded", is_flag=True,
+              help="Add the breakdowns by trial arm (for analysts only: do not show it to "
+                   "coders). The title says so.")
+def report_command(study: Path, unblinded: bool) -> None:
+    """Write STUDY/report.html: methods paragraph, reliability, D-study, coder pairs and
+    bias, drift, certification and scores.
 
     One self-contained file (figures embedded, nothing loaded from the network) to open in
     any browser or attach to a lab meeting's notes. Reliability and scores are recomputed
-    from ratings.csv first.
+    from ratings.csv first. Blinded by default: no trial arm anywhere, so coders may see it.
 
     \b
       coding-pipeline pull trial-2026
       coding-pipeline report trial-2026
+      coding-pipeline report trial-2026 --unblinded   # adds scores by arm, for analysts
     """
     from coding_pipeline.cli.analysis import echo_warnings
     from coding_pipeline.report.html import report_study
     from coding_pipeline.study import load_study
 
     warnings: list[str] = []
-    path = report_study(load_study(study), warnings=warnings)
+    path = report_study(load_study(study), warnings=warnings, unblinded=unblinded)
     echo_warnings(warnings)
     click.echo(f"Report written: {path}")
 

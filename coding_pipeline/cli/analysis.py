@@ -13,15 +13,20 @@ SHOWN_WARNINGS = 5
 
 
 def echo_warnings(warnings: list[str]) -> None:
-    """One summary line and the first few warnings, on stderr."""
-    if not warnings:
+    """Each warning about coder spellings, then one summary line and the first few
+    conflicting duplicates, on stderr."""
+    duplicates = [w for w in warnings if "with different values" in w]
+    for warning in warnings:
+        if warning not in duplicates:
+            click.echo(f"Warning: {warning}", err=True)
+    if not duplicates:
         return
-    click.echo(f"Warning: {len(warnings)} conflicting duplicate rating(s); the latest of each "
+    click.echo(f"Warning: {len(duplicates)} conflicting duplicate rating(s); the latest of each "
                "was kept:", err=True)
-    for warning in warnings[:SHOWN_WARNINGS]:
+    for warning in duplicates[:SHOWN_WARNINGS]:
         click.echo(f"  {warning}", err=True)
-    if len(warnings) > SHOWN_WARNINGS:
-        click.echo(f"  ... and {len(warnings) - SHOWN_WARNINGS} more.", err=True)
+    if len(duplicates) > SHOWN_WARNINGS:
+        click.echo(f"  ... and {len(duplicates) - SHOWN_WARNINGS} more.", err=True)
 
 
 @click.command("reliability")
@@ -38,20 +43,26 @@ def echo_warnings(warnings: list[str]) -> None:
                    "(default: study.toml's, else 1000; 0 = none).")
 @click.option("--seed", type=int, default=None,
               help="Seed of the bootstrap (default: study.toml's, else 0).")
+@click.option("--clips", "clips_path", type=click.Path(path_type=Path),
+              help="With --ratings: a clip key CSV (clip_id, dyad_id, timepoint) so the "
+                   "D-study of session scores can be computed.")
 def reliability_command(
     study: Path | None, ratings_path: Path | None, scheme_path: Path | None,
-    json_path: Path | None, bootstrap: int | None, seed: int | None,
+    json_path: Path | None, bootstrap: int | None, seed: int | None, clips_path: Path | None,
 ) -> None:
     """Inter-rater reliability per item and composite: Krippendorff's alpha with a bootstrap
-    95% interval, ICC, exact and within-one agreement, per coder pair kappa, coder
-    certification and drift.
+    95% interval, ICC forms from REML variance components, Gwet's AC2, exact and within-one
+    agreement, per coder pair weighted kappa, coder bias, the D-study of session scores,
+    certification and drift, and a methods paragraph.
 
-    With a study folder, reads STUDY/ratings.csv and writes STUDY/reliability/reliability.json
-    and reliability.csv. Or give any ratings CSV and its scheme:
+    With a study folder, reads STUDY/ratings.csv and clips.csv and writes
+    STUDY/reliability/reliability.json and its CSV tables. Or give any ratings CSV and its
+    scheme (and a clip key for the D-study):
 
     \b
       coding-pipeline reliability my-study
       coding-pipeline reliability --ratings ratings.csv --scheme scheme.yaml --json out.json
+      coding-pipeline reliability --ratings r.csv --scheme s.yaml --clips clips.csv
     """
     from coding_pipeline.reliability import compute_reliability, format_table, reliability_study
     from coding_pipeline.scheme import load_scheme
@@ -62,14 +73,20 @@ def reliability_command(
             "Give either a study folder or --ratings FILE.csv --scheme SCHEME.yaml "
             "(see coding-pipeline reliability --help)."
         )
+    if clips_path is not None and ratings_path is None:
+        raise PipelineError("--clips goes with --ratings; a study folder's clips.csv is read "
+                            "from the folder.")
     if ratings_path is not None:
         if scheme_path is None:
             raise PipelineError("--ratings needs --scheme SCHEME.yaml: the scheme the ratings use.")
         ratings = read_table(ratings_path, REQUIRED_RATING_COLUMNS, "check the path")
+        clips = (read_table(clips_path, ["clip_id", "dyad_id", "timepoint"],
+                            "give the clip key (clip_id, dyad_id, timepoint)")
+                 if clips_path is not None else None)
         result = compute_reliability(
             ratings, load_scheme(scheme_path),
             bootstrap=1000 if bootstrap is None else bootstrap, seed=seed or 0,
-            source=str(ratings_path),
+            source=str(ratings_path), clips=clips,
         )
     else:
         opened = load_study(study)

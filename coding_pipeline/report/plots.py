@@ -126,11 +126,15 @@ def drift_lines(table: pd.DataFrame, period: str, value: str, title: str,
     return _to_data_uri(figure)
 
 
-def score_distributions(scores: pd.DataFrame, composite_label: str) -> str:
-    """Box plots with points of one composite's dyad scores by timepoint, one box per arm."""
+def score_distributions(scores: pd.DataFrame, composite_label: str, by_arm: bool = False) -> str:
+    """Box plots with points of one composite's dyad scores by timepoint; one box per arm
+    only when `by_arm` (an unblinded report)."""
     timepoints = list(dict.fromkeys(scores["timepoint"]))
-    arms = list(dict.fromkeys(scores["arm"].fillna("").replace("", "all")))
-    scores = scores.assign(arm=scores["arm"].fillna("").replace("", "all"))
+    if by_arm:
+        scores = scores.assign(arm=scores["arm"].fillna("").replace("", "all"))
+    else:
+        scores = scores.assign(arm="all")
+    arms = list(dict.fromkeys(scores["arm"]))
     figure, axes = plt.subplots(figsize=(6.4, 3.4))
     width = 0.8 / max(len(arms), 1)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -160,4 +164,23 @@ def score_distributions(scores: pd.DataFrame, composite_label: str) -> str:
     axes.set_title(composite_label, fontsize=10)
     if len(arms) > 1:
         axes.legend(fontsize=8, title="arm", title_fontsize=8)
+    return _to_data_uri(figure)
+
+
+def d_study(table: list[dict], design: dict, g_min: float, title: str) -> str:
+    """G of the session score against clips per session, one line per number of coders per
+    clip, with the target G and the study's design marked."""
+    figure, axes = plt.subplots(figsize=(4.6, 3.3))
+    frame = pd.DataFrame(table)
+    for coders, rows in frame.groupby("coders_per_clip"):
+        axes.plot(rows["clips_per_session"], rows["g"], marker="o", ms=3,
+                  label=f"{coders} coder{'s' if coders > 1 else ''} per clip")
+    axes.axhline(g_min, color="#6c757d", lw=0.8, ls=":", label=f"G = {g_min:.2f}")
+    axes.axvline(design["clips_per_session"], color="#dc3545", lw=0.8, ls="--",
+                 label=f"this study: {design['clips_per_session']:g} clips")
+    axes.set_xlabel("clips per session")
+    axes.set_ylabel("G (relative) of the session score")
+    axes.set_ylim(0, 1)
+    axes.set_title(title, fontsize=10)
+    axes.legend(fontsize=7, loc="lower right")
     return _to_data_uri(figure)

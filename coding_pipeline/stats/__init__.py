@@ -3,7 +3,8 @@
 - `alpha`: Krippendorff's alpha (nominal, ordinal, interval, ratio) and a bootstrap over units.
 - `icc`: intraclass correlations (McGraw & Wong 1996; Shrout & Fleiss 1979) with F-based intervals.
 - `agreement`: exact and within-one-point agreement over coder pairs.
-- `kappa`: quadratic-weighted Cohen's kappa.
+- `gwet`: Gwet's AC2 and linear/quadratic weighted kappa with standard errors.
+- `variance`: REML variance components (two-way clip x coder; G-study (c:s) x r).
 
 Data come as a units x coders float array with NaN for a missing rating (rows are clips).
 A statistic that the data cannot define raises `UndefinedStatistic` with the reason.

@@ -116,17 +116,17 @@ def icc_oneway(unit_ratings: np.ndarray, confidence: float = 0.95) -> IccResult:
         [(FL - 1) / (FL + k0 - 1), (FU - 1) / (FU + k0 - 1)].
     """
     data = np.asarray(unit_ratings, dtype=float)
-    groups = [row[~np.isnan(row)] for row in data]
-    groups = [g for g in groups if g.size >= 2]
-    n = len(groups)
+    data = data[(~np.isnan(data)).sum(axis=1) >= 2]
+    n = data.shape[0]
     if n < 2:
         raise UndefinedStatistic("fewer than two clips rated by two or more coders")
-    sizes = np.array([g.size for g in groups], dtype=float)
+    present = ~np.isnan(data)
+    sizes = present.sum(axis=1).astype(float)
     total = sizes.sum()
-    grand = np.concatenate(groups).mean()
-    means = np.array([g.mean() for g in groups])
+    means = np.where(present, data, 0.0).sum(axis=1) / sizes
+    grand = (sizes * means).sum() / total
     msb = (sizes * (means - grand) ** 2).sum() / (n - 1)
-    msw = sum(((g - g.mean()) ** 2).sum() for g in groups) / (total - n)
+    msw = np.where(present, (data - means[:, None]) ** 2, 0.0).sum() / (total - n)
     k0 = (total - (sizes**2).sum() / total) / (n - 1)
     denominator = msb + (k0 - 1) * msw
     _no_variance_check(denominator)
@@ -162,3 +162,40 @@ def shrout_fleiss_forms(matrix: np.ndarray) -> dict[str, float]:
         "ICC(2,k)": (bms - ems) / (bms + (jms - ems) / n),
         "ICC(3,k)": (bms - ems) / bms,
     }
+
+
+def spearman_brown(single: float, k: float) -> float:
+    """The reliability of a mean over k raters from a single-rater ICC."""
+    return k * single / (1 + (k - 1) * single)
+
+
+def icc_c1_interval(matrix: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """McGraw & Wong's (1996, Table 7, case 3/2C) F interval of ICC(C,1) on complete data:
+    F0 = MSR / MSE, FL = F0 / F(1-a/2; n-1, (n-1)(k-1)), FU = F0 F(1-a/2; (n-1)(k-1), n-1),
+    [(FL - 1) / (FL + k - 1), (FU - 1) / (FU + k - 1)]."""
+    ms = two_way_mean_squares(matrix)
+    n, k = ms.n, ms.k
+    if ms.mse == 0:
+        return 1.0, 1.0
+    tail = 1 - (1 - confidence) / 2
+    f0 = ms.msr / ms.mse
+    f_low = f0 / scipy_stats.f.ppf(tail, n - 1, (n - 1) * (k - 1))
+    f_high = f0 * scipy_stats.f.ppf(tail, (n - 1) * (k - 1), n - 1)
+    return (float((f_low - 1) / (f_low + k - 1)), float((f_high - 1) / (f_high + k - 1)))
+
+
+def variance_icc_forms(components: dict[str, float | np.ndarray], k: float) -> dict:
+    """ICC(A,1), ICC(C,1), ICC(A,k), ICC(C,k) from the two-way components clip, coder and
+    residual (ten Hove, Jorgensen & van der Ark 2022): works on draws (arrays) too.
+
+        ICC(A,1) = clip / (clip + coder + residual)      ICC(C,1) = clip / (clip + residual)
+        ICC(A,k) = clip / (clip + (coder + residual) / k) ICC(C,k) = clip / (clip + residual / k)
+    """
+    clip, coder, residual = (components[name] for name in ("clip", "coder", "residual"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "ICC(A,1)": clip / (clip + coder + residual),
+            "ICC(C,1)": clip / (clip + residual),
+            "ICC(A,k)": clip / (clip + (coder + residual) / k),
+            "ICC(C,k)": clip / (clip + residual / k),
+        }

@@ -1,5 +1,6 @@
 """The HTML report: every section present, figures embedded, nothing loaded from the network."""
 
+import html
 import re
 
 from coding_pipeline.report.html import report_study
@@ -9,16 +10,42 @@ from coding_pipeline.study import load_study
 def test_report_is_self_contained_and_has_every_section(rated_study):
     path = report_study(load_study(rated_study.root))
     text = path.read_text()
-    for heading in ("Reliability", "Alpha with 95% intervals", "Coder pairs",
-                    "Bland-Altman plots of composites", "Drift over time", "Coder certification",
-                    "Score distributions by arm and timepoint"):
+    for heading in ("Methods", "Reliability", "ICC forms and variance components",
+                    "Reliability of session scores (D-study)", "Alpha with 95% intervals",
+                    "Coder pairs", "Coder bias", "Bland-Altman plots of composites",
+                    "Drift over time", "Coder certification", "Score distributions by timepoint"):
         assert f"<h2>{heading}</h2>" in text
+    assert text.index("<h2>Methods</h2>") < text.index("<h2>Reliability</h2>")
     sources = re.findall(r'src="([^"]+)"', text)
-    # forest + 2 heatmaps + 3 Bland-Altman + 2 drift + 3 score figures
-    assert len(sources) == 11
+    # forest + 3 D-study + 2 heatmaps + 3 Bland-Altman + 2 drift + 3 score figures
+    assert len(sources) == 14
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http://" not in text and "https://" not in text
-    assert "t@lab.org" in text and ("pass" in text or "not yet" in text)
+    assert "t@lab.org" in text and ("pass" in text or "fail" in text)
+    for statistic in ("ICC(A,1)", "ICC(C,k)", "Gwet's AC2", "G and Phi", "Weighted kappa"):
+        assert statistic in html.unescape(text)  # each explained in one line
     assert "Maternal sensitivity (composite)" in text
     # no dyad identifiers in a report that may be shown outside the lab
     assert "D00" not in re.sub(r'src="[^"]+"', "", text)
+
+
+def test_report_is_blinded_by_default_and_unblinded_on_request(rated_study):
+    """Issue 11: no arm anywhere unless --unblinded, which says so in the title."""
+    from click.testing import CliRunner
+
+    from coding_pipeline.cli import cli
+
+    blinded = report_study(load_study(rated_study.root)).read_text()
+    visible = re.sub(r'src="[^"]+"', "", blinded)
+    for word in ("treatment", "control", "by arm", "UNBLINDED"):  # the fixture's arm names
+        assert word not in visible, word
+    assert "Blinded: no trial arm" in visible
+    outcome = CliRunner().invoke(cli, ["report", str(rated_study.root), "--unblinded"])
+    assert outcome.exit_code == 0, outcome.output
+    unblinded = (rated_study.root / "report.html").read_text()
+    assert "<title>Coding report (UNBLINDED" in unblinded
+    assert "<h2>Score distributions by arm and timepoint</h2>" in unblinded
+    assert len(re.findall(r'src="data:image/png', unblinded)) == 14
+    # the arm figures differ from the blinded ones (one box per arm)
+    assert set(re.findall(r'src="([^"]+)"', unblinded)) != set(
+        re.findall(r'src="([^"]+)"', blinded))

@@ -35,5 +35,5 @@ def test_report_renders_in_chromium_with_every_image(rated_study):
             "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.alt])")
         browser.close()
     assert problems == []
-    assert len(images) == 11
+    assert len(images) == 14
     assert all(complete and width > 100 for complete, width, _ in images), images

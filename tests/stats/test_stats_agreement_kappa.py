@@ -5,7 +5,7 @@ import pytest
 
 from coding_pipeline.stats import UndefinedStatistic
 from coding_pipeline.stats.agreement import pairwise_agreement
-from coding_pipeline.stats.kappa import quadratic_kappa
+from coding_pipeline.stats.gwet import weighted_kappa
 
 NAN = np.nan
 
@@ -58,8 +58,12 @@ def test_quadratic_kappa_by_hand():
     assert quadratic_kappa([1, 2, 3], [1, 2, 3], [1, 2, 3, 4, 5]) == pytest.approx(1.0)
 
 
+def quadratic_kappa(first, second, categories):
+    return weighted_kappa(first, second, categories, "quadratic").value
+
+
 def test_quadratic_kappa_undefined_without_variation():
-    with pytest.raises(UndefinedStatistic, match="same value"):
+    with pytest.raises(UndefinedStatistic, match="one value throughout"):
         quadratic_kappa([3, 3], [3, 3], [1, 2, 3, 4, 5])
     with pytest.raises(UndefinedStatistic):
         quadratic_kappa([], [], [1, 2, 3])
@@ -73,5 +77,5 @@ def test_quadratic_kappa_undefined_when_one_coder_never_varies():
         quadratic_kappa([3, 3, 3], [2, 3, 4], [1, 2, 3, 4, 5])
     with pytest.raises(UndefinedStatistic, match="second coder gave one value throughout"):
         quadratic_kappa([1, 3, 5], [4, 4, 4], [1, 2, 3, 4, 5])
-    with pytest.raises(UndefinedStatistic, match="one value throughout"):
+    with pytest.raises(UndefinedStatistic, match="fewer than two clips"):
         quadratic_kappa([3], [4], [1, 2, 3, 4, 5])

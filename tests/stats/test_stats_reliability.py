@@ -6,9 +6,11 @@ import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.reliability import (
+    CertificationCriteria,
     band,
     compute_reliability,
     format_table,
@@ -16,7 +18,8 @@ from coding_pipeline.reliability import (
     reliability_study,
 )
 from coding_pipeline.scheme import parse_scheme
-from coding_pipeline.stats.kappa import quadratic_kappa
+from coding_pipeline.stats.gwet import weighted_kappa
+from coding_pipeline.stats.icc import icc_a1, icc_oneway, shrout_fleiss_forms
 from coding_pipeline.study import init_study
 
 SCHEME = parse_scheme({
@@ -97,11 +100,24 @@ def test_composite_alpha_is_interval_on_reverse_keyed_means():
     assert entry["alpha"]["value"] > result["items"]["warmth"]["alpha"]["value"] - 0.3
 
 
-def test_one_way_icc_when_clips_have_different_coders():
+def test_the_headline_stays_icc_a1_when_clips_have_different_coders():
+    """Issue 11: one table, one form. The one-way ICC(1) is still given among the forms."""
     ratings = simulated_ratings(coders=("a@lab.org", "b@lab.org", "c@lab.org"), subsets=True)
     result = compute_reliability(ratings, SCHEME, bootstrap=0)
-    assert result["items"]["praise"]["icc"]["form"] == "ICC(1)"
-    assert result["items"]["praise"]["n_coders"] == 3
+    entry = result["items"]["praise"]
+    assert entry["icc"]["form"] == "ICC(A,1)" and entry["n_coders"] == 3
+    assert entry["icc"]["value"] == entry["icc_forms"]["ICC(A,1)"]["value"]
+    assert "Monte Carlo" in entry["icc"]["ci_method"]
+    rows = ratings[ratings["item"] == "praise"].assign(value=lambda t: t["value"].astype(float))
+    matrix = rows.pivot(index="clip_id", columns="coder", values="value").to_numpy()
+    oneway = icc_oneway(matrix[(~np.isnan(matrix)).sum(axis=1) >= 2])
+    assert entry["icc_forms"]["ICC(1)"]["value"] == pytest.approx(oneway.value, abs=1e-6)
+    assert entry["icc_forms"]["ICC(1)"]["ci"] == pytest.approx(list(oneway.ci), abs=1e-6)
+    components = entry["variance_components"]
+    assert components["method"] == "REML"
+    assert entry["icc"]["value"] == pytest.approx(
+        components["clip"] / (components["clip"] + components["coder"]
+                              + components["residual"]), abs=1e-5)
 
 
 def test_pairs_give_kappa_and_agreement_per_item_and_pooled():
@@ -110,7 +126,7 @@ def test_pairs_give_kappa_and_agreement_per_item_and_pooled():
     warmth = next(p for p in result["pairs"] if p["item"] == "warmth")
     rows = ratings[ratings["item"] == "warmth"].pivot(
         index="clip_id", columns="coder", values="value").astype(float)
-    expected = quadratic_kappa(rows["a@lab.org"], rows["b@lab.org"], np.arange(1, 6))
+    expected = weighted_kappa(rows["a@lab.org"], rows["b@lab.org"], np.arange(1, 6)).value
     assert warmth["coders"] == ["a@lab.org", "b@lab.org"]
     assert warmth["kappa"] == pytest.approx(expected, abs=1e-6)
     pooled = next(p for p in result["pairs"] if p["item"] is None)
@@ -194,8 +210,10 @@ def test_certification_against_the_master():
     result = compute_reliability(pd.DataFrame(rows), SCHEME, bootstrap=0)
     status = {c["coder"]: c for c in result["certification"]}
     assert status["good@lab.org"]["status"] == "pass"
-    assert status["good@lab.org"]["n_clips"] == 30
-    assert status["new@lab.org"]["status"] == "not yet"
+    assert status["good@lab.org"]["n_clips"] == 30 and status["good@lab.org"]["reasons"] == []
+    assert set(status["good@lab.org"]["items"]) == {"warmth", "praise", "intrusive"}
+    assert status["new@lab.org"]["status"] == "fail"
+    assert any("sensitivity alpha" in why for why in status["new@lab.org"]["reasons"])
     assert result["items"]["warmth"]["n_clips"] == 0  # training ratings are not study ratings
 
 
@@ -229,9 +247,11 @@ def test_reliability_study_writes_json_and_csv(tmp_path):
     assert {"coders", "item", "kappa", "exact_agreement", "within_one_agreement"} <= set(pairs)
     assert len(pairs) == len(saved["pairs"])
     drift = pd.read_csv(study.reliability_dir / "drift.csv")
-    assert drift[["by", "group"]].values.tolist() == [
+    variables = len(scheme.items) + len(scheme.composites)
+    assert drift[["by", "group"]].drop_duplicates().values.tolist() == [
         ["batch", "b0"], ["batch", "b1"], ["month", "2026-03"]]
-    assert drift["n_clips"].tolist() == [5, 5, 10]
+    assert len(drift) == 3 * variables  # per item and composite, never pooled
+    assert drift.groupby(["by", "group"])["n_clips"].max().tolist() == [5, 5, 10]
     assert (study.reliability_dir / "certification.csv").is_file()
     table = format_table(result)
     for item in scheme.items:
@@ -345,3 +365,146 @@ def test_degenerate_data_gives_no_unexplained_nan(ratings):
             assert entry[name] is not None or entry["reasons"][name]
     for pair in result["pairs"]:
         assert pair["kappa"] is not None or pair["reasons"]["kappa"]
+
+
+# ---------------------------------------------------------------- issue 11
+
+
+def clip_key(n_clips=40, per_session=4):
+    return pd.DataFrame({"clip_id": [f"clip{c:03d}" for c in range(n_clips)],
+                         "dyad_id": [f"D{c // (2 * per_session)}" for c in range(n_clips)],
+                         "timepoint": ["t1" if c % (2 * per_session) < per_session else "t2"
+                                       for c in range(n_clips)]})
+
+
+def test_json_contract_names():
+    ratings = simulated_ratings(n_clips=40, coders=("a@lab.org", "b@lab.org", "c@lab.org"),
+                                subsets=True)
+    result = compute_reliability(ratings, SCHEME, bootstrap=50, clips=clip_key())
+    for kind in ("items", "composites"):
+        for entry in result[kind].values():
+            assert set(entry["variance_components"]) >= {"clip", "coder", "residual", "method"}
+            assert entry["variance_components"]["method"] == "REML"
+            assert entry["icc"]["form"] == "ICC(A,1)"
+            assert set(entry["icc_forms"]) == {"ICC(A,1)", "ICC(C,1)", "ICC(A,k)", "ICC(C,k)",
+                                               "ICC(1)"}
+            for form in entry["icc_forms"].values():
+                assert set(form) >= {"value", "ci", "ci_method"} and form["ci_method"]
+            assert entry["icc_forms"]["ICC(A,k)"]["k"] == 1.0  # primary policy
+            assert {"band", "band_lower"} <= set(entry) and "band_lower" in entry["icc"]
+    assert set(result["items"]["warmth"]["gwet_ac2"]) >= {"value", "se", "ci", "weights"}
+    assert "gwet_ac2" not in result["composites"]["sensitivity"]
+    study = result["d_study"]["sensitivity"]
+    assert set(study) >= {"components", "design", "g", "phi", "table", "needed"}
+    assert set(study["components"]) >= {"session", "clip_in_session", "coder",
+                                        "session_x_coder", "residual"}
+    assert set(study["table"][0]) == {"clips_per_session", "coders_per_clip", "g", "phi"}
+    assert [n["coders_per_clip"] for n in study["needed"]] == [1, 2]
+    pair = result["pairs"][0]
+    for weights in ("linear", "quadratic"):
+        assert set(pair["weighted_kappa"][weights]) == {"value", "se", "ci"}
+    assert pair["kappa"] == pair["weighted_kappa"]["quadratic"]["value"]
+    assert set(result["bias"]) == {"warmth", "praise", "intrusive", "sensitivity"}
+    assert set(result["bias"]["warmth"][0]) == {"coder", "mean_difference", "ci", "n_clips"}
+    text = result["methods_text"]
+    for part in ("3 coders rated 40 clips", "REML", "ICC(A,1)", "ten Hove", "Gwet's AC2",
+                 "(c:s) x r", "coding-pipeline", "NumPy"):
+        assert part in text, part
+
+
+def test_coder_bias_matches_a_loop_over_clips():
+    ratings = simulated_ratings(n_clips=30, coders=("a@lab.org", "b@lab.org", "c@lab.org"),
+                                subsets=True, seed=3)
+    result = compute_reliability(ratings, SCHEME, bootstrap=0)
+    rows = ratings[ratings["item"] == "warmth"]
+    by_clip = {clip: dict(zip(group["coder"], group["value"].astype(float), strict=True))
+               for clip, group in rows.groupby("clip_id")}
+    for found in result["bias"]["warmth"]:
+        differences = []
+        for given in by_clip.values():
+            if found["coder"] in given and len(given) > 1:
+                others = [v for c, v in given.items() if c != found["coder"]]
+                differences.append(given[found["coder"]] - sum(others) / len(others))
+        n = len(differences)
+        mean = sum(differences) / n
+        sd = (sum((d - mean) ** 2 for d in differences) / (n - 1)) ** 0.5
+        half = stats.t.ppf(0.975, n - 1) * sd / n**0.5
+        assert found["n_clips"] == n
+        assert found["mean_difference"] == pytest.approx(mean, abs=1e-6)
+        assert found["ci"] == pytest.approx([mean - half, mean + half], abs=1e-6)
+
+
+def test_complete_design_headline_is_shrout_fleiss_icc21_with_mcgraw_wong_interval():
+    ratings = simulated_ratings(n_clips=40)
+    entry = compute_reliability(ratings, SCHEME, bootstrap=0)["items"]["warmth"]
+    rows = ratings[ratings["item"] == "warmth"].assign(value=lambda t: t["value"].astype(float))
+    matrix = rows.pivot(index="clip_id", columns="coder", values="value").to_numpy()
+    assert entry["icc"]["value"] == pytest.approx(shrout_fleiss_forms(matrix)["ICC(2,1)"],
+                                                  abs=1e-4)
+    assert entry["icc"]["ci"] == pytest.approx(list(icc_a1(matrix).ci), abs=1e-6)
+    assert "McGraw & Wong" in entry["icc"]["ci_method"]
+    assert entry["icc"]["band_lower"] == icc_band(entry["icc"]["ci"][0])
+
+
+def test_mean_policy_states_its_k():
+    ratings = simulated_ratings(n_clips=20)
+    entry = compute_reliability(ratings, SCHEME, bootstrap=0, clip_policy="mean")["items"][
+        "warmth"]
+    average = entry["icc_forms"]["ICC(A,k)"]
+    assert average["k"] == 2.0 and "mean policy" in average["k_basis"]
+    single = entry["icc_forms"]["ICC(A,1)"]["value"]
+    assert average["value"] == pytest.approx(2 * single / (1 + single), abs=1e-5)
+
+
+def test_certification_per_item_follows_the_criteria():
+    rows = []
+    rng = np.random.default_rng(8)
+    for clip in range(12):
+        truth = int(rng.integers(1, 6))
+        for item in ("warmth", "praise", "intrusive"):
+            off = 3 if item == "praise" and clip % 2 else 0  # praise: within-one only half
+            for coder, role, value in [("m@lab.org", "master", truth),
+                                       ("t@lab.org", "training",
+                                        int(np.clip(truth + off, 1, 5)) if off else truth)]:
+                rows.append({"clip_id": f"t{clip}", "coder": coder, "item": item,
+                             "value": value, "role": role})
+    lenient = CertificationCriteria(item_within_one_min=0.8, items_share_min=0.6,
+                                    composite_alpha_min=0.0, min_clips=5)
+    strict = CertificationCriteria(item_within_one_min=0.8, items_share_min=0.9,
+                                   composite_alpha_min=0.0, min_clips=5)
+    for criteria, status in ((lenient, "pass"), (strict, "fail")):
+        trainee = compute_reliability(pd.DataFrame(rows), SCHEME, bootstrap=0,
+                                      criteria=criteria)["certification"][0]
+        assert trainee["items_passing"] == 2 and trainee["status"] == status
+        assert trainee["items"]["warmth"]["within_one_agreement"] == 1.0
+        assert trainee["criteria"] == criteria.as_dict()
+    assert "below: praise" in trainee["reasons"][0]
+
+
+def test_reliability_cli_with_clips_gives_the_d_study(tmp_path):
+    from click.testing import CliRunner
+
+    from coding_pipeline.cli import cli
+
+    study = init_study(tmp_path / "s")
+    ratings = simulated_ratings(n_clips=40, coders=("a@lab.org", "b@lab.org", "c@lab.org"),
+                                subsets=True)
+    scheme = tmp_path / "mini.yaml"
+    scheme.write_text(
+        "name: mini\nversion: 1\nscale: {min: 1, max: 5}\nitems:\n"
+        "  - {id: warmth, label: Warmth}\n  - {id: praise, label: Praise}\n"
+        "  - {id: intrusive, label: Intrusive, reverse: true}\n"
+        "composites:\n  - {id: sensitivity, label: Sensitivity, items: [warmth, praise, "
+        "intrusive]}\n")
+    ratings.to_csv(tmp_path / "r.csv", index=False)
+    clip_key().to_csv(tmp_path / "clips.csv", index=False)
+    out = tmp_path / "out.json"
+    outcome = CliRunner().invoke(cli, ["reliability", "--ratings", str(tmp_path / "r.csv"),
+                                       "--scheme", str(scheme), "--clips",
+                                       str(tmp_path / "clips.csv"), "--json", str(out),
+                                       "--bootstrap", "20"])
+    assert outcome.exit_code == 0, outcome.output
+    saved = json.loads(out.read_text())
+    assert "g" in saved["d_study"]["sensitivity"] and "D-study sensitivity" in outcome.output
+    without = CliRunner().invoke(cli, ["reliability", str(study.root), "--clips", "x.csv"])
+    assert without.exit_code != 0 and "--clips goes with --ratings" in without.output

@@ -9,6 +9,7 @@ import pytest
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.scheme import parse_scheme
 from coding_pipeline.scores import (
+    check_ratings,
     clean_ratings,
     clip_scores,
     coder_composites,
@@ -285,3 +286,68 @@ def test_timepoints_of_the_by_dyad_table_follow_the_given_order():
     columns = list(wide.columns)
     assert columns.index("involvement_pre") < columns.index("involvement_post")
     assert wide.loc[0, "involvement_post"] == 4.0
+
+
+# ---------------------------------------------------------------- issue 11 fixes
+
+
+def test_primary_falls_back_to_the_second_coders_composite_and_says_so():
+    rows = [rating("c1", "p@lab.org", "warmth", 4, "primary"),  # 1 of 4 items: no composite
+            *[rating("c1", "r@lab.org", item, 3, "reliability")
+              for item in ("warmth", "praise", "attune", "intrusive")],
+            rating("c1", "p@lab.org", "engaged", 2, "primary"),
+            rating("c1", "r@lab.org", "engaged", 4, "reliability")]
+    scores = clip_scores(composites_of(rows), "primary").set_index("composite")
+    assert scores.loc["sensitivity", "value"] == pytest.approx((3 + 3 + 3 + 3) / 4)
+    assert scores.loc["sensitivity", "source"] == (
+        "second coder (primary's composite missing) (r@lab.org)")
+    assert scores.loc["involvement", "source"] == "primary (p@lab.org)"  # complete: primary's
+    assert scores.loc["involvement", "value"] == 2.0
+
+
+def test_equal_weights_only_in_the_session_with_an_unknown_duration():
+    scores = pd.DataFrame({"clip_id": ["c1", "c2", "c3", "c4"], "composite": "involvement",
+                           "value": [2.0, 4.0, 5.0, 3.0], "n_coders": 1, "source": "mean",
+                           "reason": ""})
+    clips = clips_table().assign(dyad_id=["D1", "D1", "D2", "D2"])
+    clips.loc[2, "end_s"] = ""  # c3 of D2 has no duration
+    long = dyad_scores(scores, clips, SCHEME).set_index(["dyad_id", "composite"])
+    assert long.loc[("D1", "involvement"), "weighting"] == "duration"
+    assert long.loc[("D1", "involvement"), "score"] == pytest.approx((2 * 60 + 4 * 60) / 120)
+    assert long.loc[("D2", "involvement"), "weighting"] == "equal"
+    assert long.loc[("D2", "involvement"), "score"] == pytest.approx(4.0)
+
+
+def test_coder_emails_compare_case_insensitively_with_a_warning():
+    rows = [rating("c1", "Ben@Lab.org", "engaged", 2), rating("c2", "ben@lab.org", "engaged", 3),
+            rating("c1", "ana@lab.org", "engaged", 2, "reliability")]
+    clean, warnings = check_ratings(pd.DataFrame(rows), SCHEME, source="r.csv")
+    assert sorted(clean["coder"].unique()) == ["Ben@Lab.org", "ana@lab.org"]
+    assert len(warnings) == 1
+    assert "'Ben@Lab.org' and 'ben@lab.org'" in warnings[0] and "r.csv" in warnings[0]
+
+
+@pytest.mark.parametrize("spelling", ["", "nan", "NaN", "NA", "N/A", "null", "None", "<NA>"])
+def test_every_missing_value_spelling_is_treated_alike(spelling):
+    rows = [rating("c1", "a", "engaged", 3), rating("c2", "a", "engaged", 4)]
+    rows[1]["value"] = spelling
+    clean = clean_ratings(pd.DataFrame(rows), SCHEME)
+    assert clean["value"].tolist() == [3.0]
+
+
+def test_spss_measure_levels_and_value_labels(tmp_path):
+    study, scheme = make_study(tmp_path)
+    written = score_study(study)
+    _, meta = pyreadstat.read_sav(str(written["long SPSS"]))
+    measure = meta.variable_measure
+    assert measure["dyad_id"] == "nominal" and measure["composite"] == "nominal"
+    assert measure["score"] == "scale" and measure["n_clips"] == "scale"
+    assert measure["timepoint_code"] == "ordinal" and measure["arm_code"] == "nominal"
+    labels = meta.variable_value_labels
+    assert set(labels["composite_code"].values()) == {c.label for c in scheme.composites}
+    assert labels["score"] == {1.0: "1: lowest scale point", 5.0: "5: highest scale point"}
+    _, wide = pyreadstat.read_sav(str(written["wide SPSS"]))
+    assert wide.variable_measure["sensitivity"] == "scale"
+    assert "sensitivity" in wide.variable_value_labels
+    assert "sensitivity_n_clips" not in wide.variable_value_labels
+    assert "unknown" not in set(wide.variable_measure.values())
