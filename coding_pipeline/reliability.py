@@ -349,8 +349,8 @@ def _pair_entries(table: pd.DataFrame, scheme: Scheme) -> list[dict]:
     share of rating pairs, defined from one pair on."""
     entries = []
     coders = sorted(table["coder"].unique())
-    by_coder = {c: table[table["coder"] == c].set_index(["clip_id", "item"])["value"]
-                for c in coders}
+    by_coder = {c: rows.set_index(["clip_id", "item"])["value"]
+                for c, rows in table.groupby("coder")}
     scopes = [(item.id, item.scale.points) for item in scheme.items]
     scopes.append((None, sorted({p for item in scheme.items for p in item.scale.points})))
     for first, second in combinations(coders, 2):
@@ -358,9 +358,9 @@ def _pair_entries(table: pd.DataFrame, scheme: Scheme) -> list[dict]:
         if both.empty:
             continue
         both.columns = ["first", "second"]
+        per_item = dict(iter(both.groupby(level="item")))
         for item_id, categories in scopes:
-            rows = (both if item_id is None
-                    else both[both.index.get_level_values("item") == item_id])
+            rows = both if item_id is None else per_item.get(item_id, both.iloc[0:0])
             if rows.empty:
                 continue
             entry: dict = {"coders": [first, second], "item": item_id,

@@ -77,7 +77,7 @@ class _Criterion:
         """REML deviance with s_e profiled out."""
         logdet, gram = self.parts(theta)
         q = gram[1, 1] - gram[0, 1] ** 2 / gram[0, 0]
-        if not q > 0:
+        if not (q > 0 and np.isfinite(logdet)):
             return np.inf
         dof = self.n - 1
         return float(logdet + np.log(gram[0, 0]) + dof * (1 + LOG_2PI + np.log(q / dof)))
@@ -198,7 +198,13 @@ def _fit(criterion: _Criterion, names: list[str], levels: dict[str, int],
     """Minimise the profiled REML deviance over theta (from `start`, e.g. the theta of a
     similar variable, else theta = 1) and collect the components."""
     first = np.array(start, dtype=float) if len(start) == len(names) else np.ones(len(names))
-    theta = np.abs(_newton(criterion.profiled, np.maximum(first, 0.05)))
+    try:
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            theta = np.abs(_newton(criterion.profiled, np.maximum(first, 0.05)))
+    except np.linalg.LinAlgError:
+        theta = np.full(len(names), np.nan)
+    if not np.isfinite(theta).all() or not np.isfinite(criterion.profiled(theta)):
+        raise UndefinedStatistic("the REML estimation did not converge on these data")
     theta = np.where(theta < 1e-7, 0.0, theta)
     mean, residual = criterion.estimates(theta)
     components = {name: float(residual * t**2) for name, t in zip(names, theta, strict=True)}
