@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import random
 import secrets
 import shutil
@@ -113,7 +114,7 @@ def test_a_coders_formula_note_is_neutralised_in_ratings_csv_and_kept_in_exports
     cells = [row[-1] for row in csv.reader(rated.ratings_csv.open(newline=""))]
     assert "'" + note in cells and note not in cells
     assert note in set(read_table(rated.ratings_csv, [], "")["notes"])  # read back exactly
-    assert any(note.encode().replace(b'"', b'\\"') in p.read_bytes()
+    assert any(note in str(json.loads(p.read_bytes()))  # the raw export keeps it as typed
                for p in rated.exports_dir.glob("*.json"))
     assert pull_study(rated).changes.any is False  # the apostrophe is not a change
 
@@ -124,7 +125,6 @@ COMMANDS = [["segment", "--quiet", "--workers", "1"], ["push"], ["pull"], ["stat
             ["reliability"], ["scores"], ["report"]]
 READS = {"clips.csv": {"segment", "push", "scores", "report"},
          "ratings.csv": {"pull", "reliability", "scores", "report"}}
-OFFSETS_PER_FILE = 2
 
 
 def rows(path: Path) -> int:
@@ -155,12 +155,10 @@ def test_every_study_file_cut_at_random_offsets_then_every_command(tmp_path, mak
     text = study.toml_path.read_text().replace("bootstrap = 1000", "bootstrap = 20")
     write_text_atomic(study.toml_path, text.replace("epoch_seconds = 2.0", "epoch_seconds = 1"))
     study = load_study(study.root)
+    assert run("segment", study.root, "--quiet", "--workers", "1").exit_code == 0
     coders = new_coders()
-    for command in (["segment", study.root, "--quiet", "--workers", "1"],
-                    ["batch", "create", study.root, "--coders", ",".join(coders),
-                     "--reliability", "0.5", "--seed", "3"], ["push", study.root]):
-        result = run(*command)
-        assert result.exit_code == 0, result.output
+    batches.create_batch(study, coders, reliability_share=0.5, seed=3)
+    assert run("push", study.root).exit_code == 0
     simulate_coders(study, coders, seed=1)
     assert run("pull", study.root).exit_code == 0
     clips0, ratings0 = rows(study.clips_csv), rows(study.ratings_csv)
@@ -174,8 +172,9 @@ def test_every_study_file_cut_at_random_offsets_then_every_command(tmp_path, mak
             "study/batches/batch-01.csv", "study/.segment/keys"} <= {
         str(t) if t.parent.name != "keys" else str(t.parent) for t in targets}
     rng = random.Random(9)
+    twice = {"clips.csv", "ratings.csv", "projects.csv", "batch-01.csv"}  # the key files
     cases = [(target, rng.randrange(1, (base / target).stat().st_size))
-             for target in targets for _ in range(OFFSETS_PER_FILE)]
+             for target in targets for _ in range(2 if target.name in twice else 1)]
     for number, (target, offset) in enumerate(cases):
         case = tmp_path / f"case{number}"
         shutil.copytree(base, case, symlinks=True)
