@@ -210,7 +210,7 @@ def _wait_for_old_workers(path: Path) -> None:
     """
     try:
         import fcntl
-    except ImportError:  # Windows: workers die with their parent's job object
+    except ImportError:  # Windows: no flock; the workers still watch their parent
         return
     with open(path, "a+", encoding="utf-8") as handle:
         deadline = time.monotonic() + WORKERS_GONE_WAIT

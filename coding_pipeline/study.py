@@ -199,7 +199,10 @@ def _checked_setting(path: Path, section: str, key: str, value: Any, kind: type,
 
 
 def _range(allowed: tuple[float, float]) -> str:
-    return f"{allowed[0]:g} to {allowed[1]:g}"
+    low, high = allowed
+    if isinstance(low, int) and isinstance(high, int):
+        return f"{low:,} to {high:,}"
+    return f"{low:g} to {high:g}"
 
 
 STUDY_TOML_TEMPLATE = """\

@@ -74,8 +74,8 @@ def cli() -> None:
 @click.option("--name", help="Study name (default: the folder's name).")
 @click.option("--scheme", default=DEFAULT_SCHEME, show_default=True,
               help="Coding scheme: a shipped scheme's name or a path to a YAML file.")
-@click.option("--epoch", "epoch_seconds", type=click.FloatRange(min=0, min_open=True),
-              default=60.0, show_default=True, help="Clip length in seconds.")
+@click.option("--epoch", "epoch_seconds", type=click.FloatRange(min=0.01, max=86400),
+              default=60.0, show_default=True, help="Clip length in seconds (0.01 to 86400).")
 def init_command(study: Path, name: str | None, scheme: str, epoch_seconds: float) -> None:
     """Create a study folder with study.toml, scheme.yaml and a sessions.csv template.
 

@@ -396,7 +396,7 @@ def _read_old_ratings(path: Path, notes: list[str]) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=RATINGS_COLUMNS)
     try:
-        table = read_table(path, [], "")
+        table = read_table(path, [], "", written=True)
     except PipelineError as exc:
         notes.append(f"{exc} It was rebuilt from the server, so every annotation counts as new.")
         return pd.DataFrame(columns=RATINGS_COLUMNS)

@@ -47,14 +47,14 @@ def settings_error(tmp_path, text: str | bytes) -> str:
     ("[segment]\nepoch_seconds = 0", "epoch_seconds = 0 is out of range: use a value from "
      "0.01 to 86400."),
     ("[segment]\nmax_height = 0", "[segment] max_height = 0 is out of range: use a value from "
-     "144 to 4320."),
+     "144 to 4,320."),
     ("[segment]\nmax_height = -720", "max_height = -720 is out of range"),
     ("[segment]\nmax_height = 721", "max_height = 721: H.264 needs an even height; use 720 or "
      "722."),
     ("[segment]\nworkers = -3", "[segment] workers = -3 is out of range: use a value from 0 to "
      "256."),
     ("[reliability]\nbootstrap = -5", "[reliability] bootstrap = -5 is out of range: use a value "
-     "from 0 to 1e+06."),
+     "from 0 to 1,000,000."),
     ("[reliability]\ndouble_coded_share = 1.5", "double_coded_share = 1.5 is out of range"),
     ("[segment]\nworkers = 1.5", "[segment] workers = 1.5 should be a whole number from 0 to "
      "256."),
