@@ -27,6 +27,8 @@ VIDEO_SUFFIXES = {".mts", ".m2ts", ".ts", ".mp4", ".m4v", ".mov", ".avi", ".mkv"
 def video_parts(study: Study, session: Session) -> list[Path]:
     """The files of a session's recording in recording order (see the module docstring)."""
     video = session.video
+    if video.is_file():  # one file (even one whose name has a ';')
+        return [video]
     try:
         text = video.relative_to(study.root).as_posix()
     except ValueError:
