@@ -58,7 +58,7 @@ def own(tmp_path_factory, clip_bank):
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("LABEL_STUDIO_API_KEY", raising=False)
         patch.delenv("LABEL_STUDIO_URL", raising=False)
-        study = write_clips(tmp_path_factory.mktemp("own") / "study", clip_bank)
+        study = write_clips(tmp_path_factory.mktemp("own") / "trialfolderxq", clip_bank)
         start_server(study)
         try:
             credentials = read_credentials(study)
