@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from coding_pipeline.study import load_study
 
@@ -153,9 +154,12 @@ def status_command(study: Path, url: str | None) -> None:
     \b
       coding-pipeline status my-study
     """
-    from coding_pipeline.labelstudio.status import format_status, study_status
+    from coding_pipeline.labelstudio.status import consensus_progress, format_status, study_status
 
-    click.echo(format_status(study_status(load_study(study), url=url)))
+    table = study_status(load_study(study), url=url)
+    click.echo(format_status(table))
+    for line in consensus_progress(table):
+        click.echo(line)
 
 
 # ---------------------------------------------------------------- coders
@@ -285,7 +289,8 @@ def batch_show(study: Path, name: str | None) -> None:
     from coding_pipeline.errors import PipelineError
     from coding_pipeline.labelstudio.push import training_note
 
-    plans = batches.load_batches(load_study(study))
+    loaded = load_study(study)
+    plans = batches.load_batches(loaded)
     if name is not None:
         plans = [p for p in plans if p.name == name]
         if not plans:
@@ -293,9 +298,20 @@ def batch_show(study: Path, name: str | None) -> None:
     if not plans:
         click.echo(f"No batches yet: coding-pipeline batch create {study} --coders ...")
     click.echo("\n\n".join(batches.format_plan(p) for p in plans))
+    coding = [p.assignments for p in plans if p.kind == "coding"]
+    if name is None and len(coding) > 1:
+        every = pd.concat([a.assign(batch=p.name) for p, a in zip(
+            [p for p in plans if p.kind == "coding"], coding, strict=True)])
+        click.echo("\n" + batches.format_pair_matrix(
+            batches.pair_matrix(every), "all coding batches: clips double-coded by each pair"))
     training = [p.name for p in plans if p.kind == "training"]
     if training:
         click.echo(f"\nNote: {training_note(training)}")
+    if any(p.kind == "consensus" for p in plans) and loaded.ratings_csv.is_file():
+        from coding_pipeline.consensus import format_recoded, recoded_after_consensus, study_ratings
+
+        for line in format_recoded(recoded_after_consensus(study_ratings(loaded), plans)):
+            click.echo(line)
 
 
 COMMANDS: list[click.Command] = [
