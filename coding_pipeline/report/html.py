@@ -180,6 +180,36 @@ def _certification_section(result: dict) -> str:
     )
 
 
+def _consensus_section(consensus: dict | None, scheme: Scheme) -> str:
+    """How many clips went to consensus, on which items, how far apart; clips re-coded since."""
+    if not consensus or not consensus["clips"]:
+        return "<p class='note'>No clip has gone to consensus.</p>"
+    labels = {i.id: i.label for i in scheme.items} | {
+        f"{c.id} (composite)": f"{c.label} (composite)" for c in scheme.composites}
+    items = "".join(f"<tr><td class='name'>{_e(labels.get(k, k))}</td><td>{n}</td></tr>"
+                    for k, n in consensus["items"].items())
+    spreads = "".join(f"<tr><td>{float(k):g}</td><td>{n}</td></tr>"
+                      for k, n in consensus["spreads"].items())
+    text = (f"<p>{consensus['clips']} clip(s) went to consensus. Items over the threshold "
+            "(clips), and how far apart the coders were (scale points, count of items "
+            "over the threshold):</p><div class='figures'><table><tr><th class='name'>item"
+            f"</th><th>clips</th></tr>{items}</table><table><tr><th>apart</th><th>items</th></tr>"
+            f"{spreads}</table></div>")
+    recoded = consensus.get("recoded", [])
+    if recoded:
+        rows = "".join(
+            f"<tr><td class='name'>{_e(r['batch'])}</td><td class='name'>{_e(r['clip_id'])}</td>"
+            f"<td class='name'>{_e(r['email'])}</td><td class='name'>{_e(r['item'])}</td>"
+            f"<td>{_e(r['was'])}</td><td>{_e(r['now'])}</td></tr>" for r in recoded)
+        clips = len({(r["batch"], r["clip_id"]) for r in recoded})
+        text += (f"<p class='notyet'>Re-coded after consensus: {clips} clip(s) have ratings "
+                 "changed since their consensus batch was made (the consensus coder saw the "
+                 "old ones).</p><table><tr><th class='name'>batch</th><th class='name'>clip</th>"
+                 "<th class='name'>coder</th><th class='name'>item</th><th>was</th><th>now</th>"
+                 f"</tr>{rows}</table>")
+    return text
+
+
 def _scores_section(scores: pd.DataFrame | None, scheme: Scheme) -> str:
     if scores is None or scores.empty or scores["score"].notna().sum() == 0:
         return "<p class='note'>No scores yet.</p>"
@@ -195,6 +225,7 @@ def _scores_section(scores: pd.DataFrame | None, scheme: Scheme) -> str:
 def render_report(
     *, study_name: str, scheme: Scheme, result: dict, coder_composites: pd.DataFrame,
     scores: pd.DataFrame | None, within_one_min: float = 0.85, generated_at: str | None = None,
+    consensus: dict | None = None,
 ) -> str:
     """The report as one HTML document with every figure embedded as a PNG data URI."""
     generated_at = generated_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -213,6 +244,7 @@ def render_report(
         ("Bland-Altman plots of composites", _bland_altman_section(coder_composites, scheme)),
         ("Drift over time", _drift_section(result, within_one_min)),
         ("Coder certification", _certification_section(result)),
+        ("Consensus", _consensus_section(consensus, scheme)),
         ("Score distributions by arm and timepoint", _scores_section(scores, scheme)),
     ]
     body = "".join(f"<h2>{_e(title)}</h2>{content}" for title, content in sections)
@@ -232,6 +264,8 @@ def report_study(study: Study, warnings: list[str] | None = None) -> Path:
 
     Conflicting duplicate ratings found on the way are appended to `warnings`.
     """
+    from coding_pipeline.batches import load_batches
+    from coding_pipeline.consensus import consensus_summary, recoded_after_consensus
     from coding_pipeline.reliability import reliability_study
     from coding_pipeline.scores import (
         RELIABILITY_ROLES,
@@ -256,10 +290,12 @@ def report_study(study: Study, warnings: list[str] | None = None) -> Path:
     if scores is not None:
         scores = scores.assign(arm=scores["arm"].fillna("").astype(str),
                                timepoint=scores["timepoint"].astype(str))
+    plans = load_batches(study)
+    consensus = consensus_summary(plans) | {"recoded": recoded_after_consensus(clean, plans)}
     text = render_report(
         study_name=study.config.name, scheme=scheme, result=result,
         coder_composites=composites, scores=scores,
-        within_one_min=study.config.within_one_min,
+        within_one_min=study.config.within_one_min, consensus=consensus,
     )
     path = study.root / "report.html"
     write_text_atomic(path, text)
