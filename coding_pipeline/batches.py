@@ -325,6 +325,42 @@ def plan_training_batch(
     )
 
 
+def plan_recalibration_batch(
+    clips: pd.DataFrame, master_rated: set[str], coder_rated: set[str], coder: str, master: str,
+    name: str, n_clips: int, seed: int,
+) -> BatchPlan:
+    """A recalibration set: n clips the master has rated (stratified by timepoint x arm),
+    those the coder has not rated first, for the coder to rate (role `recalibration`); scored
+    like a training set against the master's own ratings."""
+    if coder == master:
+        raise PipelineError(f"{coder} cannot be recalibrated against themselves: give another "
+                            "--master.")
+    if n_clips < 2:
+        raise PipelineError("A recalibration set needs at least 2 clips (--clips).")
+    rng = np.random.default_rng(seed)
+    rated = clips[clips["clip_id"].isin(master_rated)].reset_index(drop=True)
+    if len(rated) < 2:
+        raise PipelineError(
+            f"{master} has rated {len(rated)} clip(s) of clips.csv: a recalibration set needs "
+            "at least 2 clips the master has rated (pull first, or choose another --master).")
+    fresh = rated[~rated["clip_id"].isin(coder_rated)].reset_index(drop=True)
+    seen = rated[rated["clip_id"].isin(coder_rated)].reset_index(drop=True)
+    n_clips = min(n_clips, len(rated))
+    picked = []
+    for pool, wanted in ((fresh, min(n_clips, len(fresh))), (seen, n_clips - min(n_clips,
+                                                                                  len(fresh)))):
+        if wanted:
+            chosen = _stratified_sample(_strata(pool), wanted / len(pool), rng)
+            picked += list(pool.iloc[chosen]["clip_id"])
+    rows = [{"clip_id": c, "coder": coder, "role": "recalibration"} for c in picked]
+    families = dict(zip(clips["clip_id"], clips["dyad_id"].astype(str), strict=True))
+    return BatchPlan(
+        name=name, kind="training", coders=[coder], master=master, seed=seed,
+        reliability_share=1.0, assignments=order_queues(rows, families, rng),
+        extra={"recalibrate": coder},
+    )
+
+
 def format_plan(plan: BatchPlan) -> str:
     """A plain-text summary of a batch for the lab manager: clips per coder and role."""
     table = plan.assignments
@@ -338,7 +374,8 @@ def format_plan(plan: BatchPlan) -> str:
         lines.append(f"  master coder: {plan.master}")
     counts = table.pivot_table(index="coder", columns="role", values="clip_id",
                                aggfunc="count", fill_value=0)
-    roles = [r for r in ("primary", "reliability", "master", "training") if r in counts.columns]
+    roles = [r for r in ("primary", "reliability", "master", "training", "recalibration",
+                         "consensus") if r in counts.columns]
     width = max(len("coder"), *(len(c) for c in counts.index))
     lines.append("  " + "coder".ljust(width) + "".join(f"{r:>13}" for r in roles) + f"{'total':>8}")
     for coder in dict.fromkeys(table["coder"]):
@@ -469,4 +506,25 @@ def create_training_batch(
     plan = plan_training_batch(
         clips, master, coders, new_name(study, name, "training"), n_clips, seed,
     )
+    return save_plan(study, plan)
+
+
+def create_recalibration_batch(
+    study: Study, coder: str, master: str, n_clips: int = 10, seed: int | None = None,
+    name: str | None = None,
+) -> BatchPlan:
+    """Plan a recalibration set for `coder` of clips `master` has rated (ratings.csv), and
+    save it."""
+    from coding_pipeline.consensus import study_ratings
+
+    (coder,) = parse_coders([coder])
+    (master,) = parse_coders([master])
+    clean = study_ratings(study)
+    own = clean[clean["role"].isin(["master", "primary", "reliability", ""])]
+    master_rated = set(own.loc[own["coder"] == master, "clip_id"])
+    coder_rated = set(clean.loc[clean["coder"] == coder, "clip_id"])
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    plan = plan_recalibration_batch(
+        read_clips(study), master_rated, coder_rated, coder, master,
+        new_name(study, name, "recalibration"), n_clips, seed)
     return save_plan(study, plan)

@@ -6,7 +6,12 @@ Which ratings count:
   or no role), on the clips rated by two or more coders;
 - certification uses training clips: each trainee (role training) against the master coder
   (role master);
-- consensus ratings are not independent and are left out of both.
+- recertification uses recalibration batches: the coder (role recalibration) against the
+  master's own ratings of those clips;
+- recalibration flags: each coder against the other coders over the coder's last N
+  double-coded study clips (study.toml [reliability] recalibration_clips), judged as in
+  certification;
+- consensus ratings are not independent and are left out of all of them.
 
 Undefined statistics are null with a reason (`reasons` in each entry, `reason` in alpha/icc).
 `compute_reliability` is pure; `reliability_study` reads and writes the study folder.
@@ -19,6 +24,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from coding_pipeline.batches import load_batches
 from coding_pipeline.scheme import Scheme, load_scheme
 from coding_pipeline.scores import (
     RELIABILITY_ROLES,
@@ -192,35 +198,104 @@ def _pooled_entry(table: pd.DataFrame, scheme: Scheme, bootstrap: int, seed: int
     return entry
 
 
+def agreement_with(
+    ratings: pd.DataFrame, reference: pd.DataFrame, scheme: Scheme, alpha_min: float,
+    within_one_min: float,
+) -> dict:
+    """One coder's ratings against reference ratings (coder column constant: the master, or
+    the other coders) on the clips and items both rated, pooled over items: alpha (ordinal),
+    ICC, within-one and exact agreement, judged by the certification criteria (pass when
+    alpha >= alpha_min and within-one >= within_one_min, else "not yet"). The one place
+    certification, recertification and the recalibration flags are judged."""
+    shared = ratings.merge(reference[["clip_id", "item"]], on=["clip_id", "item"])
+    paired = pd.concat([shared, reference.merge(
+        shared[["clip_id", "item"]], on=["clip_id", "item"])])
+    entry = _pooled_entry(paired, scheme, bootstrap=0, seed=0)
+    alpha = entry["alpha"]["value"]
+    within_one = entry["within_one_agreement"]
+    passed = (alpha is not None and within_one is not None
+              and alpha >= alpha_min and within_one >= within_one_min)
+    return {
+        "n_clips": int(shared["clip_id"].nunique()), "alpha": alpha, "icc": entry["icc"],
+        "within_one_agreement": within_one, "exact_agreement": entry["exact_agreement"],
+        "thresholds": {"alpha": alpha_min, "within_one_agreement": within_one_min},
+        "status": "pass" if passed else "not yet", "reasons": entry["reasons"],
+    }
+
+
+def _date(stamps: pd.Series) -> str | None:
+    latest = stamps.max() if stamps.notna().any() else None
+    return None if latest is None else latest.strftime("%Y-%m-%d")
+
+
 def certification(
     clean: pd.DataFrame, scheme: Scheme, alpha_min: float = 0.80, within_one_min: float = 0.85,
 ) -> list[dict]:
-    """Each trainee against the master coder on the training clips both rated, pooled over
-    items: alpha (ordinal), ICC and within-one agreement; pass when alpha >= alpha_min and
-    within-one >= within_one_min, else "not yet"."""
+    """Each trainee against the master coder on the training clips both rated (see
+    `agreement_with`), with the date of the trainee's last training rating."""
     masters = clean[clean["role"] == "master"]
     trainees = clean[clean["role"] == "training"]
     results = []
     master_ratings = masters.sort_values("coder").drop_duplicates(["clip_id", "item"])
     master_ratings = master_ratings.assign(coder="master")
     for coder, ratings in trainees.groupby("coder", sort=True):
-        shared = ratings.merge(master_ratings[["clip_id", "item"]], on=["clip_id", "item"])
-        paired = pd.concat([shared, master_ratings.merge(
-            shared[["clip_id", "item"]], on=["clip_id", "item"])])
-        entry = _pooled_entry(paired, scheme, bootstrap=0, seed=0)
-        alpha = entry["alpha"]["value"]
-        within_one = entry["within_one_agreement"]
-        passed = (alpha is not None and within_one is not None
-                  and alpha >= alpha_min and within_one >= within_one_min)
         results.append({
             "coder": coder, "master": ", ".join(sorted(masters["coder"].unique())),
-            "n_clips": int(shared["clip_id"].nunique()), "alpha": alpha,
-            "icc": entry["icc"], "within_one_agreement": within_one,
-            "exact_agreement": entry["exact_agreement"],
-            "thresholds": {"alpha": alpha_min, "within_one_agreement": within_one_min},
-            "status": "pass" if passed else "not yet", "reasons": entry["reasons"],
+            "kind": "certification", "batch": ", ".join(sorted(set(ratings["batch"]))),
+            "date": _date(ratings["rated_at"]),
+            **agreement_with(ratings, master_ratings, scheme, alpha_min, within_one_min),
         })
     return results
+
+
+def recertification(
+    clean: pd.DataFrame, scheme: Scheme, masters: dict[str, str], alpha_min: float = 0.80,
+    within_one_min: float = 0.85,
+) -> list[dict]:
+    """Each recalibration batch (role recalibration; `masters`: batch -> master coder): the
+    coder against the master's own ratings of those clips (training or study, the latest),
+    with the date of the coder's last rating in the batch."""
+    recalibrating = clean[clean["role"] == "recalibration"]
+    reference_roles = ("master", *RELIABILITY_ROLES)
+    results = []
+    for (batch, coder), ratings in recalibrating.groupby(["batch", "coder"], sort=True):
+        master = masters.get(batch)
+        reference = clean[(clean["coder"] == master) & clean["role"].isin(reference_roles)]
+        reference = reference.sort_values(["rated_at", "line"], na_position="first")
+        reference = reference.drop_duplicates(["clip_id", "item"], keep="last")
+        results.append({
+            "coder": coder, "master": master or "", "kind": "recertification", "batch": batch,
+            "date": _date(ratings["rated_at"]),
+            **agreement_with(ratings, reference.assign(coder="master"), scheme, alpha_min,
+                             within_one_min),
+        })
+    return results
+
+
+def recalibration_flags(
+    clean: pd.DataFrame, scheme: Scheme, last_clips: int = 10, alpha_min: float = 0.80,
+    within_one_min: float = 0.85,
+) -> list[dict]:
+    """Each coder against the other coders over the coder's last `last_clips` double-coded
+    study clips (by the coder's rating time), judged as in certification: status `ok`,
+    `recalibrate` (below the criteria) or `too few clips` (fewer than two)."""
+    study = clean[clean["role"].isin(RELIABILITY_ROLES)]
+    coders_per_clip = study.groupby("clip_id")["coder"].nunique()
+    double = study[study["clip_id"].isin(coders_per_clip.index[coders_per_clip >= 2])]
+    flags = []
+    for coder, mine in double.groupby("coder", sort=True):
+        when = mine.groupby("clip_id")["rated_at"].min().sort_values(na_position="first")
+        last = set(when.index[-last_clips:])
+        own = mine[mine["clip_id"].isin(last)]
+        others = double[(double["coder"] != coder) & double["clip_id"].isin(last)]
+        others = others.sort_values("coder").drop_duplicates(["clip_id", "item"])
+        entry = agreement_with(own, others.assign(coder="others"), scheme, alpha_min,
+                               within_one_min)
+        status = ("too few clips" if entry["n_clips"] < 2
+                  else "ok" if entry["status"] == "pass" else "recalibrate")
+        flags.append({"coder": coder, "last_clips": last_clips, **entry, "status": status,
+                      "until": _date(own["rated_at"])})
+    return flags
 
 
 def drift(clean: pd.DataFrame, scheme: Scheme) -> dict[str, list[dict]]:
@@ -253,13 +328,15 @@ def drift(clean: pd.DataFrame, scheme: Scheme) -> dict[str, list[dict]]:
 def compute_reliability(
     ratings: pd.DataFrame, scheme: Scheme, bootstrap: int = 1000, seed: int = 0,
     min_item_share: float = 0.75, alpha_min: float = 0.80, within_one_min: float = 0.85,
-    source: str = "ratings",
+    source: str = "ratings", last_clips: int = 10,
+    recalibration_masters: dict[str, str] | None = None,
 ) -> dict:
     """Reliability of a ratings table (clip_id, coder, item, value [, role, batch, status,
     created_at, updated_at]) under a scheme, as the issue-5 JSON layout:
 
         {"items": {id: ENTRY}, "composites": {id: ENTRY}, "pairs": [...],
-         "certification": [...], "drift": {"by_batch": [...], "by_month": [...]},
+         "certification": [...], "recalibration": [...],
+         "drift": {"by_batch": [...], "by_month": [...]},
          "warnings": [...], ...}
 
     Items: ordinal alpha over the scale points; composites (a coder's mean of reverse-keyed
@@ -297,7 +374,10 @@ def compute_reliability(
         "items": items,
         "composites": composites,
         "pairs": _pair_entries(independent, scheme),
-        "certification": certification(clean, scheme, alpha_min, within_one_min),
+        "certification": certification(clean, scheme, alpha_min, within_one_min)
+        + recertification(clean, scheme, recalibration_masters or {}, alpha_min, within_one_min),
+        "recalibration": recalibration_flags(clean, scheme, last_clips, alpha_min,
+                                             within_one_min),
         "drift": drift(clean, scheme),
         "warnings": warnings,
     }
@@ -351,11 +431,20 @@ def format_table(result: dict) -> str:
     lines += ["", "alpha: items ordinal, composites interval; bands: >= .800 reliable, "
               ".667-.800 tentative, < .667 unreliable (Krippendorff)."]
     for trainee in result.get("certification", []):
+        kind = trainee.get("kind", "certification")
         lines.append(
-            f"certification {trainee['coder']}: {trainee['status']} (alpha "
+            f"{kind} {trainee['coder']}: {trainee['status']} (alpha "
             f"{_number(trainee['alpha'])}, within-one {_percent(trainee['within_one_agreement'])}, "
-            f"{trainee['n_clips']} training clips)"
+            f"{trainee['n_clips']} {'training' if kind == 'certification' else 'master-rated'} "
+            f"clips, {trainee.get('date') or 'no date'})"
         )
+    for flag in result.get("recalibration", []):
+        if flag["status"] == "recalibrate":
+            lines.append(
+                f"recalibrate {flag['coder']}: over their last {flag['n_clips']} double-coded "
+                f"clips alpha {_number(flag['alpha'])}, within-one "
+                f"{_percent(flag['within_one_agreement'])} against the other coders, below the "
+                "certification criteria; see `batch create --recalibrate`.")
     return "\n".join(lines)
 
 
@@ -413,10 +502,12 @@ def reliability_study(study: Study) -> dict:
         f"run `coding-pipeline pull {study.root}` first",
     )
     config = study.config
+    masters = {p.name: p.master for p in load_batches(study) if p.extra.get("recalibrate")}
     result = compute_reliability(
         ratings, load_scheme(study.scheme_path), bootstrap=config.bootstrap, seed=config.seed,
         min_item_share=config.min_item_share, alpha_min=config.alpha_min,
         within_one_min=config.within_one_min, source=str(study.ratings_csv),
+        last_clips=config.recalibration_clips, recalibration_masters=masters,
     )
     write_json_atomic(study.reliability_dir / "reliability.json", result)
     write_csv_atomic(study.reliability_dir / "reliability.csv", flat_table(result))
@@ -426,7 +517,11 @@ def reliability_study(study: Study) -> dict:
         result["pairs"], ["coders", "item", "n_clips", "kappa", "exact_agreement",
                           "within_one_agreement"]))
     write_csv_atomic(study.reliability_dir / "certification.csv", _flatten(
-        result["certification"], ["coder", "master", "status", *agreement_columns]))
+        result["certification"], ["coder", "master", "kind", "batch", "date", "status",
+                                  *agreement_columns]))
+    write_csv_atomic(study.reliability_dir / "recalibration.csv", _flatten(
+        result["recalibration"], ["coder", "last_clips", "status", "until",
+                                  *agreement_columns]))
     drift_rows = [{"by": key.removeprefix("by_"), **row}
                   for key, rows in result["drift"].items() for row in rows]
     write_csv_atomic(study.reliability_dir / "drift.csv", _flatten(

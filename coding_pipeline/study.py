@@ -94,6 +94,7 @@ class StudyConfig:
     seed: int = 12345
     clip_policy: str = "primary"
     min_item_share: float = 0.75
+    recalibration_clips: int = 10
     raw: dict[str, Any] = field(default_factory=dict)
 
     # (section, key, attribute, type)
@@ -110,6 +111,7 @@ class StudyConfig:
         ("reliability", "double_coded_share", "reliability_share", float),
         ("reliability", "bootstrap", "bootstrap", int),
         ("reliability", "seed", "seed", int),
+        ("reliability", "recalibration_clips", "recalibration_clips", int),
         ("scores", "clip_policy", "clip_policy", str),
         ("scores", "min_item_share", "min_item_share", float),
     ]
@@ -132,6 +134,8 @@ class StudyConfig:
                     f"{path}: [{section}] {key} = {value!r} should be a {kind.__name__}."
                 )
             setattr(config, attribute, value)
+        if config.recalibration_clips < 2:
+            raise PipelineError(f"{path}: [reliability] recalibration_clips must be 2 or more.")
         if config.epoch_seconds <= 0:
             raise PipelineError(f"{path}: [segment] epoch_seconds must be more than 0.")
         if config.clip_policy not in {"primary", "mean", "consensus"}:
@@ -164,6 +168,7 @@ alpha_min = 0.80                # Krippendorff's alpha to rely on a variable
 within_one_min = 0.85           # within-one-point agreement to certify a coder
 bootstrap = 1000                # resamples for confidence intervals
 seed = 12345
+recalibration_clips = 10        # flag a coder whose last N double-coded clips miss certification
 
 [scores]
 clip_policy = "primary"         # double-coded clips: primary | mean | consensus

@@ -224,19 +224,22 @@ def batch_group() -> None:
 
 @batch_group.command("create")
 @STUDY
-@click.option("--coders", required=True, help="Coder emails, comma-separated.")
+@click.option("--coders", help="Coder emails, comma-separated.")
 @click.option("--reliability", type=click.FloatRange(0, 1),
               help="Share of clips a second coder rates (default: study.toml, 0.2).")
 @click.option("--seed", type=int, help="Random seed, to make the plan repeatable.")
 @click.option("--name", help="Batch name (default: batch-01, batch-02, ...).")
 @click.option("--training", is_flag=True, help="A training set every coder and the master code.")
-@click.option("--master", help="With --training: the master coder's email.")
+@click.option("--recalibrate", metavar="CODER",
+              help="A recalibration set for this coder: clips the --master has rated.")
+@click.option("--master", help="With --training or --recalibrate: the master coder's email.")
 @click.option("--clips", "n_clips", type=click.IntRange(min=2), default=10, show_default=True,
-              help="With --training: how many clips.")
+              help="With --training or --recalibrate: how many clips.")
 @URL
 def batch_create(
-    study: Path, coders: str, reliability: float | None, seed: int | None, name: str | None,
-    training: bool, master: str | None, n_clips: int, url: str | None,
+    study: Path, coders: str | None, reliability: float | None, seed: int | None,
+    name: str | None, training: bool, recalibrate: str | None, master: str | None,
+    n_clips: int, url: str | None,
 ) -> None:
     """Plan a batch of every clip not yet in one and save it in STUDY/batches/.
 
@@ -248,6 +251,11 @@ def batch_create(
       coding-pipeline batch create my-study --coders a@lab.org,b@lab.org --reliability 0.2
       coding-pipeline batch create my-study --training --master m@lab.org \\
           --coders a@lab.org,b@lab.org --clips 10
+      coding-pipeline batch create my-study --recalibrate a@lab.org --master m@lab.org
+
+    A recalibration set (for a coder `reliability` flags) holds clips the master has rated,
+    those the coder has not rated first; it is pushed and scored like a training set, and
+    `reliability` shows the result as a dated recertification.
     """
     from coding_pipeline import batches
     from coding_pipeline.errors import PipelineError
@@ -256,6 +264,18 @@ def batch_create(
     from coding_pipeline.labelstudio.push import training_note
 
     loaded = load_study(study)
+    if recalibrate:
+        if not master or training or coders:
+            raise PipelineError("--recalibrate CODER needs --master M (and no --training or "
+                                "--coders): the coder rates clips the master has rated.")
+        require_members(connect(loaded, url), batches.parse_coders([recalibrate, master]))
+        plan = batches.create_recalibration_batch(loaded, recalibrate, master, n_clips=n_clips,
+                                                  seed=seed, name=name)
+        click.echo(batches.format_plan(plan))
+        click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
+        return
+    if not coders:
+        raise PipelineError("Give --coders a@lab.org,b@lab.org (or --recalibrate CODER).")
     emails = batches.parse_coders(coders)
     if training and not master:
         raise PipelineError("--training needs --master (the master coder's email).")

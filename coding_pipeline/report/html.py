@@ -159,12 +159,28 @@ def _drift_section(result: dict, within_one_min: float) -> str:
     return "<div class='figures'>" + "".join(parts) + "</div>"
 
 
+def _recalibration_note(result: dict) -> str:
+    flagged = [f for f in result.get("recalibration", []) if f["status"] == "recalibrate"]
+    if not flagged:
+        return ""
+    names = ", ".join(
+        f"{_e(f['coder'])} (alpha {_number(f['alpha'])}, within one "
+        f"{_percent(f['within_one_agreement'])} over the last {f['n_clips']} double-coded "
+        "clips)" for f in flagged)
+    return (f"<p class='notyet'>Below the certification criteria against the other coders: "
+            f"{names}. Recalibrate with <code>batch create --recalibrate CODER --master M"
+            "</code>.</p>")
+
+
 def _certification_section(result: dict) -> str:
     trainees = result.get("certification", [])
     if not trainees:
-        return "<p class='note'>No training batch has been rated yet.</p>"
+        return ("<p class='note'>No training batch has been rated yet.</p>"
+                + _recalibration_note(result))
     rows = "".join(
         f"<tr><td class='name'>{_e(t['coder'])}</td><td class='name'>{_e(t['master'])}</td>"
+        f"<td class='name'>{_e(t.get('kind', 'certification'))}</td>"
+        f"<td class='name'>{_e(t.get('batch', ''))}</td><td>{_e(t.get('date') or '')}</td>"
         f"<td>{t['n_clips']}</td><td>{_number(t['alpha'])}</td>"
         f"<td>{_percent(t['within_one_agreement'])}</td>"
         f"<td class='name {'pass' if t['status'] == 'pass' else 'notyet'}'>{_e(t['status'])}</td>"
@@ -174,9 +190,11 @@ def _certification_section(result: dict) -> str:
     return (
         f"<p class='note'>Pass: alpha &ge; {thresholds['alpha']:.2f} and within-one agreement "
         f"&ge; {100 * thresholds['within_one_agreement']:.0f}% against the master coder on the "
-        "training clips (all items pooled).</p><table><tr><th class='name'>trainee</th>"
-        "<th class='name'>master</th><th>clips</th><th>alpha</th><th>within one</th>"
-        "<th class='name'>status</th></tr>" + rows + "</table>"
+        "training clips (all items pooled); a recertification is the same test on a recalibration "
+        "set, against the master's own ratings of its clips.</p><table><tr>"
+        "<th class='name'>coder</th><th class='name'>master</th><th class='name'>kind</th>"
+        "<th class='name'>batch</th><th>date</th><th>clips</th><th>alpha</th><th>within one</th>"
+        "<th class='name'>status</th></tr>" + rows + "</table>" + _recalibration_note(result)
     )
 
 

@@ -256,3 +256,45 @@ def runner_invoke(args: list[str]) -> str:
 def page_has_no_names(text: str, coders: list[str]) -> bool:
     """True if no coder of the ratings shown is named (the title names the consensus coder)."""
     return not any(email.split("@")[0] in text for email in coders)
+
+
+def test_a_recalibration_set_is_pushed_and_scored_as_a_dated_recertification(
+        make_ls_study, label_studio, tmp_path):
+    study = make_ls_study(tmp_path / "recal", n_clips=6)
+    scheme = load_scheme(study.scheme_path)
+    items = [item.id for item in scheme.items]
+    accounts = sign_up(connect(study), label_studio.url, 2)
+    ana, master = accounts
+    coding = batches.create_batch(study, [master], reliability_share=0.0, seed=1)
+    push_study(study)
+    clips = list(coding.assignments["clip_id"])
+    truth = {c: {item: 1 + (n + k) % 5 for k, item in enumerate(items)}
+             for n, c in enumerate(clips)}
+    rate(study, label_studio.url, master, accounts[master], coding.name, truth)
+    pull_study(study)
+
+    made = runner_invoke(["batch", "create", str(study.root), "--recalibrate", ana,
+                          "--master", master, "--clips", "4", "--seed", "2"])
+    assert "recalibration of" in made and "recalibration-01" in made
+    plan = next(p for p in batches.load_batches(study) if p.name == "recalibration-01")
+    assert set(plan.assignments["role"]) == {"recalibration"} and plan.kind == "training"
+    assert set(plan.assignments["coder"]) == {ana}
+    pushed = push_study(study)
+    assert pushed.projects_created == 1 and pushed.tasks_imported == 4
+    picked = set(plan.assignments["clip_id"])
+    rate(study, label_studio.url, ana, accounts[ana], "recalibration-01",
+         {c: truth[c] for c in picked})
+    pull_study(study)
+    ratings = pd.read_csv(study.ratings_csv, dtype=str, keep_default_na=False)
+    assert set(ratings.loc[ratings["coder"] == ana, "role"]) == {"recalibration"}
+
+    result = reliability_study(load_study(study.root))
+    (entry,) = [c for c in result["certification"] if c["kind"] == "recertification"]
+    assert entry["coder"] == ana and entry["master"] == master and entry["status"] == "pass"
+    assert entry["n_clips"] == 4 and entry["within_one_agreement"] == 1.0
+    assert entry["date"] == pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
+    table = pd.read_csv(study.reliability_dir / "certification.csv", dtype=str)
+    assert list(table[["kind", "batch"]].iloc[0]) == ["recertification", "recalibration-01"]
+    scores = score_study(load_study(study.root))
+    per_clip = pd.read_csv(scores["per clip CSV"], dtype=str)
+    assert not per_clip["source"].str.contains(ana).any()  # not a study score
