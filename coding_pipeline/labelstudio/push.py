@@ -269,10 +269,9 @@ INSTRUCTIONS = (
 def _create_project(
     connection: Connection, title: str, batch: str, coder: str, scheme: Scheme, config: str,
 ) -> int:
-    kind = "Consensus" if "$" + consensus.SUMMARY_KEY in config else "Coding"
     settings = {
         "title": title,
-        "description": f"{kind} batch {batch} for {coder}. "
+        "description": f"Coding batch {batch} for {coder}. "
                        f"Scheme: {scheme.name}, version {scheme.version}.",
         "label_config": config,
         "expert_instruction": INSTRUCTIONS,

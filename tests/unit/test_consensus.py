@@ -134,3 +134,19 @@ def test_create_saves_a_batch_once_and_says_who_records(tmp_path):
     assert [e["clip_id"] for e in again.plan.extra["disagreements"]] == ["c2"]  # only new ones
     assert consensus.create_consensus_batch(study, "m@x.org", threshold=0).plan is None
     assert len(list((study.root / "batches").glob("*.json"))) == 2
+
+
+def test_cli_refuses_unclear_recalibration_and_consensus_options(tmp_path):
+    from click.testing import CliRunner
+
+    from coding_pipeline.cli import cli
+
+    study = init_study(tmp_path / "s")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["batch", "create", str(study.root), "--recalibrate", "a@x.org"])
+    assert result.exit_code == 1 and "needs --master M" in result.output
+    result = runner.invoke(cli, ["batch", "create", str(study.root)])
+    assert result.exit_code == 1 and "Give --coders" in result.output
+    result = runner.invoke(cli, ["consensus", "create", str(study.root)])
+    assert result.exit_code == 1 and "Who records the agreed ratings?" in result.output
+    assert "Traceback" not in result.output
