@@ -4,11 +4,21 @@ Planning is pure and seeded (`plan_coding_batch`, `plan_training_batch`); `creat
 `create_training_batch` add the study's files around it. A batch is two files in STUDY/batches/:
 
     <name>.csv    clip_id, coder, role, order   (order: 1-based position in that coder's queue)
-    <name>.json   name, kind, created_at, coders, master, seed, reliability_share
+    <name>.json   name, kind, created_at, coders, master, seed, reliability_share (and, for
+                  consensus and recalibration batches, their own fields: see consensus.py)
 
 Roles: `primary` (the coder first assigned to a clip in a coding batch), `reliability` (the second
-coder of a double-coded clip), `training` (a trainee on a training clip) and `master` (the master
-coder on a training clip). Training batches draw from all clips and do not use them up.
+coder of a double-coded clip), `training` (a trainee on a training clip), `master` (the master
+coder on a training clip) and `consensus` (the coder who records the agreed rating of a clip
+whose coders disagreed). Training and recalibration batches (kind `training`) draw from all
+clips and do not use them up.
+
+Fair double coding: within a batch each coder's number of primary clips, and of second-coder
+clips, differ by at most one (primaries: whenever the single-coded clips are enough to level
+them); across batches, ties go to the coders behind on the study's earlier coding batches, so
+the cumulative counts stay within a few clips; the pair (primary, second coder) of each
+double-coded clip favours the pairs that have shared fewest clips, so every pair of coders
+shares clips; the double-coded share is sampled by stratum (timepoint x arm).
 """
 
 from __future__ import annotations
@@ -52,14 +62,18 @@ class BatchPlan:
     assignments: pd.DataFrame  # columns ASSIGNMENT_COLUMNS
     master: str | None = None
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    extra: dict = field(default_factory=dict)  # further fields of NAME.json (kind-specific)
 
     def meta(self) -> dict:
         return {
             "name": self.name, "kind": self.kind, "created_at": self.created_at,
             "coders": self.coders, "master": self.master, "seed": self.seed,
             "reliability_share": self.reliability_share,
-            "assignments": len(self.assignments),
+            "assignments": len(self.assignments), **self.extra,
         }
+
+
+META_KEYS = ("name", "kind", "created_at", "coders", "master", "seed", "reliability_share")
 
 
 # ---------------------------------------------------------------- pure planning
@@ -134,7 +148,8 @@ def spread_order(clip_ids: list[str], families: list[str], rng: np.random.Genera
     return order
 
 
-def _order_queues(rows: list[dict], families: dict[str, str], rng) -> pd.DataFrame:
+def order_queues(rows: list[dict], families: dict[str, str], rng) -> pd.DataFrame:
+    """Assignment rows with each coder's queue order (see `spread_order`)."""
     table = pd.DataFrame(rows, columns=["clip_id", "coder", "role"])
     ordered = []
     for coder in dict.fromkeys(table["coder"]):
@@ -146,16 +161,85 @@ def _order_queues(rows: list[dict], families: dict[str, str], rng) -> pd.DataFra
     return pd.concat(ordered, ignore_index=True)[ASSIGNMENT_COLUMNS]
 
 
+@dataclass
+class Loads:
+    """Clips per coder as primary and as second coder, and clips shared per pair of coders."""
+
+    primary: Counter = field(default_factory=Counter)
+    second: Counter = field(default_factory=Counter)
+    pairs: Counter = field(default_factory=Counter)  # frozenset({a, b}) -> clips
+
+    @classmethod
+    def of(cls, assignments: pd.DataFrame | None) -> Loads:
+        """The loads of coding-batch assignments (clip_id, coder, role [, batch])."""
+        loads = cls()
+        if assignments is None or assignments.empty:
+            return loads
+        table = assignments
+        if "batch" not in table.columns:
+            table = table.assign(batch="")
+        primary = table[table["role"] == "primary"]
+        second = table[table["role"] == "reliability"]
+        loads.primary.update(primary["coder"])
+        loads.second.update(second["coder"])
+        keys = zip(primary["batch"], primary["clip_id"], strict=True)
+        first = dict(zip(keys, primary["coder"], strict=True))
+        for batch, clip_id, coder in zip(second["batch"], second["clip_id"], second["coder"],
+                                         strict=True):
+            if (batch, clip_id) in first:
+                loads.pairs[frozenset((first[(batch, clip_id)], coder))] += 1
+        return loads
+
+
+def _stratum_sorted(clips: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    shuffled = clips.iloc[rng.permutation(len(clips))].reset_index(drop=True)
+    shuffled = shuffled.assign(_stratum=_strata(shuffled)).sort_values("_stratum", kind="stable")
+    return shuffled.reset_index(drop=True)
+
+
+def _choose_pair(
+    coders: list[str], batch: Loads, before: Loads, tie: dict[str, float], level_primaries: bool,
+) -> tuple[str, str]:
+    """The (primary, second coder) of the next double-coded clip; see `plan_coding_batch`."""
+    fewest_second = min(batch.second[c] for c in coders)
+    fewest_primary = min(batch.primary[c] for c in coders)
+
+    def cost(pair: tuple[str, str]) -> tuple:
+        first, second = pair
+        together = frozenset(pair)
+        levels = (0, False, False)
+        if level_primaries:  # coders short of both roles first, lest one is left needing both
+            levels = (batch.primary[first] - fewest_primary,
+                      batch.primary[second] > fewest_primary,
+                      batch.second[first] > fewest_second)
+        return (
+            batch.second[second] - fewest_second, levels,
+            before.second[second] + batch.second[second],
+            batch.pairs[together], before.pairs[together] + batch.pairs[together],
+            batch.primary[first], before.primary[first] + batch.primary[first],
+            tie[second], tie[first],
+        )
+
+    return min(((a, b) for a in coders for b in coders if a != b), key=cost)
+
+
 def plan_coding_batch(
     clips: pd.DataFrame, coders: list[str], name: str, reliability_share: float, seed: int,
+    history: pd.DataFrame | None = None,
 ) -> BatchPlan:
-    """Give each clip to one coder, and a stratified share of clips to a second coder.
+    """Give each clip to one coder, and a stratified share of clips to a second coder, fairly.
 
-    Primary coders are dealt round-robin over clips sorted by stratum (timepoint x arm), so each
-    coder gets a balanced number of clips from every stratum. The reliability subset is a
-    stratified random sample of round(share x n) clips; each gets a second coder other than its
-    primary, the one with the fewest second codings so far (ties broken at random). Each coder's
-    queue is shuffled so that one family's clips do not come in a row.
+    The reliability subset is a stratified random sample of round(share x n) clips (by
+    timepoint x arm). Each of its clips gets a pair (primary, second coder): the second coder
+    has the fewest second codings in this batch, then in `history` (the study's earlier
+    coding-batch assignments) plus this batch; the primary is the other coder whose pair with
+    the second coder has shared fewest clips (this batch, then overall), then with the fewest
+    primaries. When fewer than two single-coded clips per coder are left to level the
+    primaries, the pair levels them too (coders short of both roles first, lest the last
+    clip's only candidate for both roles is one coder). The remaining clips, in stratum
+    order, go to the coder with the fewest primaries in this batch, then in that stratum,
+    then overall. Ties are broken at random (seeded). Each coder's queue is shuffled so that
+    one family's clips do not come in a row.
     """
     if not 0 <= reliability_share <= 1:
         raise PipelineError(f"--reliability {reliability_share} must be between 0 and 1.")
@@ -163,29 +247,68 @@ def plan_coding_batch(
         raise PipelineError("Double coding needs at least two coders (or use --reliability 0).")
     rng = np.random.default_rng(seed)
     clips = clips.reset_index(drop=True)
-    shuffled = clips.iloc[rng.permutation(len(clips))].reset_index(drop=True)
-    shuffled = shuffled.assign(_stratum=_strata(shuffled)).sort_values("_stratum", kind="stable")
-    shuffled = shuffled.reset_index(drop=True)
-    start = int(rng.integers(len(coders)))
-    primary = {
-        clip_id: coders[(start + i) % len(coders)] for i, clip_id in enumerate(shuffled["clip_id"])
-    }
-    rows = [{"clip_id": c, "coder": primary[c], "role": "primary"} for c in shuffled["clip_id"]]
+    shuffled = _stratum_sorted(clips, rng)
+    before = Loads.of(history)
+    batch = Loads()
+    tie = {coder: rng.random() for coder in coders}  # a fixed random order among equals
     double = _stratified_sample(shuffled["_stratum"], reliability_share, rng)
-    second_load = Counter({coder: 0 for coder in coders})
+    singles_left = len(shuffled) - len(double)
+    primary: dict[str, str] = {}
+    rows = []
     for position in double:
         clip_id = shuffled.loc[position, "clip_id"]
-        others = [c for c in coders if c != primary[clip_id]]
-        fewest = min(second_load[c] for c in others)
-        candidates = [c for c in others if second_load[c] == fewest]
-        second = candidates[int(rng.integers(len(candidates)))]
-        second_load[second] += 1
+        first, second = _choose_pair(coders, batch, before, tie,
+                                     level_primaries=singles_left < 2 * len(coders))
+        primary[clip_id] = first
+        batch.primary[first] += 1
+        batch.second[second] += 1
+        batch.pairs[frozenset((first, second))] += 1
         rows.append({"clip_id": clip_id, "coder": second, "role": "reliability"})
+        for coder in coders:
+            tie[coder] = rng.random()
+    strata = dict(zip(shuffled["clip_id"], shuffled["_stratum"], strict=True))
+    by_stratum = Counter((coder, strata[c]) for c, coder in primary.items())
+    for clip_id, stratum in zip(shuffled["clip_id"], shuffled["_stratum"], strict=True):
+        if clip_id in primary:
+            continue
+        coder = min(coders, key=lambda c, s=stratum: (
+            batch.primary[c], by_stratum[(c, s)], before.primary[c] + batch.primary[c], tie[c]))
+        primary[clip_id] = coder
+        batch.primary[coder] += 1
+        by_stratum[(coder, stratum)] += 1
+        for other in coders:
+            tie[other] = rng.random()
+    rows = [{"clip_id": c, "coder": primary[c], "role": "primary"}
+            for c in shuffled["clip_id"]] + rows
     families = dict(zip(clips["clip_id"], clips["dyad_id"].astype(str), strict=True))
     return BatchPlan(
         name=name, kind="coding", coders=list(coders), seed=seed,
-        reliability_share=reliability_share, assignments=_order_queues(rows, families, rng),
+        reliability_share=reliability_share, assignments=order_queues(rows, families, rng),
     )
+
+
+def pair_matrix(assignments: pd.DataFrame) -> pd.DataFrame:
+    """Clips double-coded by each pair of coders (symmetric coder x coder table) from
+    coding-batch assignments (clip_id, coder, role [, batch])."""
+    loads = Loads.of(assignments[assignments["role"].isin(["primary", "reliability"])])
+    coders = sorted(set(assignments["coder"]))
+    return pd.DataFrame(
+        [[loads.pairs[frozenset((a, b))] if a != b else 0 for b in coders] for a in coders],
+        index=coders, columns=coders,
+    )
+
+
+def format_pair_matrix(matrix: pd.DataFrame, title: str) -> str:
+    """The pair matrix as text, coders numbered (columns 1, 2, ... follow the rows)."""
+    if matrix.empty:
+        return ""
+    width = max(len(c) for c in matrix.index) + 4
+    lines = [f"  {title}:", "  " + " " * width + "".join(f"{n:>5}" for n in
+                                                         range(1, len(matrix) + 1))]
+    for number, coder in enumerate(matrix.index, start=1):
+        lines.append("  " + f"{number}. {coder}".ljust(width)
+                     + "".join(f"{int(v):>5}" for v in matrix.loc[coder]))
+    return "\n".join(lines)
 
 
 def plan_training_batch(
@@ -207,7 +330,43 @@ def plan_training_batch(
     families = dict(zip(clips["clip_id"], clips["dyad_id"].astype(str), strict=True))
     return BatchPlan(
         name=name, kind="training", coders=list(coders), master=master, seed=seed,
-        reliability_share=1.0, assignments=_order_queues(rows, families, rng),
+        reliability_share=1.0, assignments=order_queues(rows, families, rng),
+    )
+
+
+def plan_recalibration_batch(
+    clips: pd.DataFrame, master_rated: set[str], coder_rated: set[str], coder: str, master: str,
+    name: str, n_clips: int, seed: int,
+) -> BatchPlan:
+    """A recalibration set: n clips the master has rated (stratified by timepoint x arm),
+    those the coder has not rated first, for the coder to rate (role `recalibration`); scored
+    like a training set against the master's own ratings."""
+    if coder == master:
+        raise PipelineError(f"{coder} cannot be recalibrated against themselves: give another "
+                            "--master.")
+    if n_clips < 2:
+        raise PipelineError("A recalibration set needs at least 2 clips (--clips).")
+    rng = np.random.default_rng(seed)
+    rated = clips[clips["clip_id"].isin(master_rated)].reset_index(drop=True)
+    if len(rated) < 2:
+        raise PipelineError(
+            f"{master} has rated {len(rated)} clip(s) of clips.csv: a recalibration set needs "
+            "at least 2 clips the master has rated (pull first, or choose another --master).")
+    fresh = rated[~rated["clip_id"].isin(coder_rated)].reset_index(drop=True)
+    seen = rated[rated["clip_id"].isin(coder_rated)].reset_index(drop=True)
+    n_clips = min(n_clips, len(rated))
+    picked = []
+    for pool, wanted in ((fresh, min(n_clips, len(fresh))), (seen, n_clips - min(n_clips,
+                                                                                  len(fresh)))):
+        if wanted:
+            chosen = _stratified_sample(_strata(pool), wanted / len(pool), rng)
+            picked += list(pool.iloc[chosen]["clip_id"])
+    rows = [{"clip_id": c, "coder": coder, "role": "recalibration"} for c in picked]
+    families = dict(zip(clips["clip_id"], clips["dyad_id"].astype(str), strict=True))
+    return BatchPlan(
+        name=name, kind="training", coders=[coder], master=master, seed=seed,
+        reliability_share=1.0, assignments=order_queues(rows, families, rng),
+        extra={"recalibrate": coder},
     )
 
 
@@ -224,13 +383,40 @@ def format_plan(plan: BatchPlan) -> str:
         lines.append(f"  master coder: {plan.master}")
     counts = table.pivot_table(index="coder", columns="role", values="clip_id",
                                aggfunc="count", fill_value=0)
-    roles = [r for r in ("primary", "reliability", "master", "training") if r in counts.columns]
+    roles = [r for r in ("primary", "reliability", "master", "training", "recalibration",
+                         "consensus") if r in counts.columns]
     width = max(len("coder"), *(len(c) for c in counts.index))
     lines.append("  " + "coder".ljust(width) + "".join(f"{r:>13}" for r in roles) + f"{'total':>8}")
     for coder in dict.fromkeys(table["coder"]):
         row = counts.loc[coder]
         lines.append("  " + coder.ljust(width) + "".join(f"{int(row[r]):>13}" for r in roles)
                      + f"{int(row[roles].sum()):>8}")
+    if plan.kind == "coding" and (table["role"] == "reliability").any():
+        lines.append(format_pair_matrix(pair_matrix(table),
+                                        "clips double-coded by each pair of coders"))
+    if plan.kind == "consensus":
+        lines.append(_consensus_lines(plan))
+    if plan.extra.get("recalibrate"):
+        lines.append(f"  recalibration of {plan.extra['recalibrate']} against the master's "
+                     "ratings of these clips")
+    return "\n".join(lines)
+
+
+def _consensus_lines(plan: BatchPlan) -> str:
+    found = plan.extra.get("disagreements", [])
+    what = "a composite" if plan.extra.get("composite") else "an item"
+    per: Counter = Counter()
+    spreads: Counter = Counter()
+    for entry in found:
+        for over in entry["over"]:
+            per[over.get("item") or over.get("composite")] += 1
+            spreads[over["spread"]] += 1
+    lines = [f"  {len(found)} clip(s) whose coders differ by more than "
+             f"{plan.extra.get('threshold', 1):g} scale point(s) on {what}"]
+    if per:
+        lines.append("  over the threshold: " + ", ".join(f"{k} {n}" for k, n in per.items()))
+        lines.append("  how far apart: " + ", ".join(
+            f"{spread:g} points x {n}" for spread, n in sorted(spreads.items())))
     return "\n".join(lines)
 
 
@@ -271,6 +457,7 @@ def load_batches(study: Study) -> list[BatchPlan]:
             name=meta["name"], kind=meta["kind"], coders=meta["coders"], seed=meta["seed"],
             reliability_share=meta["reliability_share"], assignments=table[ASSIGNMENT_COLUMNS],
             master=meta.get("master"), created_at=meta["created_at"],
+            extra={k: v for k, v in meta.items() if k not in META_KEYS},
         ))
     return sorted(plans, key=lambda p: p.created_at)
 
@@ -284,7 +471,8 @@ def load_assignments(study: Study) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[columns]
 
 
-def _new_name(study: Study, name: str | None, prefix: str) -> str:
+def new_name(study: Study, name: str | None, prefix: str) -> str:
+    """The batch name to use: `name` checked, else PREFIX-01, PREFIX-02, ... not yet taken."""
     existing = {p.stem for p in batches_dir(study).glob("*.json")}
     if name is None:
         number = 1
@@ -298,7 +486,8 @@ def _new_name(study: Study, name: str | None, prefix: str) -> str:
     return name
 
 
-def _save(study: Study, plan: BatchPlan) -> BatchPlan:
+def save_plan(study: Study, plan: BatchPlan) -> BatchPlan:
+    """Write batches/NAME.csv, then NAME.json (its presence marks the batch complete)."""
     folder = batches_dir(study)
     write_csv_atomic(folder / f"{plan.name}.csv", plan.assignments)
     write_json_atomic(folder / f"{plan.name}.json", plan.meta())  # written last: marks it complete
@@ -315,8 +504,8 @@ def create_batch(
     clips = read_clips(study)
     if clip_ids is not None:
         clips = clips[clips["clip_id"].isin(clip_ids)]
-    taken = load_assignments(study)
-    taken = set(taken.loc[taken["kind"] == "coding", "clip_id"])
+    assigned = load_assignments(study)
+    taken = set(assigned.loc[assigned["kind"] == "coding", "clip_id"])
     available = clips[~clips["clip_id"].isin(taken)]
     if available.empty:
         raise PipelineError(
@@ -325,8 +514,10 @@ def create_batch(
         )
     share = study.config.reliability_share if reliability_share is None else reliability_share
     seed = secrets.randbelow(2**31) if seed is None else seed
-    plan = plan_coding_batch(available, coders, _new_name(study, name, "batch"), share, seed)
-    return _save(study, plan)
+    history = assigned[assigned["kind"] == "coding"]
+    plan = plan_coding_batch(available, coders, new_name(study, name, "batch"), share, seed,
+                             history=history)
+    return save_plan(study, plan)
 
 
 def create_training_batch(
@@ -339,6 +530,27 @@ def create_training_batch(
     clips = read_clips(study)
     seed = secrets.randbelow(2**31) if seed is None else seed
     plan = plan_training_batch(
-        clips, master, coders, _new_name(study, name, "training"), n_clips, seed,
+        clips, master, coders, new_name(study, name, "training"), n_clips, seed,
     )
-    return _save(study, plan)
+    return save_plan(study, plan)
+
+
+def create_recalibration_batch(
+    study: Study, coder: str, master: str, n_clips: int = 10, seed: int | None = None,
+    name: str | None = None,
+) -> BatchPlan:
+    """Plan a recalibration set for `coder` of clips `master` has rated (ratings.csv), and
+    save it."""
+    from coding_pipeline.consensus import study_ratings
+
+    (coder,) = parse_coders([coder])
+    (master,) = parse_coders([master])
+    clean = study_ratings(study)
+    own = clean[clean["role"].isin(["master", "primary", "reliability", ""])]
+    master_rated = set(own.loc[own["coder"] == master, "clip_id"])
+    coder_rated = set(clean.loc[clean["coder"] == coder, "clip_id"])
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    plan = plan_recalibration_batch(
+        read_clips(study), master_rated, coder_rated, coder, master,
+        new_name(study, name, "recalibration"), n_clips, seed)
+    return save_plan(study, plan)

@@ -6,7 +6,12 @@ Which ratings count:
   or no role), on the clips rated by two or more coders;
 - certification uses training clips: each trainee (role training) against the master coder
   (role master);
-- consensus ratings are not independent and are left out of both.
+- recertification uses recalibration batches: the coder (role recalibration) against the
+  master's own ratings of those clips;
+- recalibration flags: each coder against the other coders over the coder's last N
+  double-coded study clips (study.toml [reliability] recalibration_clips), judged as in
+  certification;
+- consensus ratings are not independent and are left out of all of them.
 
 Undefined statistics are null with a reason (`reasons` in each entry, `reason` in alpha/icc).
 `compute_reliability` is pure; `reliability_study` reads and writes the study folder.
@@ -22,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from coding_pipeline.batches import load_batches
 from coding_pipeline.scheme import Scheme, load_scheme
 from coding_pipeline.scores import (
     RELIABILITY_ROLES,
@@ -432,13 +438,53 @@ def _per_variable(table: pd.DataFrame, scheme: Scheme, min_item_share: float,
     return items, composites
 
 
+def agreement_with(
+    ratings: pd.DataFrame, reference: pd.DataFrame, scheme: Scheme,
+    criteria: CertificationCriteria, min_item_share: float = 0.75,
+) -> dict:
+    """One coder's ratings against reference ratings (coder column constant: the master, or
+    the other coders) on the clips and items both rated, per item and per composite
+    (`_per_variable`), judged by `criteria` (study.toml [certification]): status pass or fail,
+    with reasons. The one place certification, recertification and the recalibration flags
+    are judged."""
+    shared = ratings.merge(reference[["clip_id", "item"]], on=["clip_id", "item"])
+    paired = pd.concat([shared, reference.merge(
+        shared[["clip_id", "item"]], on=["clip_id", "item"])])
+    items, composites = _per_variable(paired, scheme, min_item_share)
+    n_clips = int(shared["clip_id"].nunique())
+    passed, reasons = criteria.judge(items, composites, n_clips)
+    return {
+        "n_clips": n_clips, "items": items, "composites": composites,
+        "items_passing": sum((e["within_one_agreement"] or 0)
+                             >= criteria.item_within_one_min for e in items.values()),
+        "criteria": criteria.as_dict(), "status": "pass" if passed else "fail",
+        "reasons": reasons, "paired": paired,
+    }
+
+
+def _summary(paired: pd.DataFrame, scheme: Scheme) -> dict:
+    """Ordinal alpha and within-one agreement over all items at once (each clip x item a
+    unit): a one-line summary beside the per-item judgement, never the judgement itself."""
+    points = np.array(sorted({p for item in scheme.items for p in item.scale.points}), float)
+    matrix = (unit_matrix(paired, ["clip_id", "item"])[0] if not paired.empty
+              else np.empty((0, 0)))
+    entry = _short_entry(matrix, "ordinal", points)
+    return {"alpha": entry["alpha"], "within_one_agreement": entry["within_one_agreement"]}
+
+
+def _date(stamps: pd.Series) -> str | None:
+    latest = stamps.max() if stamps.notna().any() else None
+    return None if latest is None else latest.strftime("%Y-%m-%d")
+
+
 def certification(
     clean: pd.DataFrame, scheme: Scheme, criteria: CertificationCriteria | None = None,
     min_item_share: float = 0.75,
 ) -> list[dict]:
     """Each trainee against the master coder on the training clips both rated, per item
     (ordinal alpha, within-one and exact agreement) and per composite (interval alpha),
-    judged by `criteria` (study.toml [certification]): status pass or fail, with reasons."""
+    judged by `criteria` (study.toml [certification]): status pass or fail, with reasons, and
+    the date of the trainee's last training rating."""
     criteria = criteria or CertificationCriteria()
     masters = clean[clean["role"] == "master"]
     trainees = clean[clean["role"] == "training"]
@@ -446,21 +492,70 @@ def certification(
     master_ratings = masters.sort_values("coder").drop_duplicates(["clip_id", "item"])
     master_ratings = master_ratings.assign(coder="master")
     for coder, ratings in trainees.groupby("coder", sort=True):
-        shared = ratings.merge(master_ratings[["clip_id", "item"]], on=["clip_id", "item"])
-        paired = pd.concat([shared, master_ratings.merge(
-            shared[["clip_id", "item"]], on=["clip_id", "item"])])
-        items, composites = _per_variable(paired, scheme, min_item_share)
-        n_clips = int(shared["clip_id"].nunique())
-        passed, reasons = criteria.judge(items, composites, n_clips)
+        entry = agreement_with(ratings, master_ratings, scheme, criteria, min_item_share)
+        entry.pop("paired")
         results.append({
             "coder": coder, "master": ", ".join(sorted(masters["coder"].unique())),
-            "n_clips": n_clips, "items": items, "composites": composites,
-            "items_passing": sum((e["within_one_agreement"] or 0)
-                                 >= criteria.item_within_one_min for e in items.values()),
-            "criteria": criteria.as_dict(), "status": "pass" if passed else "fail",
-            "reasons": reasons,
+            "kind": "certification", "batch": ", ".join(sorted(set(ratings["batch"]))),
+            "date": _date(ratings["rated_at"]), **entry,
         })
     return results
+
+
+def recertification(
+    clean: pd.DataFrame, scheme: Scheme, masters: dict[str, str],
+    criteria: CertificationCriteria | None = None, min_item_share: float = 0.75,
+) -> list[dict]:
+    """Each recalibration batch (role recalibration; `masters`: batch -> master coder): the
+    coder against the master's own ratings of those clips (training or study, the latest),
+    judged as certification is, with the date of the coder's last rating in the batch."""
+    criteria = criteria or CertificationCriteria()
+    recalibrating = clean[clean["role"] == "recalibration"]
+    reference_roles = ("master", *RELIABILITY_ROLES)
+    results = []
+    for (batch, coder), ratings in recalibrating.groupby(["batch", "coder"], sort=True):
+        master = masters.get(batch)
+        reference = clean[(clean["coder"] == master) & clean["role"].isin(reference_roles)]
+        reference = reference.sort_values(["rated_at", "line"], na_position="first")
+        reference = reference.drop_duplicates(["clip_id", "item"], keep="last")
+        entry = agreement_with(ratings, reference.assign(coder="master"), scheme, criteria,
+                               min_item_share)
+        entry.pop("paired")
+        results.append({
+            "coder": coder, "master": master or "", "kind": "recertification", "batch": batch,
+            "date": _date(ratings["rated_at"]), **entry,
+        })
+    return results
+
+
+def recalibration_flags(
+    clean: pd.DataFrame, scheme: Scheme, last_clips: int = 10,
+    criteria: CertificationCriteria | None = None, min_item_share: float = 0.75,
+) -> list[dict]:
+    """Each coder against the other coders over the coder's last `last_clips` double-coded
+    study clips (by the coder's rating time), judged by the certification criteria: status
+    `ok`, `recalibrate` (below the criteria, with the reasons) or `too few clips` (fewer than
+    two). `alpha` and `within_one_agreement` summarise all items at once."""
+    criteria = criteria or CertificationCriteria()
+    study = clean[clean["role"].isin(RELIABILITY_ROLES)]
+    coders_per_clip = study.groupby("clip_id")["coder"].nunique()
+    double = study[study["clip_id"].isin(coders_per_clip.index[coders_per_clip >= 2])]
+    flags = []
+    for coder, mine in double.groupby("coder", sort=True):
+        when = mine.groupby("clip_id")["rated_at"].min().sort_values(na_position="first")
+        last = set(when.index[-last_clips:])
+        own = mine[mine["clip_id"].isin(last)]
+        others = double[(double["coder"] != coder) & double["clip_id"].isin(last)]
+        others = others.sort_values("coder").drop_duplicates(["clip_id", "item"])
+        window = CertificationCriteria(**{**criteria.as_dict(), "min_clips": 2})
+        entry = agreement_with(own, others.assign(coder="others"), scheme, window,
+                               min_item_share)
+        summary = _summary(entry.pop("paired"), scheme)
+        status = ("too few clips" if entry["n_clips"] < 2
+                  else "ok" if entry["status"] == "pass" else "recalibrate")
+        flags.append({"coder": coder, "last_clips": last_clips, **entry, **summary,
+                      "status": status, "until": _date(own["rated_at"])})
+    return flags
 
 
 def drift(clean: pd.DataFrame, scheme: Scheme, min_item_share: float = 0.75,
@@ -580,12 +675,13 @@ def compute_reliability(
     min_item_share: float = 0.75, alpha_min: float = 0.80, within_one_min: float = 0.85,
     source: str = "ratings", clip_policy: str = "primary", ac2_weights: str = "quadratic",
     criteria: CertificationCriteria | None = None, clips: pd.DataFrame | None = None,
+    last_clips: int = 10, recalibration_masters: dict[str, str] | None = None,
 ) -> dict:
     """Reliability of a ratings table (clip_id, coder, item, value [, role, batch, status,
     created_at, updated_at]) under a scheme:
 
         {"items": {id: ENTRY}, "composites": {id: ENTRY}, "pairs": [...], "bias": {...},
-         "d_study": {composite: ...}, "certification": [...],
+         "d_study": {composite: ...}, "certification": [...], "recalibration": [...],
          "drift": {"by_batch": [...], "by_month": [...]}, "methods_text": "...",
          "warnings": [...], ...}
 
@@ -647,7 +743,10 @@ def compute_reliability(
         "pairs": _pair_entries(independent, scheme),
         "bias": bias,
         "d_study": studies,
-        "certification": certification(clean, scheme, criteria, min_item_share),
+        "certification": certification(clean, scheme, criteria, min_item_share)
+        + recertification(clean, scheme, recalibration_masters or {}, criteria, min_item_share),
+        "recalibration": recalibration_flags(clean, scheme, last_clips, criteria,
+                                             min_item_share),
         "drift": drift(clean, scheme, min_item_share, composite_table),
         "software": software_versions(),
         "warnings": warnings,
@@ -805,13 +904,23 @@ def format_table(result: dict) -> str:
                 f"{study['design']['coders_per_clip']:g} coder(s) per clip); G >= "
                 f"{study['needed'][0]['g_min']:.2f} needs {needed}")
     for trainee in result.get("certification", []):
+        kind = trainee.get("kind", "certification")
         why = f": {'; '.join(trainee['reasons'])}" if trainee["reasons"] else ""
         lines.append(
-            f"certification {trainee['coder']}: {trainee['status']} ({trainee['items_passing']}"
+            f"{kind} {trainee['coder']}: {trainee['status']} ({trainee['items_passing']}"
             f" of {len(trainee['items'])} items within-one >= "
-            f"{trainee['criteria']['item_within_one_min']:.0%}, {trainee['n_clips']} training "
-            f"clips){why}"
+            f"{trainee['criteria']['item_within_one_min']:.0%}, {trainee['n_clips']} "
+            f"{'training' if kind == 'certification' else 'master-rated'} clips, "
+            f"{trainee.get('date') or 'no date'}){why}"
         )
+    for flag in result.get("recalibration", []):
+        if flag["status"] == "recalibrate":
+            lines.append(
+                f"recalibrate {flag['coder']}: over their last {flag['n_clips']} double-coded "
+                f"clips alpha {_number(flag['alpha'])}, within-one "
+                f"{_percent(flag['within_one_agreement'])} over all items against the other "
+                f"coders, below the certification criteria ({'; '.join(flag['reasons'])}); see "
+                "`batch create --recalibrate`.")
     return "\n".join(lines)
 
 
@@ -904,12 +1013,14 @@ def reliability_study(study: Study) -> dict:
     )
     config = study.config
     clips = read_clips(study) if study.clips_csv.is_file() else None
+    masters = {p.name: p.master for p in load_batches(study) if p.extra.get("recalibrate")}
     result = compute_reliability(
         ratings, load_scheme(study.scheme_path), bootstrap=config.bootstrap, seed=config.seed,
         min_item_share=config.min_item_share, alpha_min=config.alpha_min,
         within_one_min=config.within_one_min, source=str(study.ratings_csv),
         clip_policy=config.clip_policy, ac2_weights=config.ac2_weights,
         criteria=CertificationCriteria.from_config(config), clips=clips,
+        last_clips=config.recalibration_clips, recalibration_masters=masters,
     )
     write_reliability_files(study.reliability_dir, result)
     return result
@@ -933,8 +1044,12 @@ def write_reliability_files(folder: Path, result: dict) -> None:
     statistic_columns = ["kind", "id", "alpha", "icc", "exact_agreement",
                          "within_one_agreement", "n_clips"]
     write_csv_atomic(folder / "certification.csv", _flatten(
-        _by_variable(result["certification"], ["coder", "master", "status"]),
-        ["coder", "master", "status", *statistic_columns]))
+        _by_variable(result["certification"], ["coder", "master", "kind", "batch", "date",
+                                               "status"]),
+        ["coder", "master", "kind", "batch", "date", "status", *statistic_columns]))
+    write_csv_atomic(folder / "recalibration.csv", _flatten(
+        result["recalibration"], ["coder", "last_clips", "status", "until", "alpha",
+                                  "within_one_agreement", "n_clips"]))
     drift_rows = [{"by": key.removeprefix("by_"), **row}
                   for key, rows in result["drift"].items() for row in rows]
     write_csv_atomic(folder / "drift.csv", _flatten(

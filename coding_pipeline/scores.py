@@ -173,9 +173,11 @@ def _duplicate_warning(group: pd.DataFrame, source: str, where: str) -> str:
 
 def rating_use(roles: pd.Series) -> pd.Series:
     """What a rating is for, by its role: "training" (training, master: certification),
-    "consensus", or "study" (primary, reliability or no role: reliability and scores)."""
+    "recalibration" (recertification), "consensus", or "study" (primary, reliability or no
+    role: reliability and scores)."""
     return pd.Series(np.select(
-        [roles.isin(TRAINING_ROLES), roles == "consensus"], ["training", "consensus"], "study",
+        [roles.isin(TRAINING_ROLES), roles == "recalibration", roles == "consensus"],
+        ["training", "recalibration", "consensus"], "study",
     ), index=roles.index)
 
 

@@ -104,6 +104,7 @@ class StudyConfig:
     certify_items_share_min: float = 0.80
     certify_composite_alpha_min: float = 0.70
     certify_min_clips: int = 5
+    recalibration_clips: int = 10
     raw: dict[str, Any] = field(default_factory=dict)
 
     group_access: bool = False
@@ -123,6 +124,7 @@ class StudyConfig:
         ("reliability", "double_coded_share", "reliability_share", float, (0.0, 1.0)),
         ("reliability", "bootstrap", "bootstrap", int, (0, 1_000_000)),
         ("reliability", "seed", "seed", int, (0, 2**32 - 1)),
+        ("reliability", "recalibration_clips", "recalibration_clips", int, (2, 100_000)),
         ("reliability", "ac2_weights", "ac2_weights", str, {"quadratic", "linear", "ordinal"}),
         ("certification", "item_within_one_min", "certify_item_within_one_min", float,
          (0.0, 1.0)),
@@ -227,6 +229,7 @@ alpha_min = 0.80                # Krippendorff's alpha to rely on a variable
 within_one_min = 0.85           # within-one-point agreement to certify a coder
 bootstrap = 1000                # resamples for confidence intervals
 seed = 12345
+recalibration_clips = 10        # flag a coder whose last N double-coded clips miss certification
 ac2_weights = "quadratic"       # Gwet's AC2 weights: quadratic | linear | ordinal
 
 [certification]                 # a trainee against the master coder, on the training clips

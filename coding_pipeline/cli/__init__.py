@@ -61,6 +61,7 @@ def cli() -> None:
       coding-pipeline status my-study        # who has rated how much
       coding-pipeline pull my-study          # fetch the ratings
       coding-pipeline reliability my-study   # inter-rater reliability
+      coding-pipeline consensus create my-study --coders a@lab.org   # agree disagreements
       coding-pipeline scores my-study        # per-dyad scores by timepoint
       coding-pipeline report my-study        # one HTML file with tables and plots
 
@@ -144,9 +145,9 @@ def report_command(study: Path, unblinded: bool) -> None:
 
 
 def _register_area_commands() -> None:
-    from coding_pipeline.cli import analysis, labelstudio, segment
+    from coding_pipeline.cli import analysis, consensus, labelstudio, segment
 
-    for module in (segment, labelstudio, analysis):
+    for module in (segment, labelstudio, consensus, analysis):
         for command in module.COMMANDS:
             cli.add_command(command)
 

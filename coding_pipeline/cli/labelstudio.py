@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from coding_pipeline.study import load_study
 
@@ -169,9 +170,12 @@ def status_command(study: Path, url: str | None) -> None:
     \b
       coding-pipeline status my-study
     """
-    from coding_pipeline.labelstudio.status import format_status, study_status
+    from coding_pipeline.labelstudio.status import consensus_progress, format_status, study_status
 
-    click.echo(format_status(study_status(load_study(study), url=url)))
+    table = study_status(load_study(study), url=url)
+    click.echo(format_status(table))
+    for line in consensus_progress(table):
+        click.echo(line)
 
 
 # ---------------------------------------------------------------- coders
@@ -248,19 +252,22 @@ def batch_group() -> None:
 
 @batch_group.command("create")
 @STUDY
-@click.option("--coders", required=True, help="Coder emails, comma-separated.")
+@click.option("--coders", help="Coder emails, comma-separated.")
 @click.option("--reliability", type=click.FloatRange(0, 1),
               help="Share of clips a second coder rates (default: study.toml, 0.2).")
 @click.option("--seed", type=int, help="Random seed, to make the plan repeatable.")
 @click.option("--name", help="Batch name (default: batch-01, batch-02, ...).")
 @click.option("--training", is_flag=True, help="A training set every coder and the master code.")
-@click.option("--master", help="With --training: the master coder's email.")
+@click.option("--recalibrate", metavar="CODER",
+              help="A recalibration set for this coder: clips the --master has rated.")
+@click.option("--master", help="With --training or --recalibrate: the master coder's email.")
 @click.option("--clips", "n_clips", type=click.IntRange(min=2), default=10, show_default=True,
-              help="With --training: how many clips.")
+              help="With --training or --recalibrate: how many clips.")
 @URL
 def batch_create(
-    study: Path, coders: str, reliability: float | None, seed: int | None, name: str | None,
-    training: bool, master: str | None, n_clips: int, url: str | None,
+    study: Path, coders: str | None, reliability: float | None, seed: int | None,
+    name: str | None, training: bool, recalibrate: str | None, master: str | None,
+    n_clips: int, url: str | None,
 ) -> None:
     """Plan a batch of every clip not yet in one and save it in STUDY/batches/.
 
@@ -272,6 +279,11 @@ def batch_create(
       coding-pipeline batch create my-study --coders a@lab.org,b@lab.org --reliability 0.2
       coding-pipeline batch create my-study --training --master m@lab.org \\
           --coders a@lab.org,b@lab.org --clips 10
+      coding-pipeline batch create my-study --recalibrate a@lab.org --master m@lab.org
+
+    A recalibration set (for a coder `reliability` flags) holds clips the master has rated,
+    those the coder has not rated first; it is pushed and scored like a training set, and
+    `reliability` shows the result as a dated recertification.
     """
     from coding_pipeline import batches
     from coding_pipeline.errors import PipelineError
@@ -281,6 +293,18 @@ def batch_create(
     from coding_pipeline.labelstudio.spaces import uses_spaces
 
     loaded = load_study(study)
+    if recalibrate:
+        if not master or training or coders:
+            raise PipelineError("--recalibrate CODER needs --master M (and no --training or "
+                                "--coders): the coder rates clips the master has rated.")
+        require_members(connect(loaded, url), batches.parse_coders([recalibrate, master]))
+        plan = batches.create_recalibration_batch(loaded, recalibrate, master, n_clips=n_clips,
+                                                  seed=seed, name=name)
+        click.echo(batches.format_plan(plan))
+        click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
+        return
+    if not coders:
+        raise PipelineError("Give --coders a@lab.org,b@lab.org (or --recalibrate CODER).")
     emails = batches.parse_coders(coders)
     if training and not master:
         raise PipelineError("--training needs --master (the master coder's email).")
@@ -324,9 +348,20 @@ def batch_show(study: Path, name: str | None) -> None:
     if not plans:
         click.echo(f"No batches yet: coding-pipeline batch create {study} --coders ...")
     click.echo("\n\n".join(batches.format_plan(p) for p in plans))
+    coding = [p.assignments for p in plans if p.kind == "coding"]
+    if name is None and len(coding) > 1:
+        every = pd.concat([a.assign(batch=p.name) for p, a in zip(
+            [p for p in plans if p.kind == "coding"], coding, strict=True)])
+        click.echo("\n" + batches.format_pair_matrix(
+            batches.pair_matrix(every), "all coding batches: clips double-coded by each pair"))
     training = [p.name for p in plans if p.kind == "training"]
     if training and not uses_spaces(loaded):
         click.echo(f"\nNote: {training_note(training)}")
+    if any(p.kind == "consensus" for p in plans) and loaded.ratings_csv.is_file():
+        from coding_pipeline.consensus import format_recoded, recoded_after_consensus, study_ratings
+
+        for line in format_recoded(recoded_after_consensus(study_ratings(loaded), plans)):
+            click.echo(line)
 
 
 COMMANDS: list[click.Command] = [

@@ -12,6 +12,11 @@ Keyboard: the radios are ordinary form controls (Tab to a scale point, Space to 
 Ctrl+Enter submits). Label Studio would give the first 33 points number and letter hotkeys that
 all act on the first items only; every point gets an explicit hotkey no keyboard sends instead
 (`NO_HOTKEY`), and the hotkey marks are hidden, so no key rates an item behind the coder's back.
+
+A consensus project (`consensus=True`) has the same controls, and shows above them a line saying
+what the coders disagreed on (task data `shown_summary`) and, under each item's label, every
+coder's independent rating ("Coder 1 / Coder 2: 2 / 5", task data `shown_<item id>`, with the
+disagreeing items marked); see coding_pipeline/consensus.py.
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ from html import escape
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
+from coding_pipeline.consensus import SHOWN_PREFIX, SUMMARY_KEY
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.scheme import Item, Scheme
 
 VIDEO_NAME = "video"
 NOTES_NAME = "notes"
+NOTES_PLACEHOLDER = {False: "Anything the ratings do not capture",
+                     True: "How the agreed ratings were reached"}
 OWNER_HEADINGS = {"parent": "Parent", "child": "Child", "dyad": "Dyad", "": "Other items"}
 # Label Studio's key library matches a key by its keyCode (0-255); this character's code is 8709,
 # so a point with it as hotkey takes no automatic one and no key press selects it.
@@ -46,6 +54,13 @@ _ITEMS_STYLE = "flex: 1 1 45%; min-width: 340px"
 _ROW_STYLE = "padding: 6px 0 8px; border-bottom: 1px solid #e5e5e5"
 _DESCRIPTION_STYLE = "font-size: 13px; font-weight: normal; font-style: italic; margin: 2px 0"
 _ANCHOR_STYLE = "font-size: 13px; font-weight: normal; color: #444; margin: 2px 0"
+_SHOWN_STYLE = ("font-size: 14px; font-weight: 600; color: #7a1f1f; background: #fdf1e6; "
+                "padding: 2px 6px; margin: 2px 0 4px")
+CONSENSUS_INSTRUCTION = (
+    "Consensus: the coders' independent ratings are shown under each item as Coder 1 / Coder 2; "
+    "items marked DISAGREE differ by more than the threshold. Watch the clip, agree one rating "
+    "for every item and note how you decided."
+)
 
 DEFAULT_INSTRUCTIONS = (
     "Watch the whole clip with sound, then rate every item on its scale: the anchor texts are "
@@ -74,7 +89,7 @@ def _hint(item: Item, point: int) -> dict[str, str]:
     return {"hint": item.anchors[point]} if point in item.anchors else {}
 
 
-def _item_rows(item: Item) -> list[str]:
+def _item_rows(item: Item, consensus: bool = False) -> list[str]:
     choices = "".join(
         f"<Choice {_attrs(value=f'{item.id}_{point}', alias=str(point), html=str(point))} "
         f"{_attrs(hotkey=NO_HOTKEY, **_hint(item, point))}/>"
@@ -83,6 +98,8 @@ def _item_rows(item: Item) -> list[str]:
     lines = [
         f'        <View {_attrs(style=_ROW_STYLE)}>',
         f'          <Header {_attrs(value=item.label, size="5")}/>',
+        *([f'          <Header {_attrs(value=f"${SHOWN_PREFIX}{item.id}", size="6")} '
+           f'{_attrs(style=_SHOWN_STYLE)}/>'] if consensus else []),
         f'          <Choices {_attrs(name=item.id, toName=VIDEO_NAME, choice="single-radio")} '
         f'{_attrs(required="true", showInline="true", requiredMessage=f"Rate {item.label}")}>'
         f"{choices}</Choices>",
@@ -97,9 +114,9 @@ def _item_rows(item: Item) -> list[str]:
     return lines
 
 
-def render_label_config(scheme: Scheme) -> str:
+def render_label_config(scheme: Scheme, consensus: bool = False) -> str:
     """The labeling config XML for `scheme`: one required single-radio Choices per item, beside
-    a video that stays in view."""
+    a video that stays in view (and, for a consensus project, the coders' ratings shown)."""
     for reserved in (VIDEO_NAME, NOTES_NAME):
         if reserved in scheme.item_ids:
             raise PipelineError(
@@ -116,6 +133,10 @@ def render_label_config(scheme: Scheme) -> str:
         f'    <View {_attrs(className="cp-items", style=_ITEMS_STYLE)}>',
         f'      <Header {_attrs(value=f"{scheme.name} (version {scheme.version})", size="4")}/>',
     ]
+    if consensus:
+        lines += [f'  <Header {_attrs(value=CONSENSUS_INSTRUCTION, size="6")}/>',
+                  f'  <Header {_attrs(value=f"${SUMMARY_KEY}", size="5")} '
+                  f'{_attrs(style=_SHOWN_STYLE)}/>']
     owners = [o for o in OWNER_HEADINGS if any(item.owner == o for item in scheme.items)]
     for owner in owners:
         group = f"cp-group cp-group-{owner or 'other'}"
@@ -123,13 +144,13 @@ def render_label_config(scheme: Scheme) -> str:
         lines.append(f'        <Header {_attrs(value=OWNER_HEADINGS[owner], size="3")}/>')
         for item in scheme.items:
             if item.owner == owner:
-                lines.extend(_item_rows(item))
+                lines.extend(_item_rows(item, consensus))
         lines.append("      </View>")
     lines += [
         f'      <Header {_attrs(value="Notes (optional)", size="5")}/>',
         f'      <TextArea {_attrs(name=NOTES_NAME, toName=VIDEO_NAME, rows="3")} '
         f'{_attrs(maxSubmissions="1", editable="true")} '
-        f'{_attrs(placeholder="Anything the ratings do not capture")}/>',
+        f'{_attrs(placeholder=NOTES_PLACEHOLDER[consensus])}/>',
         "    </View>",
         "  </View>",
         "</View>",

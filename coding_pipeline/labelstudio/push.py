@@ -21,6 +21,10 @@ can open them. Projects recorded before the server kept spaces are moved into th
 Training batches: on any other server Community edition cannot hide one project from another
 member, so the master's project is created last and a note recommends that the master rates after
 the trainees.
+
+Consensus batches: their (batch, coder) project is made the same way, with the consensus labeling
+config, and each task's data also hold the coders' ratings as shown to the consensus coder
+("Coder 1 / Coder 2: 2 / 5", `consensus.shown_fields`): never a coder's name or a family's.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from coding_pipeline import batches
+from coding_pipeline import batches, consensus
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.client import Connection, connect, own_clips_dir
 from coding_pipeline.labelstudio.config import render_instructions, render_label_config
@@ -113,6 +117,21 @@ def local_file_url(path: Path, root: Path) -> str:
 def task_data(clip_id: str, video_url: str, fps: float) -> dict:
     """A task's data: the video URL, the opaque clip id and the frame rate. Nothing else."""
     return {"video": video_url, "clip_id": clip_id, "fps": fps}
+
+
+def with_consensus_fields(
+    queues: dict[tuple[str, str], list[dict]], plans: list[batches.BatchPlan], scheme: Scheme,
+) -> dict[tuple[str, str], list[dict]]:
+    """The queues, with the ratings shown added to the tasks of consensus batches (pure)."""
+    shown = {
+        (plan.name, entry["clip_id"]): consensus.shown_fields(entry, scheme)
+        for plan in plans if plan.kind == consensus.CONSENSUS_KIND
+        for entry in plan.extra.get("disagreements", [])
+    }
+    return {
+        (batch, coder): [{**task, **shown.get((batch, task["clip_id"]), {})} for task in queue]
+        for (batch, coder), queue in queues.items()
+    }
 
 
 def missing_tasks(queue: list[dict], existing_clip_ids: Iterable[str]) -> list[dict]:
@@ -423,7 +442,8 @@ def push_study(
     """Create each (batch, coder) project once and import the clips it is missing."""
     say = progress or (lambda _line: None)
     scheme = load_scheme(study.scheme_path)
-    config = render_label_config(scheme)
+    configs = {False: render_label_config(scheme),
+               True: render_label_config(scheme, consensus=True)}
     assignments = batches.load_assignments(study)
     if assignments.empty:
         raise PipelineError(
@@ -432,7 +452,9 @@ def push_study(
         )
     connection = connect(study, url, token)
     transport = choose_transport(study, connection.url)
-    queues = _coder_queues(study, assignments, transport)
+    queues = with_consensus_fields(
+        _coder_queues(study, assignments, transport), batches.load_batches(study), scheme)
+    kinds = dict(zip(assignments["batch"], assignments["kind"], strict=True))
     report = PushReport(url=connection.url, clips=transport.describe())
     clips = read_clips(study).set_index("clip_id")
     files = {c: study.absolute(clips.loc[c, "file"]) for c in assignments["clip_id"].unique()}
@@ -452,6 +474,7 @@ def push_study(
     }
     for batch, coder in push_order(list(queues), masters):
         queue = queues[(batch, coder)]
+        config = configs[kinds[batch] == consensus.CONSENSUS_KIND]
         title = project_title(batch, coder)
         known = records[(records["batch"] == batch) & (records["coder"] == coder)]
         first_pushed = records[records["batch"] == batch]

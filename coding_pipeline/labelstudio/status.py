@@ -104,9 +104,25 @@ def study_status(study: Study, url: str | None = None, token: str | None = None)
             by_space.setdefault(space_of.get(project_id, ""), []).append(project_id)
         for space_id, ids in by_space.items():
             done |= project_progress(in_space(connection, space_id), ids)
-    return progress_table(assignments, projects, done)
+    table = progress_table(assignments, projects, done)
+    kinds = dict(zip(assignments["batch"], assignments["kind"], strict=True))
+    return table.assign(kind=table["batch"].map(kinds))
+
+
+def consensus_progress(table: pd.DataFrame) -> list[str]:
+    """One line per consensus batch: clips, agreed (the consensus coder submitted) and open
+    (pure, from the progress table; `kind` comes from `study_status`)."""
+    lines = []
+    if "kind" not in table.columns:
+        return lines
+    for batch, rows in table[table["kind"] == "consensus"].groupby("batch", sort=False):
+        lines.append(
+            f"consensus {batch}: {int(rows['assigned'].sum())} clip(s), "
+            f"{int(rows['rated'].sum())} agreed, {int(rows['remaining'].sum())} open"
+            + (f", {int(rows['skipped'].sum())} skipped" if rows["skipped"].sum() else ""))
+    return lines
 
 
 def format_status(table: pd.DataFrame) -> str:
     """The progress table as aligned plain text."""
-    return table.to_string(index=False)
+    return table[[c for c in STATUS_COLUMNS if c in table.columns]].to_string(index=False)

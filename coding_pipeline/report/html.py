@@ -304,10 +304,28 @@ def _drift_section(result: dict, scheme: Scheme, within_one_min: float) -> str:
             "<div class='figures'>" + "".join(parts) + "</div>")
 
 
+def _recalibration_note(result: dict) -> str:
+    flagged = [f for f in result.get("recalibration", []) if f["status"] == "recalibrate"]
+    if not flagged:
+        return ""
+    names = ", ".join(
+        f"{_e(f['coder'])} (alpha {_number(f['alpha'])}, within one "
+        f"{_percent(f['within_one_agreement'])} over the last {f['n_clips']} double-coded "
+        "clips)" for f in flagged)
+    return (f"<p class='notyet'>Below the certification criteria against the other coders: "
+            f"{names}. Recalibrate with <code>batch create --recalibrate CODER --master M"
+            "</code>.</p>")
+
+
+def _clip_kind(entry: dict) -> str:
+    return "training" if entry.get("kind", "certification") == "certification" else "master-rated"
+
+
 def _certification_section(result: dict, scheme: Scheme) -> str:
     trainees = result.get("certification", [])
     if not trainees:
-        return "<p class='note'>No training batch has been rated yet.</p>"
+        return ("<p class='note'>No training batch has been rated yet.</p>"
+                + _recalibration_note(result))
     labels = _labels(scheme)
     criteria = trainees[0]["criteria"]
     blocks = []
@@ -320,9 +338,10 @@ def _certification_section(result: dict, scheme: Scheme) -> str:
         status = "pass" if t["status"] == "pass" else "notyet"
         why = "; ".join(t["reasons"]) or "every criterion met"
         blocks.append(
-            f"<h3>{_e(t['coder'])} against {_e(t['master'])}: "
+            f"<h3>{_e(t.get('kind', 'certification'))} of {_e(t['coder'])} against "
+            f"{_e(t['master'])} ({_e(t.get('date') or 'no date')}): "
             f"<span class='{status}'>{_e(t['status'])}</span></h3>"
-            f"<p class='note'>{t['n_clips']} training clips; {t['items_passing']} of "
+            f"<p class='note'>{t['n_clips']} {_clip_kind(t)} clips; {t['items_passing']} of "
             f"{len(t['items'])} items within-one &ge; {criteria['item_within_one_min']:.0%}; "
             f"{_e(why)}</p><table><tr><th class='name'>item / composite</th><th>alpha</th>"
             "<th>within one</th><th>exact</th><th>clips</th></tr>" + cells + "</table>")
@@ -331,7 +350,39 @@ def _certification_section(result: dict, scheme: Scheme) -> str:
         f"{criteria['item_within_one_min']:.0%} with the master on at least "
         f"{criteria['items_share_min']:.0%} of items, alpha &ge; "
         f"{criteria['composite_alpha_min']:.2f} on every composite, at least "
-        f"{criteria['min_clips']} training clips.</p>" + "".join(blocks))
+        f"{criteria['min_clips']} training clips. A recertification is the same test on a "
+        "recalibration set, against the master's own ratings of its clips.</p>"
+        + "".join(blocks) + _recalibration_note(result))
+
+
+def _consensus_section(consensus: dict | None, scheme: Scheme) -> str:
+    """How many clips went to consensus, on which items, how far apart; clips re-coded since."""
+    if not consensus or not consensus["clips"]:
+        return "<p class='note'>No clip has gone to consensus.</p>"
+    labels = {i.id: i.label for i in scheme.items} | {
+        f"{c.id} (composite)": f"{c.label} (composite)" for c in scheme.composites}
+    items = "".join(f"<tr><td class='name'>{_e(labels.get(k, k))}</td><td>{n}</td></tr>"
+                    for k, n in consensus["items"].items())
+    spreads = "".join(f"<tr><td>{float(k):g}</td><td>{n}</td></tr>"
+                      for k, n in consensus["spreads"].items())
+    text = (f"<p>{consensus['clips']} clip(s) went to consensus. Items over the threshold "
+            "(clips), and how far apart the coders were (scale points, count of items "
+            "over the threshold):</p><div class='figures'><table><tr><th class='name'>item"
+            f"</th><th>clips</th></tr>{items}</table><table><tr><th>apart</th><th>items</th></tr>"
+            f"{spreads}</table></div>")
+    recoded = consensus.get("recoded", [])
+    if recoded:
+        rows = "".join(
+            f"<tr><td class='name'>{_e(r['batch'])}</td><td class='name'>{_e(r['clip_id'])}</td>"
+            f"<td class='name'>{_e(r['email'])}</td><td class='name'>{_e(r['item'])}</td>"
+            f"<td>{_e(r['was'])}</td><td>{_e(r['now'])}</td></tr>" for r in recoded)
+        clips = len({(r["batch"], r["clip_id"]) for r in recoded})
+        text += (f"<p class='notyet'>Re-coded after consensus: {clips} clip(s) have ratings "
+                 "changed since their consensus batch was made (the consensus coder saw the "
+                 "old ones).</p><table><tr><th class='name'>batch</th><th class='name'>clip</th>"
+                 "<th class='name'>coder</th><th class='name'>item</th><th>was</th><th>now</th>"
+                 f"</tr>{rows}</table>")
+    return text
 
 
 def _scores_section(scores: pd.DataFrame | None, scheme: Scheme, unblinded: bool) -> str:
@@ -350,6 +401,7 @@ def render_report(
     *, study_name: str, scheme: Scheme, result: dict, coder_composites: pd.DataFrame,
     scores: pd.DataFrame | None, within_one_min: float = 0.85, generated_at: str | None = None,
     unblinded: bool = False,
+    consensus: dict | None = None,
 ) -> str:
     """The report as one HTML document with every figure embedded as a PNG data URI.
 
@@ -379,6 +431,7 @@ def render_report(
         ("Bland-Altman plots of composites", _bland_altman_section(coder_composites, scheme)),
         ("Drift over time", _drift_section(result, scheme, within_one_min)),
         ("Coder certification", _certification_section(result, scheme)),
+        ("Consensus", _consensus_section(consensus, scheme)),
         (scores_title, _scores_section(scores, scheme, unblinded)),
     ]
     body = "".join(f"<h2>{_e(title)}</h2>{content}" for title, content in sections)
@@ -405,6 +458,8 @@ def report_study(study: Study, warnings: list[str] | None = None,
 
     Problems with the ratings found on the way are appended to `warnings`.
     """
+    from coding_pipeline.batches import load_batches
+    from coding_pipeline.consensus import consensus_summary, recoded_after_consensus
     from coding_pipeline.reliability import reliability_study
     from coding_pipeline.scores import (
         RELIABILITY_ROLES,
@@ -431,10 +486,12 @@ def report_study(study: Study, warnings: list[str] | None = None,
                                timepoint=scores["timepoint"].astype(str))
         if not unblinded:
             scores = scores.drop(columns="arm")
+    plans = load_batches(study)
+    consensus = consensus_summary(plans) | {"recoded": recoded_after_consensus(clean, plans)}
     text = render_report(
         study_name=study.config.name, scheme=scheme, result=result,
         coder_composites=composites, scores=scores,
-        within_one_min=study.config.within_one_min, unblinded=unblinded,
+        within_one_min=study.config.within_one_min, unblinded=unblinded, consensus=consensus,
     )
     path = study.root / "report.html"
     write_text_atomic(path, text)

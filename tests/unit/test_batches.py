@@ -112,3 +112,85 @@ def test_create_batch_saves_files_and_uses_up_clips(tmp_path):
     assert "primary" in batches.format_plan(first)
     with pytest.raises(PipelineError, match="already exists"):
         batches.create_training_batch(study, "m@x.org", "t@x.org", name="training-01")
+
+
+# ---------------------------------------------------------------- fair double coding
+
+
+def _plan_study(seed: int, n_coders: int, n_batches: int, share: float):
+    """Batches planned one after another with the study's history, as `create_batch` does."""
+    rng = np.random.default_rng(seed)
+    coders = [f"c{i}@x.org" for i in range(n_coders)]
+    history = pd.DataFrame(columns=["batch", "clip_id", "coder", "role"])
+    plans = []
+    for number in range(n_batches):
+        clips = make_clips(n_dyads=int(rng.integers(2, 9)), per_session=int(rng.integers(1, 5)))
+        clips = clips.assign(clip_id=f"b{number}" + clips["clip_id"])
+        plan = batches.plan_coding_batch(clips, coders, f"b{number}", share,
+                                         int(rng.integers(2**31)), history=history)
+        plans.append((clips, plan))
+        history = pd.concat([history, plan.assignments.assign(batch=plan.name)[history.columns]])
+    return coders, plans, history
+
+
+def _spread(counts, coders):
+    return max(counts[c] for c in coders) - min(counts[c] for c in coders)
+
+
+@pytest.mark.parametrize("n_coders", range(2, 9))
+@pytest.mark.parametrize("n_batches", [1, 3, 5])
+def test_double_coding_is_fair_within_and_across_batches(n_coders, n_batches):
+    for seed in range(8):
+        share = (0.2, 0.25, 0.5, 1.0)[seed % 4]
+        coders, plans, history = _plan_study(seed, n_coders, n_batches, share)
+        for clips, plan in plans:
+            table = plan.assignments
+            loads = batches.Loads.of(table)
+            assert _spread(loads.second, coders) <= 1
+            assert _spread(loads.primary, coders) <= 1
+            primary = table[table.role == "primary"].set_index("clip_id").coder
+            second = table[table.role == "reliability"]
+            assert all(primary[c] != s for c, s in zip(second.clip_id, second.coder, strict=True))
+            assert sorted(primary.index) == sorted(clips.clip_id)
+        total = batches.Loads.of(history)
+        assert _spread(total.second, coders) <= 2
+        assert _spread(total.primary, coders) <= 3
+        pairs = n_coders * (n_coders - 1) // 2
+        if sum(total.pairs.values()) >= 2 * pairs:  # enough double-coded clips for every pair
+            assert all(total.pairs[frozenset((a, b))] > 0
+                       for a in coders for b in coders if a < b), (seed, share)
+
+
+def test_each_coder_gets_clips_of_every_stratum():
+    clips = make_clips(n_dyads=20)  # 120 clips, 4 strata of 30
+    plan = batches.plan_coding_batch(clips, ["a@x.org", "b@x.org", "c@x.org"], "b1", 0.2,
+                                     seed=5)
+    primary = plan.assignments[plan.assignments.role == "primary"]
+    strata = clips.set_index("clip_id").loc[primary.clip_id]
+    per = Counter(zip(primary.coder, strata.timepoint, strata.arm, strict=True))
+    assert len(per) == 12 and max(per.values()) - min(per.values()) <= 1
+
+
+def test_the_issue_case_second_coding_is_shared_across_two_batches():
+    """Two batches of 2 coders: before, every second-coder clip could go to one coder."""
+    coders = ["ana@lab.org", "ben@lab.org"]
+    history = None
+    for number in range(2):
+        clips = make_clips(n_dyads=8, per_session=3 + number)
+        clips = clips.assign(clip_id=f"b{number}" + clips["clip_id"])
+        plan = batches.plan_coding_batch(clips, coders, f"b{number}", 0.2, seed=number,
+                                         history=history)
+        table = plan.assignments.assign(batch=plan.name)
+        history = table if history is None else pd.concat([history, table])
+    total = batches.Loads.of(history)
+    assert _spread(total.second, coders) <= 1 and _spread(total.primary, coders) <= 1
+
+
+def test_pair_matrix_counts_shared_clips_and_batch_show_prints_it():
+    clips = make_clips(n_dyads=10)
+    plan = batches.plan_coding_batch(clips, ["a@x.org", "b@x.org", "c@x.org"], "b1", 0.5, seed=2)
+    matrix = batches.pair_matrix(plan.assignments)
+    assert matrix.to_numpy().sum() == 2 * (plan.assignments.role == "reliability").sum()
+    assert (matrix.to_numpy() == matrix.to_numpy().T).all()
+    assert (matrix.to_numpy()[~np.eye(3, dtype=bool)] > 0).all()
+    assert "double-coded by each pair" in batches.format_plan(plan)
