@@ -445,31 +445,27 @@ def agreement_with(
     """One coder's ratings against reference ratings (coder column constant: the master, or
     the other coders) on the clips and items both rated, per item and per composite
     (`_per_variable`), judged by `criteria` (study.toml [certification]): status pass or fail,
-    with reasons. The one place certification, recertification and the recalibration flags
-    are judged."""
+    with reasons. `alpha` (ordinal) and `within_one_agreement` over all items at once (each
+    clip x item a unit) are a one-line summary beside that judgement, never the judgement.
+    The one place certification, recertification and the recalibration flags are judged."""
     shared = ratings.merge(reference[["clip_id", "item"]], on=["clip_id", "item"])
     paired = pd.concat([shared, reference.merge(
         shared[["clip_id", "item"]], on=["clip_id", "item"])])
     items, composites = _per_variable(paired, scheme, min_item_share)
     n_clips = int(shared["clip_id"].nunique())
     passed, reasons = criteria.judge(items, composites, n_clips)
+    points = np.array(sorted({p for item in scheme.items for p in item.scale.points}), float)
+    matrix = (unit_matrix(paired, ["clip_id", "item"])[0] if not paired.empty
+              else np.empty((0, 0)))
+    summary = _short_entry(matrix, "ordinal", points)
     return {
         "n_clips": n_clips, "items": items, "composites": composites,
         "items_passing": sum((e["within_one_agreement"] or 0)
                              >= criteria.item_within_one_min for e in items.values()),
         "criteria": criteria.as_dict(), "status": "pass" if passed else "fail",
-        "reasons": reasons, "paired": paired,
+        "reasons": reasons, "alpha": summary["alpha"],
+        "within_one_agreement": summary["within_one_agreement"],
     }
-
-
-def _summary(paired: pd.DataFrame, scheme: Scheme) -> dict:
-    """Ordinal alpha and within-one agreement over all items at once (each clip x item a
-    unit): a one-line summary beside the per-item judgement, never the judgement itself."""
-    points = np.array(sorted({p for item in scheme.items for p in item.scale.points}), float)
-    matrix = (unit_matrix(paired, ["clip_id", "item"])[0] if not paired.empty
-              else np.empty((0, 0)))
-    entry = _short_entry(matrix, "ordinal", points)
-    return {"alpha": entry["alpha"], "within_one_agreement": entry["within_one_agreement"]}
 
 
 def _date(stamps: pd.Series) -> str | None:
@@ -493,7 +489,6 @@ def certification(
     master_ratings = master_ratings.assign(coder="master")
     for coder, ratings in trainees.groupby("coder", sort=True):
         entry = agreement_with(ratings, master_ratings, scheme, criteria, min_item_share)
-        entry.pop("paired")
         results.append({
             "coder": coder, "master": ", ".join(sorted(masters["coder"].unique())),
             "kind": "certification", "batch": ", ".join(sorted(set(ratings["batch"]))),
@@ -518,9 +513,11 @@ def recertification(
         reference = clean[(clean["coder"] == master) & clean["role"].isin(reference_roles)]
         reference = reference.sort_values(["rated_at", "line"], na_position="first")
         reference = reference.drop_duplicates(["clip_id", "item"], keep="last")
-        entry = agreement_with(ratings, reference.assign(coder="master"), scheme, criteria,
+        # a recalibration set is as large as the lab manager made it (batch create --clips)
+        sized = CertificationCriteria(**{**criteria.as_dict(), "min_clips": min(
+            criteria.min_clips, int(ratings["clip_id"].nunique()))})
+        entry = agreement_with(ratings, reference.assign(coder="master"), scheme, sized,
                                min_item_share)
-        entry.pop("paired")
         results.append({
             "coder": coder, "master": master or "", "kind": "recertification", "batch": batch,
             "date": _date(ratings["rated_at"]), **entry,
@@ -550,10 +547,9 @@ def recalibration_flags(
         window = CertificationCriteria(**{**criteria.as_dict(), "min_clips": 2})
         entry = agreement_with(own, others.assign(coder="others"), scheme, window,
                                min_item_share)
-        summary = _summary(entry.pop("paired"), scheme)
         status = ("too few clips" if entry["n_clips"] < 2
                   else "ok" if entry["status"] == "pass" else "recalibrate")
-        flags.append({"coder": coder, "last_clips": last_clips, **entry, **summary,
+        flags.append({"coder": coder, "last_clips": last_clips, **entry,
                       "status": status, "until": _date(own["rated_at"])})
     return flags
 
@@ -992,14 +988,15 @@ def _flatten(entries: list[dict], empty_columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame([_flat_row(entry) for entry in entries])
 
 
-def _by_variable(entries: list[dict], keys: list[str]) -> list[dict]:
-    """Certification or drift entries as one row per entry x item/composite."""
+def _by_variable(entries: list[dict], keys: list[str], kind_column: str = "kind") -> list[dict]:
+    """Certification or drift entries as one row per entry x item/composite (named in
+    `kind_column` and `id`)."""
     rows = []
     for entry in entries:
         head = {key: entry[key] for key in keys if key in entry}
         for kind in ("items", "composites"):
             for name, found in entry[kind].items():
-                rows.append(head | {"kind": kind[:-1], "id": name} | found)
+                rows.append(head | {kind_column: kind[:-1], "id": name} | found)
     return rows
 
 
@@ -1045,8 +1042,9 @@ def write_reliability_files(folder: Path, result: dict) -> None:
                          "within_one_agreement", "n_clips"]
     write_csv_atomic(folder / "certification.csv", _flatten(
         _by_variable(result["certification"], ["coder", "master", "kind", "batch", "date",
-                                               "status"]),
-        ["coder", "master", "kind", "batch", "date", "status", *statistic_columns]))
+                                               "status"], kind_column="variable_kind"),
+        ["coder", "master", "kind", "batch", "date", "status", "variable_kind",
+         *statistic_columns[1:]]))
     write_csv_atomic(folder / "recalibration.csv", _flatten(
         result["recalibration"], ["coder", "last_clips", "status", "until", "alpha",
                                   "within_one_agreement", "n_clips"]))
