@@ -26,7 +26,9 @@ SAFE = {"GET", "HEAD", "OPTIONS"}
 
 # (method pattern, path pattern): refused to coders whatever the object
 REFUSED = [
-    (r".*", r"/api/(storages|ml|webhooks|invite|import|labels|session-policy)(/.*)?"),
+    (r".*", r"/api/(storages|webhooks|invite|import|labels|session-policy)(/.*)?"),
+    # the labeling screen lists its project's ML backends (none): reading stays allowed
+    (r"POST|PUT|PATCH|DELETE", r"/api/ml(/.*)?"),
     (r".*", r"/(admin|django-rq)(/.*)?"),
     (r".*", r"/api/projects/\d+/(import|reimport|tasks/bulk|file-uploads|export|exports)(/.*)?"),
     (r".*", r"/api/auth/exports?(/.*)?"),
