@@ -197,6 +197,8 @@ def test_coder_a_sees_and_changes_nothing_of_b_or_the_master(own):
             "project": int(pid), "data": {"title": "peek"}}).status_code))
         refused.append(("DM action", a.post(f"/api/dm/actions?id=delete_tasks&project={pid}",
                                             json={"selectedItems": {"all": True}}).status_code))
+        refused.append(("next task", a.post(f"/api/dm/actions?id=next_task&project={pid}",
+                                            json={}).status_code))
     task = b_tasks[0]
     for path in (f"/api/tasks/{task['id']}/", f"/api/tasks/{task['id']}/annotations/",
                  f"/api/tasks/{task['id']}/drafts", f"/api/annotations/{b_annotation['id']}/",
