@@ -62,22 +62,26 @@ CONSENSUS_INSTRUCTION = (
     "for every item and note how you decided."
 )
 
+_P = ' style="margin: 0 0 10px"'
 DEFAULT_INSTRUCTIONS = (
     "Watch the whole clip with sound, then rate every item on its scale: the anchor texts are "
     "under each scale. Use the notes box for anything the ratings miss, then Submit."
 )
 # What every coder needs to know about the screen, whatever the scheme's own instructions say.
 SCREEN_FACTS = (
-    "Keyboard: Tab moves to the next scale point, Space chooses it, Ctrl+Enter submits; "
-    "Alt+Right and Alt+Left step the clip, Ctrl+Alt+Space plays and pauses. Number and letter "
-    "keys do not rate anything.",
-    "Frame step: one press of the step buttons (the arrows beside Play) or Alt+Right moves one "
-    "frame on the study's own server. If a step moves further (Label Studio's default is "
-    "10 frames), open Settings, Video, set \"Video hop size\" to 1.",
-    "Unfinished work: Label Studio keeps your choices as a draft on the server a few seconds "
-    "after each change; reopen the project and press Label All Tasks to continue. A choice "
-    "made in the last seconds before the tab closes can be lost: check every item before you "
-    "submit.",
+    ("The screen", "the clip stays in view on the left while you scroll through the items. "
+     "The Instructions button at the top shows this text again."),
+    ("Keyboard", "Tab and Shift+Tab move between scale points, Space chooses one, Ctrl+Enter "
+     "submits. Ctrl+Alt+Space plays or pauses the clip. Alt+Right and Alt+Left step the clip "
+     "after you click the picture (not while a scale point or the notes box has the focus). "
+     "Number and letter keys rate nothing. To close this window, Tab to its X and press Space."),
+    ("Frame step", "one step (the arrows beside Play, or Alt+Right) moves exactly one frame on "
+     "the study's own server. If it moves more (Label Studio's default is 10 frames), click the "
+     "settings button at the bottom left, next to Undo, choose Video and set Video hop size "
+     "to 1."),
+    ("Unfinished work", "your choices are saved as a draft about 5 seconds after each change. "
+     "If the tab closes, open the project again and press Label All Tasks: the clip comes back "
+     "with your draft. Choices made in the last 5 seconds before the tab closed are lost."),
 )
 
 
@@ -163,6 +167,7 @@ def render_instructions(scheme: Scheme) -> str:
     facts. Every text is HTML-escaped; blank lines in the scheme's text start new paragraphs."""
     text = scheme.instructions or DEFAULT_INSTRUCTIONS
     paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
-    body = "".join(f"<p>{escape(' '.join(p.split()))}</p>" for p in paragraphs)
-    facts = "".join(f"<li>{escape(fact)}</li>" for fact in SCREEN_FACTS)
-    return f"{body}<ul>{facts}</ul>"
+    body = "".join(f"<p{_P}>{escape(' '.join(p.split()))}</p>" for p in paragraphs)
+    facts = "".join(
+        f"<p{_P}><b>{escape(title)}:</b> {escape(text)}</p>" for title, text in SCREEN_FACTS)
+    return body + facts

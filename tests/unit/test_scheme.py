@@ -77,3 +77,25 @@ def test_load_names_the_file(tmp_path):
 def test_content_hash_changes_with_content():
     edited = parse_scheme(changed(items__0__label="X"))
     assert parse_scheme(GOOD).content_hash != edited.content_hash
+
+
+def test_instructions_are_optional_text_kept_without_outer_blank_lines():
+    assert parse_scheme(GOOD).instructions == ""
+    assert parse_scheme(changed(instructions=None)).instructions == ""
+    text = "\nWatch the whole clip.\n\nThen rate.\n"
+    kept = parse_scheme(changed(instructions=text)).instructions
+    assert kept == "Watch the whole clip.\n\nThen rate."
+
+
+@pytest.mark.parametrize("value", [["a list"], {"a": "map"}, 12, True])
+def test_instructions_that_are_not_text_are_refused_naming_file_and_field(tmp_path, value):
+    path = tmp_path / "scheme.yaml"
+    path.write_text(yaml.safe_dump(changed(instructions=value)), encoding="utf-8")
+    with pytest.raises(PipelineError, match=r"scheme\.yaml: 'instructions' must be text"):
+        load_scheme(path)
+
+
+@pytest.mark.parametrize("path", sorted(schemes_dir().glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_schemes_have_instructions_for_coders(path):
+    text = load_scheme(path).instructions
+    assert "Watch the whole clip" in text and "notes" in text
