@@ -284,11 +284,14 @@ def _save(study: Study, plan: BatchPlan) -> BatchPlan:
 
 def create_batch(
     study: Study, coders: list[str] | str, reliability_share: float | None = None,
-    seed: int | None = None, name: str | None = None,
+    seed: int | None = None, name: str | None = None, clip_ids: list[str] | None = None,
 ) -> BatchPlan:
-    """Plan a coding batch of every clip not yet in a coding batch, and save it."""
+    """Plan a coding batch of every clip not yet in a coding batch (of those in `clip_ids`,
+    when given), and save it."""
     coders = parse_coders(coders)
     clips = read_clips(study)
+    if clip_ids is not None:
+        clips = clips[clips["clip_id"].isin(clip_ids)]
     taken = load_assignments(study)
     taken = set(taken.loc[taken["kind"] == "coding", "clip_id"])
     available = clips[~clips["clip_id"].isin(taken)]

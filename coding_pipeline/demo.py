@@ -1,14 +1,25 @@
-"""The end-to-end demo: sample sessions -> clips -> Label Studio -> simulated coders -> statistics.
+"""The end-to-end demo: sample sessions -> clips -> Label Studio -> simulated coders -> statistics,
+and a coder's seat for the person running it.
 
 Everything is generated on the spot (nothing is downloaded). Each step is the same function the
 CLI command of that name calls, so the demo doubles as a worked example of the Python API, and
 rerunning it continues from where the previous run stopped.
+
+The last step makes a DEMO-ONLY coder account (signed up through its own invite link, like any
+coder; the generated password is printed once and kept in STUDY/.labelstudio/demo_coder.json,
+mode 0600) and a batch of clips held back from the simulated coders, shared with simulated coder
+A: a project nobody has rated yet, in that coder's own space. After rating there, `pull` shows
+the ratings; rerunning the demo lets simulated coder A rate the same clips (blind), and
+`reliability` then pairs them.
 """
 
 from __future__ import annotations
 
 import csv
+import json
+import secrets
 import shutil
+import string
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +27,17 @@ from pathlib import Path
 import numpy as np
 
 from coding_pipeline import batches
-from coding_pipeline.study import Study, init_study, read_clips, write_text_atomic
+from coding_pipeline.study import (
+    Study,
+    init_study,
+    read_clips,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 SIMULATED_CODERS = ["simulated-coder-a@example.org", "simulated-coder-b@example.org"]
+DEMO_CODER = "demo-coder@example.org"  # the person running the demo: a DEMO-ONLY account
+DEMO_CODER_CLIPS = 3  # clips held back from the simulated coders' batch for the demo coder
 DYADS = [("D01", "treatment", 14), ("D02", "control", 22), ("D03", "treatment", 31),
          ("D04", "control", 9)]
 TIMEPOINTS = ["baseline", "post"]
@@ -59,6 +78,35 @@ def _command_name() -> str:
     return str(installed)
 
 
+def _held_back(study: Study) -> list[str]:
+    """The clips kept for the demo coder: the last few of clips.csv (never the only ones)."""
+    clip_ids = list(read_clips(study)["clip_id"])
+    return clip_ids[-min(DEMO_CODER_CLIPS, len(clip_ids) // 3):] if len(clip_ids) >= 3 else []
+
+
+def demo_coder_path(study: Study):
+    return study.server_dir / "demo_coder.json"
+
+
+def demo_coder_account(study: Study) -> tuple[str, str | None]:
+    """Sign the DEMO-ONLY coder up through their own invite link (once); return the email and
+    the password if it was made just now (else None: it was printed when it was made)."""
+    from coding_pipeline.labelstudio.client import connect
+    from coding_pipeline.labelstudio.coders import coder_invite_link, coder_session
+
+    path = demo_coder_path(study)
+    if path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("email"):
+        return DEMO_CODER, None
+    connection = connect(study)
+    password = "Demo-" + "".join(
+        secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
+    write_json_atomic(path, {"email": DEMO_CODER, "password": password}, mode=0o600)
+    session = coder_session(connection.url, DEMO_CODER, password,
+                            invite=coder_invite_link(study, connection, DEMO_CODER))
+    session.close()
+    return DEMO_CODER, password
+
+
 def _has_sessions(study: Study) -> bool:
     with study.sessions_csv.open(newline="", encoding="utf-8") as handle:
         return any(True for _ in csv.DictReader(handle))
@@ -80,15 +128,15 @@ def run_demo(
     from coding_pipeline.scores import score_study
     from coding_pipeline.segment import segment_study
 
-    echo(f"1/8 Study folder {root}")
+    echo(f"1/9 Study folder {root}")
     study = init_study(root, name="demo", epoch_seconds=EPOCH_SECONDS)
     if not _has_sessions(study):
-        echo("2/8 Generating sample sessions (4 dyads x 2 timepoints, moving picture and sound)")
+        echo("2/9 Generating sample sessions (4 dyads x 2 timepoints, moving picture and sound)")
         make_sample_sessions(study, echo, seconds)
     else:
-        echo("2/8 Sample sessions already listed in sessions.csv")
+        echo("2/9 Sample sessions already listed in sessions.csv")
 
-    echo("3/8 Segmenting sessions into clips")
+    echo("3/9 Segmenting sessions into clips")
     report = segment_study(study)
     for line in report.warnings:
         echo(f"  warning: {line}")
@@ -98,19 +146,22 @@ def run_demo(
         return 1
     echo(f"  {report.clips_written} clips written, {report.sessions_skipped} sessions already done")
 
-    echo("4/8 Starting the study's private Label Studio (first start takes about a minute)")
+    echo("4/9 Starting the study's private Label Studio (first start takes about a minute)")
     url = start_server(study)
     echo(f"  running at {url}")
 
-    echo("5/8 Planning a batch for two SIMULATED coders (every clip double-coded)")
+    echo("5/9 Planning a batch for two SIMULATED coders (every clip double-coded; "
+         f"{len(_held_back(study))} kept for you)")
     clips_in_batches = set(batches.load_assignments(study)["clip_id"])
-    if set(read_clips(study)["clip_id"]) - clips_in_batches:
-        plan = batches.create_batch(study, SIMULATED_CODERS, reliability_share=1.0, seed=7)
+    theirs = [c for c in read_clips(study)["clip_id"] if c not in set(_held_back(study))]
+    if set(theirs) - clips_in_batches:
+        plan = batches.create_batch(study, SIMULATED_CODERS, reliability_share=1.0, seed=7,
+                                    clip_ids=theirs)
         echo(batches.format_plan(plan))
     else:
         echo("  every clip is already in a batch")
 
-    echo("6/8 Pushing clips to Label Studio (blinded: only an opaque clip id and the video)")
+    echo("6/9 Pushing clips to Label Studio (blinded: only an opaque clip id and the video)")
     push_report = push_study(study)
     echo(f"  {push_report}")
 
@@ -118,11 +169,11 @@ def run_demo(
     made = simulate_coders(study, SIMULATED_CODERS, seed=11)
     echo(f"  {made} simulated annotations submitted")
 
-    echo("7/8 Pulling the ratings back")
+    echo("7/9 Pulling the ratings back")
     pull_report = pull_study(study)
     echo(f"  {pull_report}")
 
-    echo("8/8 Reliability, per-dyad scores and the report")
+    echo("8/9 Reliability, per-dyad scores and the report")
     result = reliability_study(study)
     echo(format_table(result))
     written = score_study(study)
@@ -137,13 +188,41 @@ def run_demo(
          f"({', '.join(sorted(p.name for p in written.values()))})")
     echo(f"  report:              {report}")
     echo("")
-    echo(f"Label Studio is still running at {url}")
-    echo("To rate a clip by hand:")
-    command = _command_name()
-    echo(f"  1. {command} server credentials {root}   (prints the login; keep it private)")
-    echo(f"  2. open {url} in a browser and log in with that email and password")
-    echo("  3. open a project such as 'batch-01 - simulated-coder-a@example.org',")
-    echo("     click 'Label All Tasks', rate every item, then Submit (or Update)")
-    echo(f"  4. {command} pull {root}   then   {command} reliability {root}")
-    echo(f"Stop the server with: {command} server stop {root}")
+    echo("9/9 Your own coder seat: a DEMO-ONLY coder account and clips nobody has rated yet")
+    email, password = demo_coder_account(study)
+    if set(_held_back(study)) - set(batches.load_assignments(study)["clip_id"]):
+        plan = batches.create_batch(study, [email, SIMULATED_CODERS[0]], reliability_share=1.0,
+                                    seed=9, clip_ids=_held_back(study))
+        echo(f"  {plan.name}: {len(_held_back(study))} clips for you and SIMULATED coder A, "
+             "each in a space of their own")
+    echo(f"  {push_study(study)}")
+    _coder_seat(study, url, email, password, echo)
     return 0
+
+
+def _coder_seat(
+    study: Study, url: str, email: str, password: str | None, echo: Callable[[str], None],
+) -> None:
+    """The closing lines: how the person running the demo rates as a coder, and sees it."""
+    from coding_pipeline.labelstudio.push import read_projects
+
+    command = _command_name()
+    projects = read_projects(study)
+    mine = projects.loc[projects["coder"] == email, "title"]
+    echo("")
+    echo(f"Label Studio is still running at {url}")
+    echo("Rate clips yourself, as a coder does (this login is for this DEMO ONLY):")
+    echo(f"  login:    {email}")
+    if password is not None:
+        echo(f"  password: {password}   (DEMO ONLY; shown once, kept in "
+             f"{demo_coder_path(study)})")
+    else:
+        echo(f"  password: as printed when it was made (kept in {demo_coder_path(study)})")
+    echo(f"  1. open {url} in a browser and log in as above; you see only your own project")
+    echo(f"     ('{mine.iloc[-1] if not mine.empty else ''}'): click 'Label All Tasks', rate "
+         "every item of each clip, then Submit")
+    echo(f"  2. {command} pull {study.root}        (your ratings appear as new annotations)")
+    echo(f"  3. {command} demo {study.root}        (SIMULATED coder A then rates the same clips,")
+    echo("     blind to yours)")
+    echo(f"  4. {command} reliability {study.root} (now pairs your ratings with coder A's)")
+    echo(f"Stop the server with: {command} server stop {study.root}")

@@ -305,3 +305,19 @@ def make_ls_study(label_studio, clip_bank, monkeypatch):
 def ls_study(tmp_path, make_ls_study) -> Study:
     """A fresh study with 6 real clips, using the session's Label Studio."""
     return make_ls_study(tmp_path / "study")
+
+
+@pytest.fixture
+def simulated_session():
+    """simulated_session(study, url, email): a logged-in session of a SIMULATED coder made by
+    simulate_coders (its stored password). Changes made with it are that coder's own, so pull
+    takes them as the coder's; the admin's are someone else's."""
+    import json
+
+    from coding_pipeline.labelstudio.coders import coder_session
+
+    def session(study: Study, url: str, email: str):
+        passwords = json.loads((study.server_dir / "simulated_coders.json").read_text())
+        return coder_session(url, email, passwords[email])
+
+    return session

@@ -89,9 +89,10 @@ def demo_command(study: Path) -> None:
 
     Makes STUDY (default ./demo-study) with 4 dyads x 2 timepoints of sample video, segments
     it, starts the study's private Label Studio, pushes the clips, lets two clearly labelled
-    simulated coders rate every clip, pulls the ratings and prints the reliability table.
-    The server keeps running so you can rate a clip by hand. Rerunning continues where it
-    stopped.
+    simulated coders rate them, pulls the ratings and prints the reliability table. It ends
+    with a DEMO-ONLY coder account for you (login printed once) and a project of clips nobody
+    has rated yet in your own space; the server keeps running so you can rate them. Rerunning
+    continues where it stopped (simulated coder A then rates your clips too).
 
     \b
       coding-pipeline demo demo-study

@@ -182,30 +182,34 @@ def coders_group() -> None:
     """Coders of the study's Label Studio, named by email.
 
     \b
-      coding-pipeline coders invite my-study   # a sign-up link to send to a new coder
+      coding-pipeline coders invite my-study a@lab.org   # a sign-up link for a new coder
       coding-pipeline coders list my-study
     """
 
 
 @coders_group.command("invite")
 @STUDY
+@click.argument("email", required=False)
 @URL
-def coders_invite(study: Path, url: str | None) -> None:
+def coders_invite(study: Path, email: str | None, url: str | None) -> None:
     """Print the link a new coder opens to create their account.
 
-    Send it to the coder; they sign up with their own email, which then names them in
-    batches and ratings.
+    On the study's own server each coder has a space of their own, where only their own
+    projects are: give the coder's EMAIL, and the link signs up that email only, into that
+    space. On an existing server (--url) one link serves everyone; EMAIL is then not needed.
+    The coder's email names them in batches and ratings.
 
     \b
-      coding-pipeline coders invite my-study
+      coding-pipeline coders invite my-study a@lab.org
+      coding-pipeline coders invite my-study --url https://ls.lab.org
     """
     from coding_pipeline.labelstudio.client import connect
-    from coding_pipeline.labelstudio.coders import invite_link
+    from coding_pipeline.labelstudio.coders import coder_invite_link
     from coding_pipeline.labelstudio.deploy import resolve_public_url
 
     loaded = load_study(study)
     connection = connect(loaded, url)
-    link = invite_link(connection)
+    link = coder_invite_link(loaded, connection, email)
     site = resolve_public_url(loaded, None)  # the study's own server for remote coders
     if site and link.startswith(connection.url):
         link = site.url + link[len(connection.url):]
@@ -224,7 +228,8 @@ def coders_list(study: Path, url: str | None) -> None:
     from coding_pipeline.labelstudio.client import connect
     from coding_pipeline.labelstudio.coders import format_members, list_members
 
-    click.echo(format_members(list_members(connect(load_study(study), url))))
+    loaded = load_study(study)
+    click.echo(format_members(list_members(connect(loaded, url), loaded)))
 
 
 # ---------------------------------------------------------------- batches
@@ -273,6 +278,7 @@ def batch_create(
     from coding_pipeline.labelstudio.client import connect
     from coding_pipeline.labelstudio.coders import require_members
     from coding_pipeline.labelstudio.push import training_note
+    from coding_pipeline.labelstudio.spaces import uses_spaces
 
     loaded = load_study(study)
     emails = batches.parse_coders(coders)
@@ -281,7 +287,7 @@ def batch_create(
     if master and not training:
         raise PipelineError("--master is for training sets: add --training.")
     everyone = emails + batches.parse_coders([master]) if master else emails
-    require_members(connect(loaded, url), everyone)
+    require_members(connect(loaded, url), everyone, loaded)
     if training:
         plan = batches.create_training_batch(loaded, master, emails, n_clips=n_clips,
                                              seed=seed, name=name)
@@ -289,7 +295,7 @@ def batch_create(
         plan = batches.create_batch(loaded, emails, reliability_share=reliability, seed=seed,
                                     name=name)
     click.echo(batches.format_plan(plan))
-    if training:
+    if training and not uses_spaces(loaded, url):
         click.echo(f"Note: {training_note([plan.name])}")
     click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
 
@@ -307,8 +313,10 @@ def batch_show(study: Path, name: str | None) -> None:
     from coding_pipeline import batches
     from coding_pipeline.errors import PipelineError
     from coding_pipeline.labelstudio.push import training_note
+    from coding_pipeline.labelstudio.spaces import uses_spaces
 
-    plans = batches.load_batches(load_study(study))
+    loaded = load_study(study)
+    plans = batches.load_batches(loaded)
     if name is not None:
         plans = [p for p in plans if p.name == name]
         if not plans:
@@ -317,7 +325,7 @@ def batch_show(study: Path, name: str | None) -> None:
         click.echo(f"No batches yet: coding-pipeline batch create {study} --coders ...")
     click.echo("\n\n".join(batches.format_plan(p) for p in plans))
     training = [p.name for p in plans if p.kind == "training"]
-    if training:
+    if training and not uses_spaces(loaded):
         click.echo(f"\nNote: {training_note(training)}")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -104,6 +104,7 @@ class Connection:
     client: LabelStudio
     user_id: int
     email: str
+    token: str = field(default="", repr=False)  # secret: never print or log it
 
     def call(self, what: str, action: Callable[[], T]) -> T:
         """Run one SDK call, turning network and HTTP failures into a clear PipelineError."""
@@ -140,7 +141,7 @@ def connect(study: Study, url: str | None = None, token: str | None = None) -> C
     key = resolve_token(study, base, token)
     client = LabelStudio(base_url=base, api_key=key, timeout=TIMEOUT_S)
     me = call_server(base, "checking the API token", client.users.whoami)
-    return Connection(url=base, client=client, user_id=int(me.id), email=str(me.email))
+    return Connection(url=base, client=client, user_id=int(me.id), email=str(me.email), token=key)
 
 
 def member_emails(connection: Connection) -> dict[int, str]:

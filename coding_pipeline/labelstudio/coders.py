@@ -1,7 +1,9 @@
 """Coders: the server's members, the invite link, and logging in as a coder.
 
-Coders are named by their email everywhere. New coders join through the organisation's invite
-link (Label Studio Community has no roles: every member can open every project).
+Coders are named by their email everywhere. On the study's own server each coder has a space
+of their own (spaces.py) and joins through that space's link (`coders invite STUDY EMAIL`); on
+any other server new coders join through the organisation's one invite link (Label Studio
+Community has no roles there: every member can open every project).
 """
 
 from __future__ import annotations
@@ -12,6 +14,14 @@ import httpx
 
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.client import Connection
+from coding_pipeline.labelstudio.spaces import (
+    ensure_space,
+    has_spaces,
+    in_space,
+    invite_url,
+    list_spaces,
+)
+from coding_pipeline.study import Study
 
 
 @dataclass(frozen=True)
@@ -24,18 +34,20 @@ class Member:
     last_activity: str
 
 
-def list_members(connection: Connection) -> list[Member]:
-    """Every member of the server's organisation, by email."""
-    users = connection.call("listing members", connection.client.users.list)
-    members = [
-        Member(
-            id=int(u.id), email=str(u.email or "").lower(),
-            name=" ".join(p for p in (u.first_name, u.last_name) if p),
-            last_activity=str(u.last_activity or ""),
-        )
-        for u in users
-    ]
-    return sorted(members, key=lambda m: m.email)
+def list_members(connection: Connection, study: Study | None = None) -> list[Member]:
+    """Every member of the server's organisation, by email; with `study` and its own server,
+    the members of every coder's space as well."""
+    spaces = list_spaces(connection) if study and has_spaces(study, connection) else {}
+    found: dict[int, Member] = {}
+    for server in [connection, *(in_space(connection, s.id) for s in spaces.values())]:
+        users = server.call("listing members", server.client.users.list)
+        for u in users:
+            found.setdefault(int(u.id), Member(
+                id=int(u.id), email=str(u.email or "").lower(),
+                name=" ".join(p for p in (u.first_name, u.last_name) if p),
+                last_activity=str(u.last_activity or ""),
+            ))
+    return sorted(found.values(), key=lambda m: m.email)
 
 
 def format_members(members: list[Member]) -> str:
@@ -57,14 +69,30 @@ def invite_link(connection: Connection) -> str:
     return f"{connection.url}{invite.invite_url}"
 
 
-def require_members(connection: Connection, emails: list[str]) -> None:
+def coder_invite_link(study: Study, connection: Connection, email: str | None) -> str:
+    """The sign-up link for a coder: on the study's own server the link of that coder's own
+    space (made if needed; only that email can use it), elsewhere the organisation's one link."""
+    if not has_spaces(study, connection):
+        return invite_link(connection)
+    if not email:
+        raise PipelineError(
+            f"Each coder has a space of their own on {connection.url}: give the coder's email, "
+            f"e.g. `coding-pipeline coders invite {study.root} coder@lab.org`.")
+    if "@" not in email:
+        raise PipelineError(f"'{email}' is not an email address: give the coder's email.")
+    return invite_url(connection, ensure_space(connection, email.strip().lower()))
+
+
+def require_members(
+    connection: Connection, emails: list[str], study: Study | None = None,
+) -> None:
     """Raise a PipelineError naming every email that is not a member of the server."""
-    known = {m.email for m in list_members(connection)}
+    known = {m.email for m in list_members(connection, study)}
     missing = [e for e in emails if e.lower() not in known]
     if missing:
         raise PipelineError(
             f"Not a member of Label Studio at {connection.url}: {', '.join(missing)}. Send them "
-            "the link from `coding-pipeline coders invite STUDY`, let them sign up with that "
+            "the link from `coding-pipeline coders invite STUDY EMAIL`, let them sign up with that "
             "email, then try again (`coding-pipeline coders list STUDY` shows who has)."
         )
 

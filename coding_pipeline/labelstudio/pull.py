@@ -14,7 +14,15 @@ Never lose a rating:
 - a project made with an earlier scheme version is read with that version's copy in
   STUDY/schemes/ (kept by push) when there is one.
 
-`ratings_from_export` and `compare_ratings` are pure; `pull_study` does the I/O.
+Tamper-evident: an annotation created or last updated by anyone other than the project's coder
+(or a coder assigned that clip in that batch as consensus coder) is reported on its own line (who
+changed whose rating of which clip, when), listed in the problems file, and never taken as the
+coder's rating: ratings.csv keeps the coder's own last version of it from the raw exports saved
+before, or leaves it out when there is none. A project or annotation deleted on the server loses
+nothing pulled before: its rows are carried over from the previous ratings.csv (and reported).
+
+`ratings_from_export`, `foreign_annotations`, `keep_coders_own` and `compare_ratings` are pure;
+`pull_study` does the I/O.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from coding_pipeline.labelstudio.push import (
     read_projects,
     server_projects,
 )
+from coding_pipeline.labelstudio.spaces import has_spaces, in_space, list_spaces
 from coding_pipeline.scheme import Scheme, load_scheme
 from coding_pipeline.study import Study, atomic_path, write_csv_atomic, write_text_atomic
 
@@ -78,10 +87,11 @@ class Problem:
         return self.text
 
     def example(self) -> str:
-        parts = [f"clip {self.clip}", self.coder]
+        parts = [f"clip {self.clip}"] if self.clip else []
+        parts += [self.coder] if self.coder else []
         parts += [f"item {self.item}"] if self.item else []
         parts += [f"value '{self.value}'"] if self.value else []
-        return " ".join(parts)
+        return " ".join(parts) or self.text
 
 
 def summarise_problems(problems: list[Problem], full_list: Path | None) -> list[str]:
@@ -136,10 +146,12 @@ class PullReport:
         lines = [head]
         if self.changes.removed:
             lines.append(
-                "  removed on the server (kept in the raw exports): annotation(s) "
+                "  removed on the server (kept in ratings.csv and the raw exports): annotation(s) "
                 + ", ".join(self.changes.removed[:10])
                 + (" ..." if len(self.changes.removed) > 10 else "")
             )
+        lines += [f"  CHANGED BY SOMEONE ELSE: {problem}" for problem in self.problems
+                  if problem.kind == FOREIGN_KIND]
         lines += summarise_problems(self.problems, self.problems_file)
         return "\n".join(lines)
 
@@ -278,6 +290,96 @@ def _numeric(text: str) -> tuple[int, str]:
     return (int(text), "") if text.isdigit() else (0, text)
 
 
+FOREIGN_KIND = "rating changed by someone other than the project's coder (not taken as theirs)"
+ALLOWED_ROLES = ("consensus",)  # besides the project's coder, who may write in a project
+
+
+def _user_email(user, emails: dict[int, str]) -> str:
+    if user is None or user == "":
+        return ""
+    return _coder_email(user, emails)
+
+
+def foreign_annotations(
+    tasks: list[dict], project: dict, emails: dict[int, str],
+    roles: dict[tuple[str, str, str], str],
+) -> dict[str, dict]:
+    """Annotations of a project created or last updated by anyone but the project's coder (or
+    a consensus coder assigned that clip): annotation id -> clip, coder, by, author, when."""
+    coder = str(project["coder"]).lower()
+    batch = project["batch"]
+    found = {}
+    for task in tasks:
+        clip_id = str(task.get("data", {}).get("clip_id", ""))
+        allowed = {coder} | {
+            who for (b, clip, who), role in roles.items()
+            if b == batch and clip == clip_id and role in ALLOWED_ROLES}
+        for annotation in task.get("annotations", []):
+            author = _user_email(annotation.get("completed_by"), emails).lower()
+            editor = _user_email(annotation.get("updated_by"), emails).lower() or author
+            if author in allowed and editor in allowed:
+                continue
+            outsider = editor if editor not in allowed else author
+            found[str(annotation["id"])] = {
+                "clip": clip_id, "coder": coder, "by": outsider, "author": author,
+                "when": annotation.get("updated_at") or annotation.get("created_at") or "",
+                "created": outsider == author,
+            }
+    return found
+
+
+def _single(task: dict, annotation: dict) -> list[dict]:
+    return [{**task, "annotations": [annotation]}]
+
+
+def keep_coders_own(
+    rows: list[dict], foreign: dict[str, dict], history: list[tuple[str, list[dict]]],
+    project: dict, emails: dict[int, str], scheme: Scheme,
+    roles: dict[tuple[str, str, str], str],
+) -> tuple[list[dict], list[Problem]]:
+    """The project's rows with every foreign annotation's rows replaced by the coder's own last
+    version of it from `history` (saved exports, oldest first, as (name, tasks)), or left out;
+    and one problem per foreign annotation (pure)."""
+    kept = [row for row in rows if row["annotation_id"] not in foreign]
+    problems = []
+    for annotation_id, change in foreign.items():
+        own, source = [], ""
+        for name, tasks in reversed(history):
+            for task in tasks:
+                for annotation in task.get("annotations", []):
+                    if str(annotation.get("id")) != annotation_id:
+                        continue
+                    if annotation_id in foreign_annotations(
+                            _single(task, annotation), project, emails, roles):
+                        continue
+                    own, _ = ratings_from_export(
+                        _single(task, annotation), project, emails, scheme, roles)
+                    source = name
+            if source:
+                break
+        kept.extend(own)
+        action = "created" if change["created"] else "changed"
+        kept_text = (f"ratings.csv keeps {change['coder']}'s own last version from {source}"
+                     if source else f"ratings.csv has no rating of it by {change['coder']}")
+        problems.append(Problem(
+            FOREIGN_KIND, change["clip"], change["coder"], "", "",
+            f"project {project['project_id']}, clip {change['clip']}: {change['by'] or 'someone'}"
+            f" {action} {change['coder']}'s rating (annotation {annotation_id}) at "
+            f"{change['when'] or 'an unknown time'}; not taken as {change['coder']}'s rating, "
+            f"{kept_text}."
+        ))
+    return kept, problems
+
+
+def carried_over(
+    old: pd.DataFrame, on_server: set[str], project_ids: set[str],
+) -> pd.DataFrame:
+    """Rows of the previous ratings.csv whose annotation is no longer on the server (deleted
+    there, or its project deleted), for projects still in projects.csv (pure)."""
+    gone = ~old["annotation_id"].isin(on_server) & old["project"].isin(project_ids)
+    return old[gone]
+
+
 # ---------------------------------------------------------------- pull
 
 
@@ -329,6 +431,38 @@ def _save_problems(exports_dir: Path, stamp: str, problems: list[Problem]) -> Pa
     return path
 
 
+def _saved_exports(exports_dir: Path, project_id: str) -> list[tuple[str, list[dict]]]:
+    """The raw exports of a project saved by earlier pulls, oldest first, parsed."""
+    saved = []
+    for path in sorted(exports_dir.glob(f"*_project{project_id}.json")):
+        try:
+            saved.append((f"exports/{path.name}", json.loads(path.read_bytes())))
+        except ValueError:
+            continue  # a damaged copy: the others still count
+    return saved
+
+
+def _gone_problem(record: pd.Series, url: str) -> Problem:
+    return Problem(
+        "project not on the server any more (its ratings pulled before are kept)",
+        "", str(record["coder"]), "", "",
+        f"project {record['project_id']} ('{record['title']}') is not on {url} any more: the "
+        "ratings pulled from it before are kept in ratings.csv, and its raw exports in exports/.",
+    )
+
+
+def _kept_problem(kept: pd.DataFrame) -> Problem:
+    ids = sorted(set(kept["annotation_id"]), key=_numeric)
+    listed = ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
+    return Problem(
+        "annotation deleted on the server (its ratings pulled before are kept)",
+        "", "", "", "",
+        f"{len(ids)} annotation(s) pulled before are no longer on the server ({listed}): their "
+        "ratings are kept in ratings.csv as pulled. If a deletion was meant, remove those rows "
+        "from ratings.csv (the raw exports in exports/ keep them).",
+    )
+
+
 def pull_study(
     study: Study, url: str | None = None, token: str | None = None,
     progress: Callable[[str], None] | None = None,
@@ -344,15 +478,21 @@ def pull_study(
     scheme = load_scheme(study.scheme_path)
     connection = connect(study, url, token)
     on_server = server_projects(connection)
+    emails = member_emails(connection)
+    space_of: dict[int, int] = {}
+    if has_spaces(study, connection):
+        for space in list_spaces(connection).values():
+            on_server |= space.projects
+            emails |= space.members
+            space_of |= dict.fromkeys(space.projects, space.id)
     gone = [r for _, r in records.iterrows() if int(r["project_id"]) not in on_server]
-    if gone:
+    if len(gone) == len(records):
         names = ", ".join(f"{r['project_id']} ('{r['title']}')" for r in gone[:3])
         raise PipelineError(
             f"Project(s) {names} in {projects_csv(study)} are not on {connection.url}; nothing "
             "was changed. Check the URL; if a project was deleted on purpose, remove its row "
             "from projects.csv (its ratings stay in exports/)."
         )
-    emails = member_emails(connection)
     assignments = batches.load_assignments(study)
     roles = {
         (str(a.batch), str(a.clip_id), str(a.coder)): str(a.role)
@@ -361,18 +501,34 @@ def pull_study(
     report = PullReport(url=connection.url, projects=len(records))
     exports: list[tuple[str, bytes]] = []
     rows: list[dict] = []
+    annotations_on_server: set[str] = set()
     for _, record in records.iterrows():
-        raw = export_project_raw(connection, int(record["project_id"]))
+        project_id = int(record["project_id"])
+        if project_id not in on_server:
+            report.problems.append(_gone_problem(record, connection.url))
+            continue
+        raw = export_project_raw(in_space(connection, space_of.get(project_id, "")), project_id)
         exports.append((record["project_id"], raw))
         tasks = json.loads(raw)
-        project_rows, problems = ratings_from_export(
-            tasks, record, emails, project_scheme(study, record, scheme), roles)
+        project_scheme_ = project_scheme(study, record, scheme)
+        project_rows, problems = ratings_from_export(tasks, record, emails, project_scheme_, roles)
+        foreign = foreign_annotations(tasks, record, emails, roles)
+        if foreign:
+            project_rows, tampered = keep_coders_own(
+                project_rows, foreign, _saved_exports(study.exports_dir, record["project_id"]),
+                record, emails, project_scheme_, roles)
+            problems = tampered + problems
+        annotations_on_server |= {str(a["id"]) for t in tasks for a in t.get("annotations", [])}
         rows.extend(project_rows)
         report.problems.extend(problems)
         say(f"  {record['title']}: {len({r['annotation_id'] for r in project_rows})} annotations")
     new = pd.DataFrame(rows, columns=RATINGS_COLUMNS).astype(str)
     old = _read_old_ratings(study.ratings_csv)
     report.changes = compare_ratings(old, new)
+    kept = carried_over(old, annotations_on_server, set(records["project_id"]))
+    if not kept.empty:
+        report.problems.append(_kept_problem(kept))
+        new = pd.concat([new, kept], ignore_index=True)
     report.annotations = new["annotation_id"].nunique()
     report.skipped = int((new["status"] == "skipped").sum())
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

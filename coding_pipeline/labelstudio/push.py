@@ -14,8 +14,13 @@ from then on use the new one. A scheme whose content changed under the same name
 refused: ratings labelled with one version must all mean the same thing. Each scheme pushed is
 kept as STUDY/schemes/<name>-v<version>-<hash>.yaml, so an old one can be restored.
 
-Training batches: Community edition cannot hide one project from another member, so the master's
-project is created last and a note recommends that the master rates after the trainees.
+Coder spaces: on the study's own server each coder's projects are made in that coder's own
+organisation (spaces.py), recorded in projects.csv's `space` column; nobody else (but the admin)
+can open them. Projects recorded before the server kept spaces are moved into their coder's.
+
+Training batches: on any other server Community edition cannot hide one project from another
+member, so the master's project is created last and a note recommends that the master rates after
+the trainees.
 """
 
 from __future__ import annotations
@@ -31,17 +36,25 @@ import pandas as pd
 
 from coding_pipeline import batches
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio.client import Connection, connect
+from coding_pipeline.labelstudio.client import Connection, connect, own_clips_dir
 from coding_pipeline.labelstudio.config import render_label_config
 from coding_pipeline.labelstudio.s3 import ensure_s3_storage, upload_missing
+from coding_pipeline.labelstudio.spaces import (
+    Space,
+    ensure_space,
+    has_spaces,
+    in_space,
+    list_spaces,
+)
 from coding_pipeline.labelstudio.transport import ClipTransport, choose_transport, upload_clips
 from coding_pipeline.scheme import Scheme, load_scheme
 from coding_pipeline.study import Study, read_clips, write_csv_atomic, write_text_atomic
 
 PROJECT_COLUMNS = [
     "batch", "coder", "project_id", "title", "scheme_name", "scheme_version", "scheme_hash",
-    "created_at",
+    "created_at", "space",
 ]
+OPTIONAL_PROJECT_COLUMNS = ["space"]  # the coder's space (organisation id); "" on other servers
 IMPORT_CHUNK = 1000
 
 
@@ -168,6 +181,9 @@ def read_projects(study: Study) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=PROJECT_COLUMNS)
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in OPTIONAL_PROJECT_COLUMNS:  # projects.csv written before the column existed
+        if column not in table.columns:
+            table[column] = ""
     missing = [c for c in PROJECT_COLUMNS if c not in table.columns]
     if missing:
         raise PipelineError(f"{path}: missing column(s) {', '.join(missing)}.")
@@ -370,6 +386,30 @@ def _import_missing(
     return len(todo)
 
 
+def _coder_space(
+    connection: Connection, coder: str, records: pd.DataFrame, on_server: dict[int, str],
+    spaces: dict[str, Space],
+) -> Space:
+    """The coder's space (made once per push), holding the coder's projects recorded before the
+    server kept spaces (they are moved into it)."""
+    if coder not in spaces:
+        earlier = [int(r["project_id"]) for _, r in records.iterrows()
+                   if r["coder"] == coder and not r["space"] and int(r["project_id"]) in on_server]
+        spaces[coder] = ensure_space(connection, coder, earlier)
+    return spaces[coder]
+
+
+def _record_space(study: Study, records: pd.DataFrame, coder: str, space: Space) -> pd.DataFrame:
+    """projects.csv with the space of each of the coder's projects in that space filled in."""
+    moved = (records["coder"] == coder) & (records["space"] != str(space.id)) & records[
+        "project_id"].astype(int).isin(list(space.projects))
+    if moved.any():
+        records = records.copy()
+        records.loc[moved, "space"] = str(space.id)
+        write_csv_atomic(projects_csv(study), records[PROJECT_COLUMNS])
+    return records
+
+
 def push_study(
     study: Study, url: str | None = None, token: str | None = None,
     progress: Callable[[str], None] | None = None,
@@ -395,6 +435,11 @@ def push_study(
     records = read_projects(study)
     _refuse_changed_scheme(study, records, scheme)
     on_server = server_projects(connection)
+    spaced = has_spaces(study, connection)
+    if spaced:
+        on_server |= {pid: title for space in list_spaces(connection).values()
+                      for pid, title in space.projects.items()}
+    spaces: dict[str, Space] = {}
     masters = {
         key for key, rows in assignments.groupby(["batch", "coder"], sort=False)
         if is_master_project(rows["role"])
@@ -404,12 +449,19 @@ def push_study(
         title = project_title(batch, coder)
         known = records[(records["batch"] == batch) & (records["coder"] == coder)]
         first_pushed = records[records["batch"] == batch]
+        space_id = ""
+        mine = on_server
+        if spaced:
+            space = _coder_space(connection, coder, records, on_server, spaces)
+            space_id, mine = str(space.id), space.projects
+            records = _record_space(study, records, coder, space)
+        server = in_space(connection, space_id)
         if not known.empty:
             record = known.iloc[0]
-            project_id = _recorded_project(study, connection, record, on_server)
+            project_id = _recorded_project(study, server, record, on_server)
             report.projects_existing += 1
             if not same_scheme(record, scheme):
-                missing = len(missing_tasks(queue, existing_clip_ids(connection, project_id)))
+                missing = len(missing_tasks(queue, existing_clip_ids(server, project_id)))
                 if missing:
                     report.notes.append(_old_scheme_note(record, scheme, missing, study))
                 say(f"  {title}: left as it is (scheme version {record['scheme_version']})")
@@ -425,7 +477,7 @@ def push_study(
             continue
         else:
             project_id, created = _adopt_or_create(
-                study, connection, title, batch, coder, on_server, scheme, config)
+                study, server, title, batch, coder, mine, scheme, config)
             report.projects_created += created
             report.projects_existing += not created
             row = {
@@ -433,20 +485,22 @@ def push_study(
                 "scheme_name": scheme.name, "scheme_version": str(scheme.version),
                 "scheme_hash": scheme.content_hash,
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "space": space_id,
             }
             records = pd.concat([records, pd.DataFrame([row])], ignore_index=True)
             write_csv_atomic(projects_csv(study), records[PROJECT_COLUMNS])
         _keep_scheme_copy(study, scheme)
         if transport.bucket:
-            ensure_s3_storage(connection, project_id, transport.bucket)
-        elif transport.root:
-            _ensure_local_storage(connection, project_id, study.clips_dir.resolve())
-        imported = _import_missing(connection, project_id, queue,
+            ensure_s3_storage(server, project_id, transport.bucket)
+        elif transport.root and own_clips_dir(study, connection.url) is None:
+            _ensure_local_storage(server, project_id, study.clips_dir.resolve())  # (the own
+            # server with coder spaces serves its clips folder itself)
+        imported = _import_missing(server, project_id, queue,
                                    files if transport.kind == "upload" else None, report)
         report.tasks_imported += imported
         report.tasks_existing += len(queue) - imported
         say(f"  {title}: {imported} imported, {len(queue) - imported} already there")
     training = assignments.loc[assignments["kind"] == "training", "batch"]
-    if not training.empty:
+    if not training.empty and not spaced:  # in coder spaces nobody sees another's project
         report.notes.append(training_note(training))
     return report

@@ -7,9 +7,9 @@ Django settings of coding_pipeline.labelstudio.ls_site (DJANGO_SETTINGS_MODULE):
 address is an allowed Host, pages cannot be framed, and it serves the study's clips folder only
 (nothing else of the study) and keeps one organisation per coder (coder spaces). On first start an
 admin account is created with a generated password and API token, kept in
-STUDY/.labelstudio/credentials.json (mode 0600) and never printed or logged except by `coding-
-pipeline server credentials`. The server runs detached and keeps running after the command that
-started it returns; STUDY/.labelstudio/server.pid records its process id.
+STUDY/.labelstudio/credentials.json (mode 0600) and never printed or logged except by
+`coding-pipeline server credentials`. The server runs detached and keeps running after the
+command that started it returns; STUDY/.labelstudio/server.pid records its process id.
 A restart keeps the port (coders' bookmarks and invite links name it); if another program took
 it meanwhile, the server moves to a free port and says so.
 

@@ -1,11 +1,15 @@
 """The demo end to end, as issue 2's 'done when' states it, against its own real server."""
 
+from contextlib import closing
+
 import pandas as pd
 import pytest
 
-from coding_pipeline.demo import SIMULATED_CODERS, run_demo
+from coding_pipeline.demo import DEMO_CODER, SIMULATED_CODERS, demo_coder_path, run_demo
 from coding_pipeline.labelstudio.client import connect
+from coding_pipeline.labelstudio.coders import coder_session, list_members
 from coding_pipeline.labelstudio.server import log_path, read_credentials, stop_server
+from coding_pipeline.labelstudio.spaces import in_space
 from coding_pipeline.study import load_study, read_clips
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.video]
@@ -33,25 +37,50 @@ def test_demo_runs_every_stage(demo):
 def test_server_holds_one_task_per_clip_and_two_coders_annotations(demo):
     study, _, _ = demo
     connection = connect(study)
-    client = connection.client
     clips = read_clips(study)
-    projects = pd.read_csv(study.root / "projects.csv", dtype=str)
-    emails = {u.id: u.email for u in client.users.list()}
+    projects = pd.read_csv(study.root / "projects.csv", dtype=str, keep_default_na=False)
+    emails = {m.id: m.email for m in list_members(connection, study)}
     served = []  # (coder of the project, clip_id, annotator)
+    tasks_of = {}  # coder -> clip ids of their tasks
     for _, project in projects.iterrows():
+        client = in_space(connection, project["space"]).client
         for task in client.tasks.list(project=int(project["project_id"]), fields="all"):
             served += [(project["coder"], task.data["clip_id"], emails[a["completed_by"]])
                        for a in task.annotations]
+            tasks_of.setdefault(project["coder"], []).append(task.data["clip_id"])
             assert set(task.data) == {"video", "clip_id", "fps"}
-    assert {clip for _, clip, _ in served} == set(clips["clip_id"])
+    held_back = set(tasks_of[DEMO_CODER])
+    assert 1 <= len(held_back) <= 3 and held_back <= set(clips["clip_id"])
+    assert {clip for _, clip, _ in served} == set(clips["clip_id"]) - held_back
     assert all(coder == annotator for coder, _, annotator in served)
     assert {annotator for _, _, annotator in served} == set(SIMULATED_CODERS)
-    assert len(served) == 2 * len(clips)  # every clip double-coded, once per coder
+    assert len(served) == 2 * (len(clips) - len(held_back))  # double-coded, once per coder
 
     ratings = pd.read_csv(study.ratings_csv, dtype=str, keep_default_na=False)
     rated = ratings[ratings["status"] == "rated"]
     assert set(zip(rated["clip_id"], rated["coder"], strict=True)) == {
         (clip, annotator) for _, clip, annotator in served}
+
+
+def test_the_demo_ends_with_a_real_coder_seat(demo):
+    """The person running it gets a DEMO-ONLY login to a project of unrated clips of their own,
+    sees nothing else, and the closing lines name the commands that show their ratings."""
+    study, _, output = demo
+    credentials = read_credentials(study)
+    assert "DEMO ONLY" in output and f"login:    {DEMO_CODER}" in output
+    password = next(line.split()[1] for line in output.splitlines()
+                    if line.strip().startswith("password: "))
+    assert output.count(password) == 1
+    with closing(coder_session(credentials.url, DEMO_CODER, password)) as seat:
+        projects = seat.get("/api/projects/").json()["results"]
+        assert len(projects) == 1 and projects[0]["title"].endswith(DEMO_CODER)
+        tasks = seat.get("/api/tasks/", params={"project": projects[0]["id"], "fields": "all"}
+                         ).json()["tasks"]
+        assert tasks and not any(t["annotations"] for t in tasks)
+        video = seat.get(tasks[0]["data"]["video"])
+        assert video.status_code == 200 and video.content[4:8] == b"ftyp"
+    assert f"pull {study.root}" in output and f"reliability {study.root}" in output
+    assert demo_coder_path(study).stat().st_mode & 0o077 == 0
 
 
 def test_no_secret_in_output_logs_or_study_files(demo):

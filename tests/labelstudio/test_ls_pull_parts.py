@@ -13,7 +13,10 @@ from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.pull import (
     RATINGS_COLUMNS,
     Problem,
+    carried_over,
     compare_ratings,
+    foreign_annotations,
+    keep_coders_own,
     ratings_from_export,
     summarise_problems,
 )
@@ -172,3 +175,46 @@ def test_simulated_coders_disagree_realistically(scheme_file):
     assert 0.6 <= float(np.mean(alphas)) <= 0.92
     result = annotation_result(a[0], note="n")
     assert {r["from_name"] for r in result} == {*scheme.item_ids, "notes"}
+
+
+def test_a_rating_changed_or_made_by_anyone_else_is_reported_and_the_coders_own_kept():
+    item = SCHEME.items[0].id
+    own = annotation(1, [choice(item, "4")])
+    history = [("exports/20260101_project7.json", [{"id": 10, "data": {"clip_id": "c1"},
+                                                     "annotations": [own]}])]
+    changed = {**annotation(1, [choice(item, "1")]), "updated_by": 4,
+               "updated_at": "2026-01-02T09:00:00Z"}
+    forged = {**annotation(2, [choice(item, "2")]), "updated_by": 4}  # made "as a" by b
+    stranger = annotation(3, [choice(item, "3")], by=4)
+    edited_by_self = {**annotation(4, [choice(item, "5")]), "updated_by": 3}
+    tasks = [{"id": 10, "data": {"clip_id": "c1"}, "annotations": [changed, stranger]},
+             {"id": 11, "data": {"clip_id": "c2"}, "annotations": [forged, edited_by_self]}]
+
+    foreign = foreign_annotations(tasks, PROJECT, EMAILS, ROLES)
+    assert set(foreign) == {"1", "2", "3"}
+    assert foreign["1"] == {"clip": "c1", "coder": "a@lab.org", "by": "b@lab.org",
+                            "author": "a@lab.org", "when": "2026-01-02T09:00:00Z",
+                            "created": False}
+    rows, _ = ratings_from_export(tasks, PROJECT, EMAILS, SCHEME, ROLES)
+    kept, problems = keep_coders_own(rows, foreign, history, PROJECT, EMAILS, SCHEME, ROLES)
+    values = {(r["annotation_id"], r["item"]): r["value"] for r in kept}
+    assert values == {("1", item): "4", ("4", item): "5"}  # a's own; nothing of b's
+    texts = {str(p).split("(annotation ")[1][0]: str(p) for p in problems}
+    assert len(texts) == 3 and all(p.kind.startswith("rating changed by someone") for p in problems)
+    assert ("b@lab.org changed a@lab.org's rating (annotation 1) at 2026-01-02T09:00:00Z"
+            in texts["1"] and "own last version from exports/20260101_project7.json" in texts["1"])
+    assert "b@lab.org changed a@lab.org's rating (annotation 2)" in texts["2"]
+    assert "has no rating of it by a@lab.org" in texts["2"]
+    assert "b@lab.org created a@lab.org's rating (annotation 3)" in texts["3"]
+    # a consensus coder assigned the clip may write in the project
+    consensus = {**ROLES, ("batch-01", "c1", "b@lab.org"): "consensus"}
+    assert "3" not in foreign_annotations(tasks, PROJECT, EMAILS, consensus)
+
+
+def test_ratings_of_annotations_and_projects_gone_from_the_server_are_carried_over():
+    old = pd.DataFrame([
+        {"annotation_id": "1", "project": "7"}, {"annotation_id": "2", "project": "7"},
+        {"annotation_id": "3", "project": "8"}, {"annotation_id": "4", "project": "9"},
+    ])
+    kept = carried_over(old, on_server={"1"}, project_ids={"7", "8"})
+    assert list(kept["annotation_id"]) == ["2", "3"]  # project 9 left projects.csv on purpose

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from contextlib import closing
 
 import pandas as pd
 import pytest
@@ -135,7 +136,8 @@ def test_simulated_coders_then_pull_matches_the_server(ls_study, label_studio):
     assert snapshot(ls_study) == before
 
 
-def test_pull_reports_edits_deletions_skips_and_out_of_scale_values(ls_study, label_studio):
+def test_pull_reports_edits_deletions_skips_and_out_of_scale_values(
+        ls_study, label_studio, simulated_session):
     coders = new_coders()
     batches.create_batch(ls_study, coders, reliability_share=0.0, seed=8)
     push_study(ls_study)
@@ -146,29 +148,41 @@ def test_pull_reports_edits_deletions_skips_and_out_of_scale_values(ls_study, la
     project_ids = [int(p) for p in read_projects(ls_study)["project_id"]]
     tasks = [t for pid in project_ids for t in tasks_of(client, pid)]
     edited, deleted, skipped_task, odd_task = tasks[0], tasks[1], tasks[2], tasks[3]
+    authors = {task.id: record["coder"] for _, record in read_projects(ls_study).iterrows()
+               for task in tasks_of(client, int(record["project_id"]))}
+
+    def own(task):  # the session of the coder whose task it is: their own changes
+        return closing(simulated_session(ls_study, label_studio.url, authors[task.id]))
 
     result = [dict(r) for r in edited.annotations[0]["result"]]
     old_value = result[0]["value"]["choices"][0]
     new_value = "1" if old_value != "1" else "5"
     result[0]["value"] = {"choices": [new_value]}
-    client.annotations.update(id=edited.annotations[0]["id"], result=result)
+    with own(edited) as coder:
+        coder.patch(f"/api/annotations/{edited.annotations[0]['id']}/", json={"result": result})
     client.annotations.delete(id=deleted.annotations[0]["id"])
     client.annotations.delete(id=skipped_task.annotations[0]["id"])
-    client.annotations.create(id=skipped_task.id, result=[], was_cancelled=True)
+    with own(skipped_task) as coder:
+        coder.post(f"/api/tasks/{skipped_task.id}/annotations/",
+                   json={"result": [], "was_cancelled": True})
     odd = [dict(r) for r in odd_task.annotations[0]["result"]]
     odd[1]["value"] = {"choices": ["9"]}
-    client.annotations.update(id=odd_task.annotations[0]["id"], result=odd)
+    with own(odd_task) as coder:
+        coder.patch(f"/api/annotations/{odd_task.annotations[0]['id']}/", json={"result": odd})
 
     report = pull_study(ls_study)
     assert report.new == 1  # the skip
     assert report.updated == 2  # the edit and the out-of-scale value
     assert report.removed == 2  # the deleted annotation and the one replaced by a skip
+    assert not [p for p in report.problems if "someone other" in p.kind]
     assert any("outside the scale" in str(p) for p in report.problems)
     ratings = pd.read_csv(ls_study.ratings_csv, dtype=str, keep_default_na=False)
     edited_rows = ratings[(ratings["annotation_id"] == str(edited.annotations[0]["id"]))
                           & (ratings["item"] == result[0]["from_name"])]
     assert list(edited_rows["value"]) == [new_value]
-    assert str(deleted.annotations[0]["id"]) not in set(ratings["annotation_id"])
+    # deleted on the server, but nothing pulled before is lost
+    assert str(deleted.annotations[0]["id"]) in set(ratings["annotation_id"])
+    assert any("no longer on the server" in str(p) for p in report.problems)
     skips = ratings[ratings["status"] == "skipped"]
     assert len(skips) == 1 and skips.iloc[0]["clip_id"] == skipped_task.data["clip_id"]
     assert skips.iloc[0]["item"] == "" and skips.iloc[0]["value"] == ""
@@ -198,11 +212,17 @@ def test_a_failed_pull_leaves_every_file_as_it_was(ls_study, label_studio, monke
     with pytest.raises(PipelineError, match="refused the API token"):
         pull_study(ls_study)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
-    second = read_projects(ls_study).iloc[1]
-    client.projects.delete(id=int(second["project_id"]))
-    with pytest.raises(PipelineError, match="not on"):
-        pull_study(ls_study)
     assert snapshot(ls_study) == before
+
+    # a project deleted on the server: nothing pulled from it before is lost
+    kept = pd.read_csv(ls_study.ratings_csv, dtype=str, keep_default_na=False)
+    second = read_projects(ls_study).iloc[1]
+    kept = kept[kept["project"] == second["project_id"]]
+    client.projects.delete(id=int(second["project_id"]))
+    report = pull_study(ls_study)
+    assert any("not on" in str(p) and "are kept" in str(p) for p in report.problems)
+    after = pd.read_csv(ls_study.ratings_csv, dtype=str, keep_default_na=False)
+    assert not kept.empty and kept.merge(after).shape[0] == len(kept)
 
 
 def test_push_refuses_a_changed_scheme_and_a_missing_clip(ls_study):

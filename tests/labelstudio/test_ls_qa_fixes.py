@@ -127,7 +127,8 @@ def test_a_training_batch_pushes_the_master_last_and_says_why_once(ls_study, lab
     assert shown.output.count("cannot hide projects") == 1
 
 
-def test_pull_summarises_unreadable_values_and_lists_them_all_in_a_file(ls_study, label_studio):
+def test_pull_summarises_unreadable_values_and_lists_them_all_in_a_file(
+        ls_study, label_studio, simulated_session):
     coders = new_coders(1)
     batches.create_batch(ls_study, coders, reliability_share=0.0, seed=2)
     push_study(ls_study)
@@ -135,6 +136,7 @@ def test_pull_summarises_unreadable_values_and_lists_them_all_in_a_file(ls_study
     client = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
     project_id = int(read_projects(ls_study).iloc[0]["project_id"])
     bad = 0
+    coder = simulated_session(ls_study, label_studio.url, coders[0])  # the coder's own edits
     for task in client.tasks.list(project=project_id, fields="all"):
         annotation = task.annotations[0]
         result = [dict(r) for r in annotation["result"]]
@@ -144,7 +146,9 @@ def test_pull_summarises_unreadable_values_and_lists_them_all_in_a_file(ls_study
                 bad += 1
         result[0]["value"] = {"choices": ["9"]}
         bad -= 1
-        client.annotations.update(id=annotation["id"], result=result)
+        assert coder.patch(f"/api/annotations/{annotation['id']}/",
+                           json={"result": result}).status_code == 200
+    coder.close()
 
     output = CliRunner().invoke(cli, ["pull", str(ls_study.root)]).output
     lines = [line for line in output.splitlines() if "problem" in line]

@@ -7,10 +7,11 @@ session, legacy token or personal access token:
 - an object named by the URL or the request (a project, task, annotation, draft, prediction or
   data manager view, by path, by `project`/`task`/`view` query parameter or JSON field) must be
   in that organisation, else 404;
-- what a coder never needs is refused with 403: storages, imports, exports, ML backends,
-  webhooks, organisation settings and invites, creating/changing/deleting projects and tasks,
-  data manager actions, deleting annotations, changing another user or anyone's active
-  organisation, and writing an annotation or draft on someone else's behalf.
+- what a coder never needs is refused with 403: storages, imports, exports, changing ML
+  backends, webhooks, organisation settings and invites, creating/changing/deleting projects
+  and tasks, data manager actions (but "next task", which "Label All Tasks" runs), deleting
+  annotations, changing another user or anyone's active organisation, and writing an
+  annotation or draft on someone else's behalf.
 Superusers and anonymous requests pass unchanged (Label Studio asks the latter to log in).
 """
 
@@ -26,7 +27,8 @@ SAFE = {"GET", "HEAD", "OPTIONS"}
 
 # (method pattern, path pattern): refused to coders whatever the object
 REFUSED = [
-    (r".*", r"/api/(storages|ml|webhooks|invite|import|labels|session-policy)(/.*)?"),
+    (r".*", r"/api/(storages|webhooks|invite|import|labels|session-policy)(/.*)?"),
+    (r"POST|PUT|PATCH|DELETE", r"/api/ml(/.*)?"),
     (r".*", r"/(admin|django-rq)(/.*)?"),
     (r".*", r"/api/projects/\d+/(import|reimport|tasks/bulk|file-uploads|export|exports)(/.*)?"),
     (r".*", r"/api/auth/exports?(/.*)?"),
@@ -42,6 +44,7 @@ REFUSED = [
     (r"POST|DELETE", r"/api/users/?(\d+/?)?"),
 ]
 REFUSED_RE = [(re.compile(m), re.compile(p)) for m, p in REFUSED]
+ALLOWED_ACTIONS = {"next_task"}  # data manager actions a coder may run ("Label All Tasks")
 
 OBJECT_PATHS = {
     "project": re.compile(r"/(?:api/)?projects/(\d+)(?:/.*)?"),
@@ -167,6 +170,9 @@ def check(request: HttpRequest, user) -> HttpResponse | None:
         user.save(update_fields=["active_organization"])
     for method, path in REFUSED_RE:
         if method.fullmatch(request.method or "") and path.fullmatch(request.path):
+            if request.path.startswith("/api/dm/actions") and \
+                    request.GET.get("id") in ALLOWED_ACTIONS:
+                continue
             return _deny(403, "Not allowed for coders on this server.")
     body = _body(request)
     for kind, pk in _named_objects(request, body):

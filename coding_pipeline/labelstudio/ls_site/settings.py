@@ -20,7 +20,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from urllib.parse import urlsplit
+
+# Label Studio imports its own modules as top-level packages (core, users, ...), as
+# label_studio.server does for `label-studio start`; do the same for any other launcher (WSGI).
+_LS_PATH = os.path.dirname(importlib.util.find_spec("label_studio").origin)
+if _LS_PATH not in sys.path:
+    sys.path.insert(0, _LS_PATH)
 
 # Label Studio's own settings, run in this module's namespace rather than imported: they read
 # django.conf.settings while they load (error reporting's set-up), which must then find this
@@ -112,8 +119,3 @@ REST_FRAMEWORK = {
 }
 
 ROOT_URLCONF = "coding_pipeline.labelstudio.ls_site.urls"
-
-# Django REST framework cached its settings while Label Studio's were loading: read them afresh
-from rest_framework.settings import api_settings  # noqa: E402
-
-api_settings.reload()

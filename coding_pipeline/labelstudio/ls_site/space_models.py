@@ -50,7 +50,10 @@ def describe(org: Organization) -> dict:
         organization=org, deleted_at__isnull=True).select_related("user")
     return {
         "id": org.id, "title": org.title, "coder": org.contact_info.lower(), "token": org.token,
-        "members": sorted(m.user.email.lower() for m in members),
+        "members": sorted(({"id": m.user.id, "email": m.user.email.lower()} for m in members),
+                          key=lambda member: member["email"]),
+        "projects": [{"id": p.id, "title": p.title}
+                     for p in Project.objects.filter(organization=org).order_by("pk")],
     }
 
 

@@ -3,7 +3,8 @@
 - `clip`: the study's clips at /data/local-files/?d=<file name>, to a logged-in member of the
   organisation of a project with a task showing that clip, with HTTP Range. Only a regular file
   (not a symlink) directly in CODING_PIPELINE_LS_CLIPS_DIR; anything else is a bare 404.
-- `spaces`: the admin's way to list and make coders' spaces (one organisation each).
+- `spaces`: the admin's way to list and make coders' spaces (one organisation each);
+  `open_space`: the admin's browser looks into one of them.
 - `signup`: Label Studio's sign-up page, where a coder's own invite link lands them in their
   own space (and only the email that space is for can use it).
 """
@@ -69,7 +70,7 @@ def spaces(request) -> HttpResponse:
     For the admin account only (anyone else gets 404)."""
     from coding_pipeline.labelstudio.ls_site import space_models
 
-    if not request.user.is_superuser:
+    if not (request.user.is_superuser and settings.CODER_SPACES):
         raise Http404()
     if request.method == "GET":
         return JsonResponse({"spaces": [space_models.describe(org)
@@ -80,6 +81,24 @@ def spaces(request) -> HttpResponse:
     projects = [int(p) for p in request.data.get("projects", []) if str(p).isdigit()]
     org = space_models.ensure_space(coder, projects)
     return JsonResponse(space_models.describe(org))
+
+
+def open_space(request: HttpRequest, space_id: int) -> HttpResponse:
+    """The admin's browser switches to one coder's space (to look at its projects); 404 for
+    anyone else, or for a space the admin is not a member of."""
+    from django.shortcuts import redirect
+    from organizations.models import OrganizationMember
+
+    user = request.user
+    if not (user.is_authenticated and user.is_superuser and settings.CODER_SPACES):
+        raise Http404()
+    member = OrganizationMember.objects.filter(
+        user=user, organization_id=space_id, deleted_at__isnull=True).first()
+    if member is None:
+        raise Http404()
+    user.active_organization_id = space_id
+    user.save(update_fields=["active_organization"])
+    return redirect("/projects/")
 
 
 @enforce_csrf_checks
