@@ -52,7 +52,7 @@ def lab(tmp_path_factory, postgres, clip_bank):
     database = postgres.create_database()
     said: list[str] = []
     try:  # one organisation, as on a lab's shared server (not the workstation's coder spaces)
-        proxy.backend = ls_server.start_server(study, document_root=study.root,
+        proxy.backend = ls_server.start_server(study, document_root=folder.resolve(),
                                                database=database, public_url=proxy.url,
                                                progress=said.append)
         yield load_study(study.root), proxy, database, "\n".join(said)
