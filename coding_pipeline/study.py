@@ -105,9 +105,8 @@ class StudyConfig:
     certify_composite_alpha_min: float = 0.70
     certify_min_clips: int = 5
     recalibration_clips: int = 10
-    raw: dict[str, Any] = field(default_factory=dict)
-
     group_access: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
 
     # (section, key, attribute, type, allowed values: (low, high) or a set, as told to users)
     FIELDS = [

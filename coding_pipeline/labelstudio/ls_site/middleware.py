@@ -131,18 +131,14 @@ def _on_behalf_of_another(request: HttpRequest, user, body: dict) -> bool:
         return True
     if body.get("user") not in (None, user.id, str(user.id)):
         return True
-    annotation = OBJECT_PATHS["annotation"].fullmatch(request.path)
-    if annotation:
-        owner = Annotation.objects.filter(pk=int(annotation.group(1))).values_list(
-            "completed_by_id", flat=True).first()
-        if owner is not None and owner != user.id:
-            return True
-    draft = OBJECT_PATHS["draft"].fullmatch(request.path)
-    if draft:
-        owner = AnnotationDraft.objects.filter(pk=int(draft.group(1))).values_list(
-            "user_id", flat=True).first()
-        if owner is not None and owner != user.id:
-            return True
+    for kind, model, owner_field in (("annotation", Annotation, "completed_by_id"),
+                                     ("draft", AnnotationDraft, "user_id")):
+        found = OBJECT_PATHS[kind].fullmatch(request.path)
+        if found:
+            owner = model.objects.filter(pk=int(found.group(1))).values_list(
+                owner_field, flat=True).first()
+            if owner is not None and owner != user.id:
+                return True
     return False
 
 
