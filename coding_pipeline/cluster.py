@@ -13,6 +13,8 @@ frames are those of a local run, and a rerun resumes a session wherever it was c
 - A killed client: the scheduler forgets its sessions; a session still being cut on a worker
   holds a lock on its manifest, so the next run's task for it waits for it and then reuses
   what it wrote (never two writers on one session).
+- Each session runs on one core (one thread of its worker): start workers with
+  `--nthreads` = the cores they may use (Dask's default, one per core).
 - No worker (at the start or all lost): a clear error after WORKER_PATIENCE seconds, no hang.
 Progress reaches the client as Dask events, shown per session as in a local run.
 """
@@ -24,6 +26,7 @@ import secrets
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from coding_pipeline.errors import PipelineError
@@ -173,6 +176,9 @@ def run_session(job: SessionJob, marker: str, topic: str | None) -> SessionOutco
     if topic is not None:
         def report(key, done, total, fps) -> None:
             worker.log_event(topic, [list(key), done, total, fps])
+    # A worker thread is one core (Dask's --nthreads): the session decodes and encodes on it
+    # alone, so a worker's sessions, and the workers sharing a machine, do not crowd each other.
+    job = replace(job, settings=replace(job.settings, threads=1))
     with _session_lock(job.manifest.with_suffix(".lock")):
         return process_session(job, report)
 

@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from multiprocessing.managers import SyncManager
 from pathlib import Path
@@ -524,6 +524,9 @@ def _run(jobs: list[SessionJob], workers: int, display: ProgressDisplay | None,
         for job in jobs:
             yield process_session(job, display.update if display else None)
         return
+    at_once = min(workers, len(jobs))
+    threads = max(1, (os.cpu_count() or 1) // at_once)  # the cores shared among the sessions
+    jobs = [replace(job, settings=replace(job.settings, threads=threads)) for job in jobs]
     context = get_context("spawn")
     watch = (os.getpid(), str(lock_path))
     manager = SyncManager(ctx=context)
@@ -534,7 +537,7 @@ def _run(jobs: list[SessionJob], workers: int, display: ProgressDisplay | None,
         if display is not None:
             reader = threading.Thread(target=_relay, args=(queue, display), daemon=True)
             reader.start()
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
+        with ProcessPoolExecutor(max_workers=at_once, mp_context=context,
                                  initializer=_worker_start, initargs=watch) as pool:
             pending = {pool.submit(_process_in_worker, job, queue) for job in jobs}
             while pending:

@@ -44,6 +44,7 @@ class EncodeSettings:
     crf: int = 23
     preset: str = "veryfast"
     audio_bitrate: int = 128000
+    threads: int = 0  # CPU threads for one session: 0 = the codecs' choice (every core)
 
 
 @dataclass
@@ -159,9 +160,13 @@ class _Cutter:
         with container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            if self.settings.threads:
+                stream.thread_count = self.settings.threads
             if first - part.start_s > 5:  # skip decoding long stretches before the first epoch
                 target = Fraction(first - 2).limit_denominator(1000) - part.offset
                 container.seek(int(target / stream.time_base), stream=stream, backward=True)
+            if self.settings.threads == 1:  # one core: decode in this thread, between encodes
+                return self._place_all(_decode(container, stream), stream.time_base, part.offset)
             decoded = _DecodeAhead(container, stream)
             try:
                 return self._place_all(decoded, stream.time_base, part.offset)
@@ -352,6 +357,8 @@ class _ClipWriter:
         video.codec_context.time_base = 1 / self.fps
         video.options = {"preset": settings.preset, "crf": str(settings.crf), "profile": "high"}
         video.codec_context.thread_type = "FRAME"  # x264 frame threads: measured fastest here
+        if settings.threads:
+            video.codec_context.thread_count = settings.threads
         self.video = video
         self.sound = None
         if audio is not None:
