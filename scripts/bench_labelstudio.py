@@ -148,7 +148,7 @@ def bench_pull(host: Study, url: str, token: str, tasks: int, sample: int, count
         records.append({"batch": plan.name, "coder": coder, "project_id": str(project.id),
                         "title": title, "scheme_name": scheme.name,
                         "scheme_version": str(scheme.version), "scheme_hash": scheme.content_hash,
-                        "created_at": ""})
+                        "created_at": "", "space": ""})
     write_csv_atomic(study.root / "projects.csv", pd.DataFrame(records)[PROJECT_COLUMNS])
 
     started = time.perf_counter()

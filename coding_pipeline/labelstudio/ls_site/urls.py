@@ -17,6 +17,8 @@ APIView.authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
 
 urlpatterns = [
     path("coding-pipeline/api/spaces/", views.spaces, name="coding-pipeline-spaces"),
+    path("coding-pipeline/api/projects/<int:project_id>/export/", views.export,
+         name="coding-pipeline-export"),
     path("coding-pipeline/spaces/<int:space_id>/", views.open_space,
          name="coding-pipeline-open-space"),
     path("user/signup/", views.signup, name="coding-pipeline-signup"),

@@ -5,16 +5,22 @@
   (not a symlink) directly in CODING_PIPELINE_LS_CLIPS_DIR; anything else is a bare 404.
 - `spaces`: the admin's way to list and make coders' spaces (one organisation each);
   `open_space`: the admin's browser looks into one of them.
+- `export`: the admin's quick export of one project, for `pull`: the tasks and every field of
+  their annotations as Label Studio's JSON export gives them, in four queries (Label Studio's
+  own export makes a few per task, about 4 ms each, so a lab server's pull took minutes).
 - `signup`: Label Studio's sign-up page, where a coder's own invite link lands them in their
   own space (and only the email that space is for can use it).
 """
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import os
 import re
 import stat
+import uuid
+from datetime import datetime
 from pathlib import Path
 
 from core.middleware import enforce_csrf_checks
@@ -22,10 +28,13 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from ranged_fileresponse import RangedFileResponse
 from rest_framework.decorators import api_view, permission_classes
+from rest_framework.fields import DateTimeField
 from rest_framework.permissions import IsAuthenticated
 
 CLIP_NAME = re.compile(r"(?:clips/)?([A-Za-z0-9][A-Za-z0-9_.-]{0,200})")
 LOCAL_FILES_PREFIX = "/data/local-files/?d="
+EXPORT_HEADER = "X-Coding-Pipeline-Export"  # says the answer is this view's, not a stock page
+TASK_FIELDS = ("id", "data", "meta", "created_at", "updated_at", "inner_id", "project")
 
 
 def clip_urls(name: str) -> list[str]:
@@ -60,6 +69,55 @@ def clip(request) -> HttpResponse:
         raise Http404()
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return RangedFileResponse(request, handle, content_type=content_type)
+
+
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def export(request, project_id: int) -> HttpResponse:
+    """A project's tasks, each with its annotations (every field, as in Label Studio's JSON
+    export: foreign keys as ids, times as its API writes them), its drafts (but their
+    "created ago" texts) and its predictions' ids; in task id order. For the admin account
+    only (anyone else gets 404)."""
+    from projects.models import Project
+    from tasks.models import Annotation, AnnotationDraft, Prediction, Task
+
+    if not request.user.is_superuser or not Project.objects.filter(id=project_id).exists():
+        raise Http404()
+    tasks = {row["id"]: {**_plain(row), "annotations": [], "drafts": [], "predictions": []}
+             for row in Task.objects.filter(project_id=project_id).order_by("id")
+             .values(*TASK_FIELDS)}
+    fields = {f.attname: f.name for f in Annotation._meta.concrete_fields}
+    for row in (Annotation.objects.filter(project_id=project_id).order_by("id")
+                .values(*fields)):
+        annotation = {fields[key]: value for key, value in _plain(row).items()}
+        if annotation["task"] in tasks:
+            tasks[annotation["task"]]["annotations"].append(annotation)
+    fields = {f.attname: f.name for f in AnnotationDraft._meta.concrete_fields}
+    fields["user__email"] = "user"  # Label Studio's export names a draft's author by email
+    del fields["user_id"]
+    for row in (AnnotationDraft.objects.filter(task__project_id=project_id).order_by("id")
+                .values(*fields)):
+        draft = {fields[key]: value for key, value in _plain(row).items()}
+        if draft["task"] in tasks:
+            tasks[draft["task"]]["drafts"].append(draft)
+    for task_id, item_id in (Prediction.objects.filter(task__project_id=project_id)
+                             .order_by("id").values_list("task_id", "id")):
+        if task_id in tasks:
+            tasks[task_id]["predictions"].append(item_id)
+    response = HttpResponse(json.dumps(list(tasks.values()), ensure_ascii=False),
+                            content_type="application/json")
+    response[EXPORT_HEADER] = "1"
+    return response
+
+
+_TIME = DateTimeField()
+
+
+def _plain(row: dict) -> dict:
+    """A row of values() as JSON-ready as Label Studio's serializers make it."""
+    return {key: _TIME.to_representation(value) if isinstance(value, datetime)
+            else str(value) if isinstance(value, uuid.UUID) else value
+            for key, value in row.items()}
 
 
 @api_view(["GET", "POST"])
