@@ -842,14 +842,25 @@ def restore(value: Any) -> Any:
     return value
 
 
+def _protected_cells(values: pd.Series) -> pd.Series:
+    """Which cells are text starting like a formula (the only ones the functions change)."""
+    try:
+        return values.str.match(_PROTECTED.pattern, na=False).astype(bool)
+    except AttributeError:  # no text in the column at all
+        return pd.Series(False, index=values.index)
+
+
 def _map_text(table: pd.DataFrame, function) -> pd.DataFrame:
+    """`function` (neutralise or restore) applied to the text cells and column names."""
     columns = [c for c in table.columns
                if table[c].dtype == object or pd.api.types.is_string_dtype(table[c])]
     if not columns:
         return table
     table = table.copy()
     for column in columns:
-        table[column] = table[column].map(function)
+        cells = _protected_cells(table[column])
+        if cells.any():
+            table[column] = table[column].where(~cells, table[column][cells].map(function))
     table.columns = [function(c) if isinstance(c, str) else c for c in table.columns]
     return table
 
@@ -917,8 +928,14 @@ def write_json_atomic(path: Path, data: Any, mode: int | None = None) -> None:
 def _to_csv(table: pd.DataFrame, path: Path | None = None) -> str | None:
     """CSV text of `table`; lines end in CRLF when a cell holds a CR, so that the cell is
     quoted (Python's csv module quotes only the line terminator's characters)."""
-    text = table.select_dtypes(include=["object", "string"])
-    has_cr = bool(text.map(lambda v: isinstance(v, str) and "\r" in v).any().any())
+    has_cr = False
+    for column in table.select_dtypes(include=["object", "string"]).columns:
+        try:
+            has_cr = bool(table[column].str.contains("\r", regex=False, na=False).any())
+        except AttributeError:  # no text in the column
+            continue
+        if has_cr:
+            break
     return table.to_csv(path, index=False, lineterminator="\r\n" if has_cr else "\n")
 
 

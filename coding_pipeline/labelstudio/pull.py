@@ -316,12 +316,14 @@ def foreign_annotations(
     a consensus coder assigned that clip): annotation id -> clip, coder, by, author, when."""
     coder = str(project["coder"]).lower()
     batch = project["batch"]
+    others: dict[str, set[str]] = {}  # clip -> who else may write there
+    for (b, clip, who), role in roles.items():
+        if b == batch and role in ALLOWED_ROLES:
+            others.setdefault(clip, set()).add(who)
     found = {}
     for task in tasks:
         clip_id = str(task.get("data", {}).get("clip_id", ""))
-        allowed = {coder} | {
-            who for (b, clip, who), role in roles.items()
-            if b == batch and clip == clip_id and role in ALLOWED_ROLES}
+        allowed = {coder} | others.get(clip_id, set())
         for annotation in task.get("annotations", []):
             author = _user_email(annotation.get("completed_by"), emails).lower()
             editor = _user_email(annotation.get("updated_by"), emails).lower() or author
