@@ -181,3 +181,50 @@ def test_database_and_public_url_are_checked_before_anything_starts(tmp_path, po
     assert not ls_server.pid_path(study).exists()
     with closing(open(study.toml_path)) as toml:
         assert "not-the-password" not in toml.read()
+
+
+def test_coders_keep_to_their_own_space_under_gunicorn_behind_the_proxy(
+        tmp_path, clip_bank, simulated_session, monkeypatch):
+    """The lab server as the README starts it (clips served by our view, a space per coder):
+    through the public URL each coder reaches only their own projects and clips."""
+    for key in ("LABEL_STUDIO_API_KEY", "LABEL_STUDIO_URL"):
+        monkeypatch.delenv(key, raising=False)
+    study = make_study(tmp_path / "study", OWN, clip_bank, n_clips=4)
+    proxy = TlsProxy(tmp_path)
+    try:
+        proxy.backend = ls_server.start_server(study, public_url=proxy.url)
+        study = load_study(study.root)
+        log = ls_server.log_path(study).read_text(errors="replace")
+        assert "Booting worker" in log  # gunicorn, not the development server
+        monkeypatch.setenv("SSL_CERT_FILE", str(proxy.certificate))
+        coders = ["space-coder-a@example.org", "space-coder-b@example.org"]
+        plan = batches.create_batch(study, coders, reliability_share=0.0, seed=3)
+        assert push_study(study).tasks_imported == len(plan.assignments) == 4
+        token = ls_server.read_credentials(study).token
+        assert simulate_coders(study, coders, seed=2, url=proxy.url, token=token) == 4
+        pulled = pull_study(study)
+        assert pulled.new == 4 and not pulled.problems
+
+        projects = read_projects(study)
+        clips = plan.assignments.groupby("coder")["clip_id"].apply(set).to_dict()
+        for me, other in (coders, coders[::-1]):
+            mine = {int(p) for p in projects.loc[projects["coder"] == me, "project_id"]}
+            theirs = [int(p) for p in projects.loc[projects["coder"] == other, "project_id"]]
+            with closing(simulated_session(study, proxy.url, me)) as session:
+                listed = session.get("/api/projects/", params={"page_size": 100}).json()
+                assert {p["id"] for p in listed["results"]} == mine
+                for project_id in theirs:
+                    assert session.get(f"/api/projects/{project_id}/").status_code in (403, 404)
+                    listing = session.get("/api/tasks/", params={"project": project_id})
+                    assert listing.status_code in (403, 404) or listing.json()["tasks"] == []
+                for clip_id in clips[other]:
+                    assert session.get(f"/data/local-files/?d={clip_id}.mp4").status_code == 404
+                for clip_id in clips[me]:
+                    answer = session.get(f"/data/local-files/?d={clip_id}.mp4",
+                                         headers={"Range": "bytes=0-99"})
+                    assert answer.status_code == 206
+                    assert answer.content == study.absolute(f"clips/{clip_id}.mp4").read_bytes(
+                    )[:100]
+    finally:
+        ls_server.stop_server(study)
+        proxy.close()
