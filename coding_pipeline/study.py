@@ -842,10 +842,10 @@ def restore(value: Any) -> Any:
     return value
 
 
-def _protected_cells(values: pd.Series) -> pd.Series:
-    """Which cells are text starting like a formula (the only ones the functions change)."""
+def _text_cells_matching(values: pd.Series, pattern: str) -> pd.Series:
+    """Which cells are text with a match of the regular expression `pattern`."""
     try:
-        return values.str.match(_PROTECTED.pattern, na=False).astype(bool)
+        return values.str.contains(pattern, regex=True, na=False).astype(bool)
     except AttributeError:  # no text in the column at all
         return pd.Series(False, index=values.index)
 
@@ -858,7 +858,7 @@ def _map_text(table: pd.DataFrame, function) -> pd.DataFrame:
         return table
     table = table.copy()
     for column in columns:
-        cells = _protected_cells(table[column])
+        cells = _text_cells_matching(table[column], _PROTECTED.pattern)  # all they change
         if cells.any():
             table[column] = table[column].where(~cells, table[column][cells].map(function))
     table.columns = [function(c) if isinstance(c, str) else c for c in table.columns]
@@ -928,14 +928,8 @@ def write_json_atomic(path: Path, data: Any, mode: int | None = None) -> None:
 def _to_csv(table: pd.DataFrame, path: Path | None = None) -> str | None:
     """CSV text of `table`; lines end in CRLF when a cell holds a CR, so that the cell is
     quoted (Python's csv module quotes only the line terminator's characters)."""
-    has_cr = False
-    for column in table.select_dtypes(include=["object", "string"]).columns:
-        try:
-            has_cr = bool(table[column].str.contains("\r", regex=False, na=False).any())
-        except AttributeError:  # no text in the column
-            continue
-        if has_cr:
-            break
+    has_cr = any(_text_cells_matching(table[column], "\r").any()
+                 for column in table.select_dtypes(include=["object", "string"]).columns)
     return table.to_csv(path, index=False, lineterminator="\r\n" if has_cr else "\n")
 
 

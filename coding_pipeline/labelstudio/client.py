@@ -19,7 +19,7 @@ from label_studio_sdk.core.api_error import ApiError
 
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.refusals import refusal_sentence
-from coding_pipeline.labelstudio.server import credentials_path, read_credentials
+from coding_pipeline.labelstudio.server import Credentials, credentials_path, read_credentials
 from coding_pipeline.study import Study
 
 URL_ENV = "LABEL_STUDIO_URL"
@@ -49,8 +49,8 @@ def resolve_token(study: Study, url: str, token: str | None = None) -> str:
     """The API token: the one given, else env LABEL_STUDIO_API_KEY, else, for the study's own
     server only, its stored token (it is never sent to any other server)."""
     chosen = token or os.environ.get(TOKEN_ENV)
-    if not chosen and is_own_server(study, url):
-        chosen = read_credentials(study).token
+    if not chosen and (own := own_credentials(study, url)):
+        chosen = own.token
     if not chosen:
         raise PipelineError(
             f"No Label Studio API token for {url}: set {TOKEN_ENV} to your token (Label Studio: "
@@ -59,23 +59,22 @@ def resolve_token(study: Study, url: str, token: str | None = None) -> str:
     return chosen
 
 
-def is_own_server(study: Study, url: str) -> bool:
-    """True if `url` is the study's own server: its local address, or the public URL it was
-    started with (`server start --public-url`, kept in study.toml)."""
+def own_credentials(study: Study, url: str) -> Credentials | None:
+    """The study's own server's credentials if `url` is that server (its local address, or the
+    public URL it was started with, `server start --public-url`, kept in study.toml)."""
     if not credentials_path(study).is_file():
-        return False
+        return None
+    own = read_credentials(study)
     public = str(study.config.raw.get("label_studio", {}).get("public_url") or "")
-    addresses = {read_credentials(study).url.rstrip("/"), public.rstrip("/")} - {""}
-    return url.rstrip("/") in addresses
+    addresses = {own.url.rstrip("/"), public.rstrip("/")} - {""}
+    return own if url.rstrip("/") in addresses else None
 
 
 def own_clips_dir(study: Study, url: str) -> Path | None:
     """The clips folder the study's own server at `url` serves by itself (and keeps coder
     spaces for), or None for any other server (and for an own one given a document root)."""
-    if not is_own_server(study, url):
-        return None
-    own = read_credentials(study)
-    return Path(own.clips_dir) if own.clips_dir else None
+    own = own_credentials(study, url)
+    return Path(own.clips_dir) if own and own.clips_dir else None
 
 
 def configured_document_root(study: Study, url: str) -> Path | None:
@@ -88,10 +87,9 @@ def configured_document_root(study: Study, url: str) -> Path | None:
     configured = study.config.raw.get("label_studio", {}).get("document_root")
     if configured:
         return study.absolute(configured).resolve()
-    if is_own_server(study, url):
-        own = read_credentials(study)
-        if own.clips_dir or own.document_root:
-            return Path(own.clips_dir or own.document_root)
+    own = own_credentials(study, url)
+    if own and (own.clips_dir or own.document_root):
+        return Path(own.clips_dir or own.document_root)
     if os.environ.get(DOCUMENT_ROOT_ENV):
         return Path(os.environ[DOCUMENT_ROOT_ENV]).resolve()
     return None

@@ -8,12 +8,12 @@ import json
 import re
 import secrets
 from contextlib import closing
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from label_studio_sdk import LabelStudio
+from test_ls_browser import CHROMIUM, CHROMIUM_ARGS, log_in
 
 from coding_pipeline import batches
 from coding_pipeline.cli import cli
@@ -28,9 +28,6 @@ from coding_pipeline.scores import score_study
 from coding_pipeline.study import load_study, read_clips, write_text_atomic
 
 pytestmark = pytest.mark.labelstudio
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
 def sign_up(connection, url: str, n: int) -> dict[str, str]:
@@ -225,11 +222,7 @@ def test_the_consensus_coder_sees_both_ratings_in_the_browser(make_ls_study, lab
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{label_studio.url}/user/login/")
-            page.fill("input[name=email]", master)
-            page.fill("input[name=password]", accounts[master])
-            page.click("button[type=submit]")
-            page.wait_for_url(lambda url: "/user/login" not in url)
+            log_in(page, label_studio.url, master, accounts[master])
             page.goto(f"{label_studio.url}/projects/{project_id}/data")
             page.get_by_text("Label All Tasks").first.click()
             page.wait_for_selector(".lsf-choices", timeout=60_000)

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import ARMS, DYADS, TIMEPOINTS, make_study
 from label_studio_sdk import LabelStudio
+from test_ls_browser import CHROMIUM
 
 from coding_pipeline import batches
 from coding_pipeline.cli import cli
@@ -30,7 +31,6 @@ from coding_pipeline.study import load_study, read_clips, write_text_atomic
 
 pytestmark = pytest.mark.labelstudio
 
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_refusals_of_a_default_server_are_one_sentence_saying_what_to_change(
                     reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_a_coder_plays_an_uploaded_clip_in_chromium(plain_study, default_label_studio):
     from playwright.sync_api import sync_playwright
-    from test_ls_browser import CHROMIUM_ARGS, MEDIA_STATE, PLAY_FOR_A_SECOND, SEEK
+    from test_ls_browser import CHROMIUM_ARGS, MEDIA_STATE, PLAY_FOR_A_SECOND, SEEK, log_in
 
     coder = f"player-{secrets.token_hex(3)}@example.org"
     password = "Coder-" + secrets.token_urlsafe(12)
@@ -151,11 +151,7 @@ def test_a_coder_plays_an_uploaded_clip_in_chromium(plain_study, default_label_s
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{default_label_studio.url}/user/login/")
-            page.fill("input[name=email]", coder)
-            page.fill("input[name=password]", password)
-            page.click("button[type=submit]")
-            page.wait_for_url(lambda url: "/user/login" not in url)
+            log_in(page, default_label_studio.url, coder, password)
             page.goto(f"{default_label_studio.url}/projects/{project_id}/data")
             page.get_by_text("Label All Tasks").first.click()
             page.wait_for_selector("video", state="attached", timeout=60_000)

@@ -4,13 +4,13 @@ JSON export of the same projects: the same tasks and the same annotations, field
 from __future__ import annotations
 
 import json
-import secrets
 from contextlib import closing
 
 import httpx
 import pandas as pd
 import pytest
 from label_studio_sdk import LabelStudio
+from test_ls_push_pull import new_coders
 
 from coding_pipeline import batches
 from coding_pipeline.labelstudio import push
@@ -23,11 +23,6 @@ pytestmark = pytest.mark.labelstudio
 TASK_KEYS = ("id", "data", "meta", "created_at", "updated_at", "inner_id", "project",
              "predictions")
 CHANGING = ("created_ago", "created_username")  # "0 minutes" ago: texts for people, left out
-
-
-def new_coders(n: int = 2) -> list[str]:
-    tag = secrets.token_hex(3)
-    return [f"sim-{chr(97 + i)}-{tag}@example.org" for i in range(n)]
 
 
 def stock_export(client: LabelStudio, project_id: int) -> list[dict]:

@@ -86,20 +86,15 @@ def export(request, project_id: int) -> HttpResponse:
     tasks = {row["id"]: {**_plain(row), "annotations": [], "drafts": [], "predictions": []}
              for row in Task.objects.filter(project_id=project_id).order_by("id")
              .values(*TASK_FIELDS)}
-    fields = {f.attname: f.name for f in Annotation._meta.concrete_fields}
-    for row in (Annotation.objects.filter(project_id=project_id).order_by("id")
-                .values(*fields)):
-        annotation = {fields[key]: value for key, value in _plain(row).items()}
-        if annotation["task"] in tasks:
-            tasks[annotation["task"]]["annotations"].append(annotation)
-    fields = {f.attname: f.name for f in AnnotationDraft._meta.concrete_fields}
-    fields["user__email"] = "user"  # Label Studio's export names a draft's author by email
-    del fields["user_id"]
-    for row in (AnnotationDraft.objects.filter(task__project_id=project_id).order_by("id")
-                .values(*fields)):
-        draft = {fields[key]: value for key, value in _plain(row).items()}
-        if draft["task"] in tasks:
-            tasks[draft["task"]]["drafts"].append(draft)
+    annotations = Annotation.objects.filter(project_id=project_id)
+    drafts = AnnotationDraft.objects.filter(task__project_id=project_id)
+    by_email = {"user_id": "user__email"}  # the export names a draft's author by email
+    for key, queryset, fields in (("annotations", annotations, _fields(Annotation)),
+                                  ("drafts", drafts, _fields(AnnotationDraft, by_email))):
+        for row in queryset.order_by("id").values(*fields):
+            record = {fields[column]: value for column, value in _plain(row).items()}
+            if record["task"] in tasks:
+                tasks[record["task"]][key].append(record)
     for task_id, item_id in (Prediction.objects.filter(task__project_id=project_id)
                              .order_by("id").values_list("task_id", "id")):
         if task_id in tasks:
@@ -111,6 +106,15 @@ def export(request, project_id: int) -> HttpResponse:
 
 
 _TIME = DateTimeField()
+
+
+def _fields(model, replaced: dict[str, str] | None = None) -> dict[str, str]:
+    """values() column -> export name for every concrete field of `model` (foreign keys as
+    their ids under the field's name); `replaced` swaps a column for another (same name)."""
+    columns = {f.attname: f.name for f in model._meta.concrete_fields}
+    for column, other in (replaced or {}).items():
+        columns[other] = columns.pop(column)
+    return columns
 
 
 def _plain(row: dict) -> dict:
