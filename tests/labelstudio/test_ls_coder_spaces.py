@@ -159,7 +159,7 @@ def test_each_coder_signs_up_into_a_space_of_their_own(own):
         assert seen == [int(project_of(study, CODER_B)["project_id"])]
         assert lab.get("/coding-pipeline/spaces/1/").status_code == 302
     assert sessions[CODER_A].get(f"/coding-pipeline/spaces/{spaces[CODER_B].id}/"
-                                 ).status_code == 404
+                                 ).status_code == 403  # not on the coders' allow-list
 
 
 def test_coder_a_sees_and_changes_nothing_of_b_or_the_master(own):

@@ -8,8 +8,7 @@ commands and the admin's browser do not disturb each other). Anyone else's heade
 
 from __future__ import annotations
 
-from jwt_auth.auth import TokenAuthenticationPhaseout
-from organizations.models import OrganizationMember
+from coding_pipeline.labelstudio.ls_site import label_studio as ls
 
 SPACE_HEADER = "HTTP_X_CODING_PIPELINE_SPACE"
 
@@ -19,14 +18,14 @@ def act_in_space(user, request) -> None:
     wanted = request.META.get(SPACE_HEADER, "")
     if not (wanted.isdigit() and user.is_superuser):
         return
-    member = OrganizationMember.objects.filter(
+    member = ls.OrganizationMember.objects.filter(
         user=user, organization_id=int(wanted), deleted_at__isnull=True,
     ).select_related("organization").first()
     if member is not None:
         user.active_organization = member.organization
 
 
-class SpaceTokenAuthentication(TokenAuthenticationPhaseout):
+class SpaceTokenAuthentication(ls.TokenAuthenticationPhaseout):
     """Label Studio's token authentication, plus the admin's X-Coding-Pipeline-Space header."""
 
     def authenticate(self, request):

@@ -9,10 +9,10 @@ one they are a member of), or by a superuser (the study's admin account).
 
 from __future__ import annotations
 
-from projects.mixins import ProjectMixin
+from coding_pipeline.labelstudio.ls_site import label_studio as ls
 
 
-class SpaceProjectMixin(ProjectMixin):
+class SpaceProjectMixin(ls.ProjectMixin):
     """ProjectMixin whose has_permission also requires the requester's own organisation."""
 
     def has_permission(self, user) -> bool:

@@ -23,6 +23,11 @@ import os
 import sys
 from urllib.parse import urlsplit
 
+# a Label Studio version the guard was not tested with does not start (its routes may differ)
+from coding_pipeline.labelstudio.ls_site.label_studio import check_version  # noqa: E402
+
+check_version()
+
 # Label Studio imports its own modules as top-level packages (core, users, ...), as
 # label_studio.server does for `label-studio start`; do the same for any other launcher (WSGI).
 _LS_PATH = os.path.dirname(importlib.util.find_spec("label_studio").origin)
@@ -102,7 +107,7 @@ if CLIPS_DIR:
 MIDDLEWARE = [
     *MIDDLEWARE,  # noqa: F821 (set by Label Studio's settings above)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "coding_pipeline.labelstudio.ls_site.middleware.SpaceGuardMiddleware",
+    "coding_pipeline.labelstudio.ls_site.guard.CoderGuardMiddleware",
 ]
 if importlib.util.find_spec("coding_pipeline.labelstudio.ls_site.coder_ui") is not None:
     MIDDLEWARE.append("coding_pipeline.labelstudio.ls_site.coder_ui.CoderPageMiddleware")

@@ -23,13 +23,14 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from core.middleware import enforce_csrf_checks
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from ranged_fileresponse import RangedFileResponse
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.fields import DateTimeField
 from rest_framework.permissions import IsAuthenticated
+
+from coding_pipeline.labelstudio.ls_site import label_studio as ls
 
 CLIP_NAME = re.compile(r"(?:clips/)?([A-Za-z0-9][A-Za-z0-9_.-]{0,200})")
 LOCAL_FILES_PREFIX = "/data/local-files/?d="
@@ -46,14 +47,12 @@ def clip_urls(name: str) -> list[str]:
 @permission_classes([IsAuthenticated])
 def clip(request) -> HttpResponse:
     """Serve one clip of the requester's own projects, with HTTP Range; plain 404 otherwise."""
-    from tasks.models import Task
-
     found = CLIP_NAME.fullmatch(request.GET.get("d", ""))
     user = request.user
     if found is None or ".." in found.group(1) or not settings.CLIPS_DIR:
         raise Http404()
     name = found.group(1)
-    tasks = Task.objects.filter(data__video__in=clip_urls(name))
+    tasks = ls.Task.objects.filter(data__video__in=clip_urls(name))
     if not user.is_superuser:
         tasks = tasks.filter(project__organization_id=user.active_organization_id)
     if not tasks.exists():
@@ -78,24 +77,21 @@ def export(request, project_id: int) -> HttpResponse:
     export: foreign keys as ids, times as its API writes them), its drafts (but their
     "created ago" texts) and its predictions' ids; in task id order. For the admin account
     only (anyone else gets 404)."""
-    from projects.models import Project
-    from tasks.models import Annotation, AnnotationDraft, Prediction, Task
-
-    if not request.user.is_superuser or not Project.objects.filter(id=project_id).exists():
+    if not request.user.is_superuser or not ls.Project.objects.filter(id=project_id).exists():
         raise Http404()
     tasks = {row["id"]: {**_plain(row), "annotations": [], "drafts": [], "predictions": []}
-             for row in Task.objects.filter(project_id=project_id).order_by("id")
+             for row in ls.Task.objects.filter(project_id=project_id).order_by("id")
              .values(*TASK_FIELDS)}
-    annotations = Annotation.objects.filter(project_id=project_id)
-    drafts = AnnotationDraft.objects.filter(task__project_id=project_id)
+    annotations = ls.Annotation.objects.filter(project_id=project_id)
+    drafts = ls.AnnotationDraft.objects.filter(task__project_id=project_id)
     by_email = {"user_id": "user__email"}  # the export names a draft's author by email
-    for key, queryset, fields in (("annotations", annotations, _fields(Annotation)),
-                                  ("drafts", drafts, _fields(AnnotationDraft, by_email))):
+    for key, queryset, fields in (("annotations", annotations, _fields(ls.Annotation)),
+                                  ("drafts", drafts, _fields(ls.AnnotationDraft, by_email))):
         for row in queryset.order_by("id").values(*fields):
             record = {fields[column]: value for column, value in _plain(row).items()}
             if record["task"] in tasks:
                 tasks[record["task"]][key].append(record)
-    for task_id, item_id in (Prediction.objects.filter(task__project_id=project_id)
+    for task_id, item_id in (ls.Prediction.objects.filter(task__project_id=project_id)
                              .order_by("id").values_list("task_id", "id")):
         if task_id in tasks:
             tasks[task_id]["predictions"].append(item_id)
@@ -149,12 +145,11 @@ def open_space(request: HttpRequest, space_id: int) -> HttpResponse:
     """The admin's browser switches to one coder's space (to look at its projects); 404 for
     anyone else, or for a space the admin is not a member of."""
     from django.shortcuts import redirect
-    from organizations.models import OrganizationMember
 
     user = request.user
     if not (user.is_authenticated and user.is_superuser and settings.CODER_SPACES):
         raise Http404()
-    member = OrganizationMember.objects.filter(
+    member = ls.OrganizationMember.objects.filter(
         user=user, organization_id=space_id, deleted_at__isnull=True).first()
     if member is None:
         raise Http404()
@@ -163,25 +158,23 @@ def open_space(request: HttpRequest, space_id: int) -> HttpResponse:
     return redirect("/projects/")
 
 
-@enforce_csrf_checks
+@ls.enforce_csrf_checks
 def signup(request: HttpRequest) -> HttpResponse:
     """Label Studio's sign-up page; a coder space's link signs that space's coder up into it.
 
     In a server with coder spaces, only a space's link signs anyone up, and only with the email
     that space is for; elsewhere Label Studio's own rules apply (its one invite link).
     """
-    from users.views import user_signup
-
     from coding_pipeline.labelstudio.ls_site import space_models
 
     token = request.GET.get("token", "")
     space = space_models.space_by_token(token) if token else None
     if request.method != "POST" or (space is None and not settings.CODER_SPACES):
-        return user_signup(request)
+        return ls.user_signup(request)
     if space is None:
         return HttpResponseForbidden("This sign-up link is not valid: ask for a new one.")
     if request.user.is_authenticated:
-        return user_signup(request)  # Label Studio sends a logged-in user on
+        return ls.user_signup(request)  # Label Studio sends a logged-in user on
     email = request.POST.get("email", "").strip().lower()
     if email != (space.contact_info or "").lower():
         return HttpResponseForbidden(
