@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from coding_pipeline import study as study_module
 from coding_pipeline.cli import cli
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.server import read_credentials
@@ -26,6 +25,7 @@ from coding_pipeline.study import (
     restore,
     write_csv_atomic,
 )
+from coding_pipeline.study import permissions as study_permissions
 
 TEMPLATE = "[segment]\nepoch_seconds = 10\n"
 
@@ -148,7 +148,7 @@ def test_init_makes_the_study_private_and_every_file_stays_so(tmp_path):
 
 
 def test_a_readable_study_folder_is_warned_about_once(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(study_module, "_WARNED", set())
+    monkeypatch.setattr(study_permissions, "_WARNED", set())
     study = init_study(tmp_path / "s")
     capsys.readouterr()
     os.chmod(study.root, 0o755)
@@ -160,7 +160,7 @@ def test_a_readable_study_folder_is_warned_about_once(tmp_path, capsys, monkeypa
             "clips.csv and sessions.csv link clips to families: run `chmod -R go-rwx "
             f"{study.root}`. To share the study with a lab group, set group_access = true under "
             "[study] in study.toml") in warning
-    monkeypatch.setattr(study_module, "_WARNED", set())
+    monkeypatch.setattr(study_permissions, "_WARNED", set())
     os.chmod(study.root, 0o750)
     study.toml_path.write_text("[study]\ngroup_access = true\n")
     load_study(study.root)
