@@ -25,18 +25,56 @@ import os
 import secrets
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.segment import ProgressDisplay, SessionJob, SessionOutcome, process_session
+from coding_pipeline.segment.jobs import SessionJob, SessionOutcome
+from coding_pipeline.segment.lock import session_lock
+from coding_pipeline.segment.progress import ProgressDisplay
+from coding_pipeline.segment.worker import process_session
 
 CONNECT_SECONDS = 10
 WORKER_PATIENCE = 60.0  # seconds to wait for a worker to be there
 
 
+class DaskCluster:
+    """Sessions as tasks on the workers of the Dask scheduler at `address` (tcp://HOST:PORT);
+    `root` is the study folder, at the same absolute path on every worker."""
+
+    def __init__(self, address: str, root: Path, patience: float = WORKER_PATIENCE) -> None:
+        self.address = address
+        self.root = root
+        self.patience = patience
+
+    def run(self, jobs: list[SessionJob],
+            display: ProgressDisplay | None) -> Iterator[SessionOutcome]:
+        """Yield each session's outcome as the cluster completes it."""
+        distributed = _distributed()
+        client = _connect(distributed, self.address)
+        token = secrets.token_hex(8)
+        marker = self.root / ".segment" / f"cluster-{token}"
+        marker.write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
+        try:
+            _wait_for_workers(client, self.address, self.patience)
+            _check_workers(client, self.root, marker)
+            topic = f"coding-pipeline-segment-{token}"
+            if display is not None:
+                client.subscribe_topic(topic, lambda event: display.update(
+                    tuple(event[1][0]), *event[1][1:]))
+            futures = {
+                client.submit(run_session, job, str(marker), topic if display else None,
+                              key=f"segment-{job.session.dyad_id}-{job.session.timepoint}-{token}",
+                              pure=False): job
+                for job in jobs}
+            yield from _gather(distributed, client, futures, self.address, self.patience)
+        finally:
+            client.close()
+            marker.unlink(missing_ok=True)
+
+
 def _distributed():
+    """The `distributed` package, an optional extra (imported only when a cluster is used)."""
     try:
         import distributed
     except ImportError:
@@ -46,37 +84,15 @@ def _distributed():
     return distributed
 
 
-def run_on_cluster(jobs: list[SessionJob], address: str, root: Path,
-                   display: ProgressDisplay | None,
-                   patience: float = WORKER_PATIENCE) -> Iterator[SessionOutcome]:
-    """Yield each session's outcome as the cluster at `address` completes it."""
-    distributed = _distributed()
+def _connect(distributed, address: str):
+    """A Dask client of the scheduler at `address`, or a clear error if it is not there."""
     try:
         _knock(address)
-        client = distributed.Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+        return distributed.Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise PipelineError(
             f"cannot reach the Dask scheduler at {address} ({exc}); check the address and that "
             "`dask scheduler` is running there") from None
-    token = secrets.token_hex(8)
-    marker = root / ".segment" / f"cluster-{token}"
-    marker.write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
-    try:
-        _wait_for_workers(client, address, patience)
-        _check_workers(client, root, marker)
-        topic = f"coding-pipeline-segment-{token}"
-        if display is not None:
-            client.subscribe_topic(topic, lambda event: display.update(
-                tuple(event[1][0]), *event[1][1:]))
-        futures = {
-            client.submit(run_session, job, str(marker), topic if display else None,
-                          key=f"segment-{job.session.dyad_id}-{job.session.timepoint}-{token}",
-                          pure=False): job
-            for job in jobs}
-        yield from _gather(distributed, client, futures, address, patience)
-    finally:
-        client.close()
-        marker.unlink(missing_ok=True)
 
 
 def _knock(address: str) -> None:
@@ -179,20 +195,5 @@ def run_session(job: SessionJob, marker: str, topic: str | None) -> SessionOutco
     # A worker thread is one core (Dask's --nthreads): the session decodes and encodes on it
     # alone, so a worker's sessions, and the workers sharing a machine, do not crowd each other.
     job = replace(job, settings=replace(job.settings, threads=1))
-    with _session_lock(job.manifest.with_suffix(".lock")):
+    with session_lock(job.manifest.with_suffix(".lock")):
         return process_session(job, report)
-
-
-@contextmanager
-def _session_lock(path: Path) -> Iterator[None]:
-    """Wait for an exclusive lock on one session (held until the task ends or its worker dies)."""
-    with open(path, "a+", encoding="utf-8") as handle:
-        try:
-            import fcntl
-        except ImportError:  # Windows
-            import msvcrt
-
-            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-        else:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
