@@ -26,7 +26,10 @@ PGPASSWORD or ~/.pgpass), creates a database of its own there (the user needs CR
 drops it at the end. Its defaults become --tasks 20000 --coders 10: 20,000 tasks pushed for 10
 coders, 40,000 annotations pulled.
 
-Every figure is printed in one run; the server is stopped at the end.
+Every figure is printed in one run; the server is stopped at the end, then the table of figures
+and one JSON line per figure (see bench_harness.py).
+
+    .venv/bin/python scripts/bench_labelstudio.py --quick --check   # 40 tasks; CI
 """
 
 from __future__ import annotations
@@ -38,11 +41,11 @@ import os
 import secrets
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+from bench_harness import Figure, Report, Stopwatch, parse_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -89,35 +92,41 @@ def coder_names(kind: str, count: int) -> list[str]:
     return [f"{kind}-coder-{chr(97 + n % 26)}{n // 26 or ''}@example.org" for n in range(count)]
 
 
-def bench_push(host: Study, url: str, token: str, tasks: int, sample: int, coders: int) -> None:
+def bench_push(host: Study, url: str, token: str, args, report: Report) -> None:
     study = init_study(host.root.parent / "push-study")
     root = Path(read_credentials(host).document_root)
     study = deploy.set_label_studio_setting(study, "document_root", str(root))  # local files
-    make_clips(study, tasks, "p")
-    batches.create_batch(study, coder_names("push", coders), reliability_share=0.0, seed=1)
-    started = time.perf_counter()
-    report = push_study(study, url=url, token=token)
-    ours = time.perf_counter() - started
-    assert report.tasks_imported == tasks, report
+    make_clips(study, args.tasks, "p")
+    batches.create_batch(study, coder_names("push", args.coders), reliability_share=0.0, seed=1)
+    with Stopwatch() as watch:
+        pushed = push_study(study, url=url, token=token)
+    ours = watch.timing.wall_s
+    assert pushed.tasks_imported == args.tasks, pushed
 
     client = LabelStudio(base_url=url, api_key=token)
     scheme = load_scheme(study.scheme_path)
     project = client.projects.create(title="baseline push", label_config=render_label_config(
         scheme))
-    started = time.perf_counter()
-    for number in range(sample):
-        path = study.clips_dir / f"p{number:06d}.mp4"
-        client.projects.import_tasks(id=project.id, request=[{
-            "video": local_file_url(path, root), "clip_id": f"p{number:06d}", "fps": 25}])
-    per_task = (time.perf_counter() - started) / sample
-    baseline = per_task * tasks
-    print(f"push {tasks:,} tasks ({coders} coders): ours {ours:7.1f} s   baseline one request "
-          "per task "
-          f"{baseline:7.1f} s (measured {sample} tasks, {per_task * 1000:.1f} ms each, "
-          f"extrapolated)   speed-up {baseline / ours:5.1f}x")
+    sample = args.baseline_sample
+    with Stopwatch() as watch:
+        for number in range(sample):
+            path = study.clips_dir / f"p{number:06d}.mp4"
+            client.projects.import_tasks(id=project.id, request=[{
+                "video": local_file_url(path, root), "clip_id": f"p{number:06d}", "fps": 25}])
+    per_task = watch.timing.wall_s / sample
+    baseline = per_task * args.tasks
+    print(f"push {args.tasks:,} tasks ({args.coders} coders): ours {ours:7.1f} s   baseline one "
+          f"request per task {baseline:7.1f} s (measured {sample} tasks, "
+          f"{per_task * 1000:.1f} ms each, extrapolated)")
+    name = f"push {args.tasks} tasks"
+    report.add(Figure(f"{name}: speed-up over one request per task (extrapolated)", ours,
+                      baseline, goal=10.0))
+    report.add(Figure.within(name, ours, 60.0))
 
 
-def bench_pull(host: Study, url: str, token: str, tasks: int, sample: int, count: int) -> Study:
+def make_pull_study(host: Study, url: str, token: str, tasks: int, count: int) -> Study:
+    """A study whose coders' projects (made directly on the server) hold `tasks` clips
+    double-coded, every task with one annotation by its coder; projects.csv lists them."""
     study = init_study(host.root.parent / "pull-study")
     make_clips(study, tasks, "q")
     coders = coder_names("pull", max(count, 2))
@@ -150,51 +159,64 @@ def bench_pull(host: Study, url: str, token: str, tasks: int, sample: int, count
                         "scheme_version": str(scheme.version), "scheme_hash": scheme.content_hash,
                         "created_at": "", "space": ""})
     write_csv_atomic(study.root / "projects.csv", pd.DataFrame(records)[PROJECT_COLUMNS])
-
-    started = time.perf_counter()
-    report = pull_study(study, url=url, token=token)
-    ours = time.perf_counter() - started
-    assert report.annotations == 2 * tasks, report
-
-    client = LabelStudio(base_url=url, api_key=token)
-    task_ids = [t.id for t in client.tasks.list(project=int(records[0]["project_id"]),
-                                                page_size=sample)][:sample]
-    started = time.perf_counter()
-    fetched = 0
-    for task_id in task_ids:
-        fetched += len(client.annotations.list(id=task_id))
-    per_task = (time.perf_counter() - started) / len(task_ids)
-    assert fetched == len(task_ids)
-    baseline = per_task * 2 * tasks
-    print(f"pull {2 * tasks:,} annotations ({len(coders)} coders): ours {ours:7.1f} s   "
-          "baseline one request per task "
-          f"{baseline:7.1f} s (measured {len(task_ids)} tasks, {per_task * 1000:.1f} ms each, "
-          f"extrapolated)   speed-up {baseline / ours:5.1f}x")
     return study
 
 
-def bench_status(study: Study, url: str, token: str, tasks: int) -> None:
+def bench_pull(host: Study, url: str, token: str, args, report: Report) -> Study:
+    tasks, sample = args.tasks, args.baseline_sample
+    study = make_pull_study(host, url, token, tasks, args.coders)
+    with Stopwatch() as watch:
+        pulled = pull_study(study, url=url, token=token)
+    ours = watch.timing.wall_s
+    assert pulled.annotations == 2 * tasks, pulled
+
+    client = LabelStudio(base_url=url, api_key=token)
+    first_project = int(pd.read_csv(study.root / "projects.csv")["project_id"].iloc[0])
+    task_ids = [t.id for t in client.tasks.list(project=first_project,
+                                                page_size=sample)][:sample]
+    fetched = 0
+    with Stopwatch() as watch:
+        for task_id in task_ids:
+            fetched += len(client.annotations.list(id=task_id))
+    per_task = watch.timing.wall_s / len(task_ids)
+    assert fetched == len(task_ids)
+    baseline = per_task * 2 * tasks
+    print(f"pull {2 * tasks:,} annotations ({max(args.coders, 2)} coders): ours {ours:7.1f} s   "
+          f"baseline one request per task {baseline:7.1f} s (measured {len(task_ids)} tasks, "
+          f"{per_task * 1000:.1f} ms each, extrapolated)")
+    name = f"pull {2 * tasks} annotations"
+    report.add(Figure(f"{name}: speed-up over one request per task (extrapolated)", ours,
+                      baseline, goal=10.0))
+    report.add(Figure.within(name, ours, 60.0 if args.database else 30.0))
+    return study
+
+
+def bench_status(study: Study, url: str, token: str, tasks: int, report: Report) -> None:
     connection = connect(study, url=url, token=token)
     project_ids = [int(p) for p in pd.read_csv(study.root / "projects.csv")["project_id"]]
-    started = time.perf_counter()
-    table = study_status(study, url=url, token=token)
-    counters = time.perf_counter() - started
+    with Stopwatch() as watch:
+        table = study_status(study, url=url, token=token)
+    counters = watch.timing.wall_s
     assert int(table["rated"].sum()) == 2 * tasks, table
     task = next(iter(connection.client.tasks.list(project=project_ids[0], page_size=1)))
     connection.client.annotations.create(id=task.id, result=[], was_cancelled=True)
-    started = time.perf_counter()
-    study_status(study, url=url, token=token)
-    with_skips = time.perf_counter() - started
+    with Stopwatch() as watch:
+        study_status(study, url=url, token=token)
+    with_skips = watch.timing.wall_s
 
-    started = time.perf_counter()
-    for project_id in project_ids:  # the old way: one full export per project
-        json.loads(b"".join(connection.client.projects.exports.download_sync(
-            project_id, export_type="JSON", download_all_tasks=True)))
-    baseline = time.perf_counter() - started
+    with Stopwatch() as watch:
+        for project_id in project_ids:  # the old way: one full export per project
+            json.loads(b"".join(connection.client.projects.exports.download_sync(
+                project_id, export_type="JSON", download_all_tasks=True)))
+    baseline = watch.timing.wall_s
     print(f"status {2 * tasks:,} tasks: ours {counters:7.2f} s (counters), {with_skips:.2f} s "
           f"(one project with a skip, read task by task)   baseline one export per project "
-          f"{baseline:7.2f} s   speed-up {baseline / counters:5.1f}x / "
-          f"{baseline / with_skips:.1f}x")
+          f"{baseline:7.2f} s")
+    name = f"status {2 * tasks} tasks"
+    report.add(Figure(f"{name}: speed-up over one export per project (counters)", counters,
+                      baseline))
+    report.add(Figure(f"{name}: speed-up over one export per project (one project with a "
+                      "skip)", with_skips, baseline))
 
 
 @contextlib.contextmanager
@@ -228,9 +250,10 @@ def main() -> None:
     parser.add_argument("--baseline-sample", type=int, default=300)
     parser.add_argument("--database", metavar="postgresql://USER@HOST:PORT/DB",
                         help="run the server on PostgreSQL (default: SQLite)")
-    args = parser.parse_args()
-    tasks = args.tasks or (20000 if args.database else 5000)
-    coders = args.coders or (10 if args.database else 1)
+    args = parse_args(parser, quick={"tasks": 40, "coders": 1, "baseline_sample": 10})
+    args.tasks = args.tasks or (20000 if args.database else 5000)
+    args.coders = args.coders or (10 if args.database else 1)
+    report = Report()
     with tempfile.TemporaryDirectory(prefix="bench-ls-") as folder, \
             own_database(args.database) as database:
         host = init_study(Path(folder) / "server")
@@ -239,11 +262,12 @@ def main() -> None:
         url = start_server(host, document_root=Path(folder).resolve(), database=database)
         try:
             token = read_credentials(host).token
-            bench_push(host, url, token, tasks, args.baseline_sample, coders)
-            pulled = bench_pull(host, url, token, tasks, args.baseline_sample, coders)
-            bench_status(pulled, url, token, tasks)
+            bench_push(host, url, token, args, report)
+            pulled = bench_pull(host, url, token, args, report)
+            bench_status(pulled, url, token, args.tasks, report)
         finally:
             stop_server(host)
+    sys.exit(report.finish(args.check))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@
    two (rotating pairs), clips nested in sessions of ten. Times the command line
    (`coding-pipeline reliability --ratings --scheme --clips`, everything above) beside a
    statsmodels MixedLM REML fit of one item's variance components (clip, coder, residual).
+
+    .venv/bin/python scripts/bench_reliability.py --quick --check   # 200 clips, seconds; CI
+
+The table of figures and one JSON line per figure come last (see bench_harness.py).
 """
 
 from __future__ import annotations
@@ -20,17 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import krippendorff
 import numpy as np
 import pandas as pd
 import yaml
+from bench_harness import Figure, Report, Stopwatch, cli_command, parse_args, run
 
 from coding_pipeline.reliability import compute_reliability
 from coding_pipeline.scheme import parse_scheme
@@ -51,24 +53,29 @@ def simulated(clips: int, coders: int, items: int, seed: int = 0) -> tuple[pd.Da
                          "reliability"),
         "batch": np.repeat([f"batch-{c // 1000 + 1}" for c in range(clips)], coders * items),
     })
-    scheme = {
+    return ratings, scheme_data(items)
+
+
+def scheme_data(items: int) -> dict:
+    """The scheme of both designs: items item01.., composites of five, a 1-5 scale."""
+    item_ids = [f"item{number:02d}" for number in range(1, items + 1)]
+    return {
         "name": "bench", "version": 1, "scale": {"min": 1, "max": 5},
         "items": [{"id": i, "label": i} for i in item_ids],
         "composites": [{"id": f"composite{n + 1}", "label": f"Composite {n + 1}",
                         "items": item_ids[n:n + 5]} for n in range(0, items, 5)],
     }
-    return ratings, scheme
 
 
 def naive_bootstrap_seconds(data: np.ndarray, resamples: int, level: str, domain) -> float:
     """Seconds for `resamples` calls of krippendorff.alpha on clips drawn with replacement."""
     rng = np.random.default_rng(1)
-    started = time.perf_counter()
-    for _ in range(resamples):
-        chosen = rng.integers(0, data.shape[1], size=data.shape[1])
-        krippendorff.alpha(reliability_data=data[:, chosen], level_of_measurement=level,
-                           value_domain=domain)
-    return time.perf_counter() - started
+    with Stopwatch() as watch:
+        for _ in range(resamples):
+            chosen = rng.integers(0, data.shape[1], size=data.shape[1])
+            krippendorff.alpha(reliability_data=data[:, chosen], level_of_measurement=level,
+                               value_domain=domain)
+    return watch.timing.wall_s
 
 
 def incomplete(clips: int, coders: int, items: int, seed: int = 0
@@ -106,11 +113,11 @@ def mixedlm_seconds(ratings: pd.DataFrame, item: str) -> tuple[float, dict]:
     rows = ratings[ratings["item"] == item].assign(value=lambda t: t["value"].astype(float))
     twice = rows.groupby("clip_id")["coder"].transform("nunique") >= 2
     rows = rows[twice].assign(group=1)
-    started = time.perf_counter()
-    model = smf.mixedlm("value ~ 1", rows, groups="group", vc_formula={
-        "clip": "0 + C(clip_id)", "coder": "0 + C(coder)"})
-    fitted = model.fit(reml=True)
-    seconds = time.perf_counter() - started
+    with Stopwatch() as watch:
+        model = smf.mixedlm("value ~ 1", rows, groups="group", vc_formula={
+            "clip": "0 + C(clip_id)", "coder": "0 + C(coder)"})
+        fitted = model.fit(reml=True)
+    seconds = watch.timing.wall_s
     names = model.exog_vc.names
     components = dict(zip(names, fitted.vcomp, strict=True)) | {"residual": fitted.scale}
     return seconds, components
@@ -123,17 +130,24 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--baseline-resamples", type=int, default=20)
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"clips": 200, "resamples": 50, "baseline_resamples": 3})
+    report = Report()
+    bench_complete(args, report)
+    bench_incomplete(args, report)
+    sys.exit(report.finish(args.check))
 
-    ratings, scheme_data = simulated(args.clips, args.coders, args.items)
-    scheme = parse_scheme(scheme_data)
+
+def bench_complete(args, report: Report) -> None:
+    """`compute_reliability` on every clip rated by every coder, beside the naive bootstrap."""
+    ratings, data = simulated(args.clips, args.coders, args.items)
+    scheme = parse_scheme(data)
     print(f"1. complete: {args.clips} clips x {args.coders} coders x {args.items} items = "
           f"{len(ratings):,} ratings, {len(scheme.composites)} composites, {args.resamples} "
           f"resamples, {os.cpu_count()} CPU(s)")
 
-    started, cpu = time.perf_counter(), time.process_time()
-    result = compute_reliability(ratings, scheme, bootstrap=args.resamples, seed=1)
-    ours, ours_cpu = time.perf_counter() - started, time.process_time() - cpu
+    with Stopwatch() as watch:
+        result = compute_reliability(ratings, scheme, bootstrap=args.resamples, seed=1)
+    ours = watch.timing
     first = result["items"][scheme.items[0].id]["alpha"]
 
     # baseline: the same resampling, one krippendorff.alpha call per resample and variable
@@ -151,14 +165,21 @@ def main() -> None:
 
     print(f"   item 1 alpha {first['value']:.3f}, 95% CI {first['ci']}")
     print(f"   ours:     whole reliability run (all statistics, {args.resamples} resamples "
-          f"per variable): {ours:8.2f} s, CPU {ours_cpu:.2f} s   (goal <= 20 s)")
+          f"per variable): {ours.wall_s:8.2f} s, CPU {ours.cpu_s:.2f} s")
     print(f"   baseline: krippendorff.alpha once per resample, bootstrap only: {baseline:8.2f} s"
           f"   (timed on {args.baseline_resamples} resamples per variable type, extrapolated "
           f"to {args.resamples} x {len(scheme.items)} items + {len(scheme.composites)} "
           "composites)")
-    print(f"   speed-up: {baseline / ours:.1f}x   (goal >= 10x)")
+    name = f"complete {args.clips} clips"
+    report.add(Figure(f"{name}: speed-up over krippendorff.alpha per resample (extrapolated)",
+                      ours.wall_s, baseline, goal=10.0))
+    report.add(Figure.within(f"{name}: whole reliability run", ours.wall_s, 20.0))
 
+
+def bench_incomplete(args, report: Report) -> None:
+    """The reliability command on an incomplete, nested design, beside statsmodels' MixedLM."""
     ratings, key = incomplete(args.clips, args.coders, args.items)
+    scheme = parse_scheme(scheme_data(args.items))
     double = int((ratings.groupby("clip_id")["coder"].nunique() >= 2).sum())
     print(f"2. incomplete: {args.clips} clips ({double} rated by two coders), {args.coders} "
           f"coders in rotation, {args.items} items, {len(ratings):,} ratings, sessions of 10 "
@@ -168,16 +189,11 @@ def main() -> None:
         ratings.to_csv(paths["ratings"], index=False)
         key.to_csv(paths["clips"], index=False)
         out, scheme_path = Path(folder) / "out.json", Path(folder) / "scheme.yaml"
-        scheme_path.write_text(yaml.safe_dump(scheme_data))
-        command = [str(Path(sys.executable).with_name("coding-pipeline")), "reliability",
-                   "--ratings", str(paths["ratings"]), "--scheme", str(scheme_path),
-                   "--clips", str(paths["clips"]), "--bootstrap", str(args.resamples),
-                   "--json", str(out)]
-        started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run(command, check=True, capture_output=True)
-        cli = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cli_cpu = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
+        scheme_path.write_text(yaml.safe_dump(scheme_data(args.items)))
+        cli = run(cli_command(
+            "reliability", "--ratings", str(paths["ratings"]), "--scheme", str(scheme_path),
+            "--clips", str(paths["clips"]), "--bootstrap", str(args.resamples),
+            "--json", str(out)))
         found = json.loads(out.read_text())
     item = scheme.items[0].id
     ours_components = found["items"][item]["variance_components"]
@@ -190,10 +206,14 @@ def main() -> None:
           f"needed {study['needed']}")
     print(f"   ours:     `coding-pipeline reliability --ratings --scheme --clips` (all "
           f"statistics, {args.items} items + {len(scheme.composites)} composites, "
-          f"{args.resamples} resamples, process start included): {cli:8.2f} s, CPU "
-          f"{cli_cpu:.2f} s   (goal <= 10 s)")
+          f"{args.resamples} resamples, process start included): {cli.wall_s:8.2f} s, CPU "
+          f"{cli.cpu_s:.2f} s")
     print(f"   baseline: statsmodels MixedLM REML, variance components of one item: "
           f"{seconds:8.2f} s")
+    name = f"incomplete {args.clips} clips"
+    report.add(Figure.within(f"{name}: reliability CLI, all statistics", cli.wall_s, 10.0))
+    report.add(Figure(f"{name}: MixedLM (one item's components) over our CLI (everything)",
+                      cli.wall_s, seconds))
 
 
 if __name__ == "__main__":

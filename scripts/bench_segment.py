@@ -24,6 +24,9 @@ encodes at once against one alone (shared caches and memory, or a busy host, cap
     .venv/bin/python scripts/bench_segment.py --case vfr --seconds 60
     .venv/bin/python scripts/bench_segment.py --case cluster --seconds 30
     .venv/bin/python scripts/bench_segment.py --case all
+    .venv/bin/python scripts/bench_segment.py --case all --quick --check   # seconds; CI
+
+The table of figures and one JSON line per figure come last (see bench_harness.py).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from pathlib import Path
 import av
 import distributed
 import imageio_ffmpeg
+from bench_harness import Figure, Report, Timing, cli_command, interleaved, parse_args, run
 
 from coding_pipeline.study import init_study
 from coding_pipeline.video.probe import probe
@@ -63,17 +67,16 @@ def main() -> None:
                         help="camera-like noise level of the generated picture (0 = clean)")
     parser.add_argument("--pin", action="store_true",
                         help="cluster: pin each worker to a core of its own (one machine each)")
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"seconds": 2.0, "epoch": 1.0, "repeat": 1})
     cases = ["cfr", "vfr", "cluster"] if args.case == "all" else [args.case]
+    report = Report()
     with tempfile.TemporaryDirectory(prefix="bench-segment-") as folder:
         for case in cases:
             work = Path(folder) / case
             work.mkdir()
-            {"cfr": bench_cfr, "vfr": bench_vfr, "cluster": bench_cluster}[case](args, work)
-    load = os.getloadavg()[0]
-    if load > (os.cpu_count() or 1) + 0.5:
-        print(f"note: load average {load:.1f} on {os.cpu_count()} cores: other work was "
-              "running, so wall times are inflated; CPU seconds compare better")
+            {"cfr": bench_cfr, "vfr": bench_vfr, "cluster": bench_cluster}[case](args, work,
+                                                                                  report)
+    sys.exit(report.finish(args.check))
 
 
 def generate(path: Path, args, **options) -> Path:
@@ -86,43 +89,42 @@ def generate(path: Path, args, **options) -> Path:
     return path
 
 
-def bench_cfr(args, work: Path) -> None:
+def bench_cfr(args, work: Path, report: Report) -> None:
     """Ours beside FFmpeg's one-pass encode of the same constant-rate source."""
     source = args.source or generate(work / "session_1080p.mp4", args)
     info = probe(source)
     seconds = info.duration_s
     print(f"source: {info.width}x{info.height} {float(info.fps):.3f} fps, {seconds:.1f} s, "
           f"{info.video_codec}/{info.audio_codec}")
-    best: dict[str, tuple[float, float]] = {}
-    ours_rss = 0.0
-    for run in range(args.repeat):  # interleaved, best of N: robust to passing load
-        commands = {  # ours in a fresh study each time: a rerun would skip the session
-            "ours": ours_command(work / f"study{run}", [source], args.epoch),
-            "frame": ffmpeg_command(work, source, []),
-            "sliced": ffmpeg_command(work, source, ["-x264-params", "sliced-threads=1"]),
-        }
-        for name, command in commands.items():
-            best[name] = min(best.get(name, (float("inf"), 0.0)), timed(command))
-            if not ours_rss:  # ours runs first: the children's peak so far is ours
-                ours_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    (ours, ours_cpu), (default, default_cpu), (sliced, sliced_cpu) = best.values()
+    ours_peak_mb: list[float] = []
+
+    def note_memory(name: str, _timing: Timing) -> None:
+        if name == "ours" and not ours_peak_mb:  # ours runs first: the children's peak is ours
+            ours_peak_mb.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+
+    best = interleaved(args.repeat, lambda number: {  # best of N: robust to passing load
+        # ours in a fresh study each time: a rerun would skip the session
+        "ours": ours_command(work / f"study{number}", [source], args.epoch),
+        "frame": ffmpeg_command(work, source, []),
+        "sliced": ffmpeg_command(work, source, ["-x264-params", "sliced-threads=1"]),
+    }, after=note_memory)
     rows = [
-        (f"ours    segment, {args.epoch:g} s epochs, 720p out", ours, ours_cpu),
-        ("ffmpeg  one pass, same encode, frame threads", default, default_cpu),
-        ("ffmpeg  one pass, same encode, sliced threads", sliced, sliced_cpu),
+        (f"ours    segment, {args.epoch:g} s epochs, 720p out", best["ours"]),
+        ("ffmpeg  one pass, same encode, frame threads", best["frame"]),
+        ("ffmpeg  one pass, same encode, sliced threads", best["sliced"]),
     ]
-    for label, wall, cpu in rows:
-        print(f"{label:47s} {wall:7.1f} s  {seconds / wall:5.2f}x real time  "
-              f"(CPU {cpu:6.1f} s)")
-    print(f"best of {args.repeat} interleaved runs each; our peak memory {ours_rss:.0f} MB")
-    ratio = min(default, sliced) / ours
-    verdict = "met" if ratio >= 0.9 else "NOT met"
-    fast = "met" if seconds / ours >= 3 else "NOT met"
-    print(f"our speed / ffmpeg's best: {ratio:.2f} (goal >= 0.90: {verdict}); "
-          f">= 3x real time: {fast}")
+    for label, timing in rows:
+        print(f"{label:47s} {timing.wall_s:7.1f} s  {seconds / timing.wall_s:5.2f}x real time  "
+              f"(CPU {timing.cpu_s:6.1f} s)")
+    print(f"best of {args.repeat} interleaved runs each; our peak memory {ours_peak_mb[0]:.0f} MB")
+    ours = best["ours"].wall_s
+    theirs = min(best["frame"].wall_s, best["sliced"].wall_s)
+    name = f"cfr {seconds:.0f} s {info.height}p"
+    report.add(Figure(f"{name}: speed against FFmpeg CLI's best", ours, theirs, goal=0.9))
+    report.add(Figure.real_time(f"{name}: segment", ours, seconds, goal=3.0))
 
 
-def bench_vfr(args, work: Path) -> None:
+def bench_vfr(args, work: Path, report: Report) -> None:
     """Ours beside `ffmpeg -fps_mode cfr -r <full rate>` on a phone-like variable-rate file."""
     rng = random.Random(5)
     kept = [i for i in range(round(args.seconds * 30)) if i % 30 == 0 or rng.random() > 0.2]
@@ -132,31 +134,28 @@ def bench_vfr(args, work: Path) -> None:
     rate = f"{info.fps.numerator}/{info.fps.denominator}"
     print(f"source: {info.width}x{info.height}, mean {info.mean_fps:.2f} fps, full rate "
           f"{float(info.fps):g} fps, {info.duration_s:.1f} s")
-    best: dict[str, tuple[float, float]] = {}
-    for run in range(args.repeat):
-        commands = {
-            "ours": ours_command(work / f"study{run}", [source], args.epoch),
-            "ffmpeg": ffmpeg_command(work, source, ["-fps_mode", "cfr", "-r", rate]),
-        }
-        for name, command in commands.items():
-            best[name] = min(best.get(name, (float("inf"), 0.0)), timed(command))
+    best = interleaved(args.repeat, lambda number: {
+        "ours": ours_command(work / f"study{number}", [source], args.epoch),
+        "ffmpeg": ffmpeg_command(work, source, ["-fps_mode", "cfr", "-r", rate]),
+    })
     ours_frames = sum(int(row["frames"]) for row in csv.DictReader(
         (work / "study0" / "clips.csv").open(encoding="utf-8")))
     with av.open(str(work / "ffmpeg_out.mp4")) as output:
         ffmpeg_frames = output.streams.video[0].frames
-    (ours, ours_cpu), (theirs, their_cpu) = best.values()
-    for label, wall, cpu, frames in [
-            (f"ours    segment, {args.epoch:g} s epochs, 720p out", ours, ours_cpu, ours_frames),
-            (f"ffmpeg  -fps_mode cfr -r {rate}, same encode", theirs, their_cpu, ffmpeg_frames)]:
-        print(f"{label:47s} {wall:7.1f} s  {info.duration_s / wall:5.2f}x real time  "
-              f"(CPU {cpu:6.1f} s)  {frames} frames out")
-    ratio = theirs / ours
-    print(f"best of {args.repeat} interleaved runs each; our speed / ffmpeg's: {ratio:.2f} "
-          f"(goal >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'}); same frames out: "
-          f"{'yes' if abs(ours_frames - ffmpeg_frames) <= 1 else 'NO'}")
+    for label, timing, frames in [
+            (f"ours    segment, {args.epoch:g} s epochs, 720p out", best["ours"], ours_frames),
+            (f"ffmpeg  -fps_mode cfr -r {rate}, same encode", best["ffmpeg"], ffmpeg_frames)]:
+        print(f"{label:47s} {timing.wall_s:7.1f} s  {info.duration_s / timing.wall_s:5.2f}x "
+              f"real time  (CPU {timing.cpu_s:6.1f} s)  {frames} frames out")
+    print(f"best of {args.repeat} interleaved runs each")
+    name = f"vfr {info.duration_s:.0f} s {info.height}p"
+    report.add(Figure(f"{name}: speed against FFmpeg -fps_mode cfr", best["ours"].wall_s,
+                      best["ffmpeg"].wall_s, goal=0.9))
+    report.expect(f"vfr: same frames out as FFmpeg ({ours_frames} and {ffmpeg_frames})",
+                  abs(ours_frames - ffmpeg_frames) <= 1)
 
 
-def bench_cluster(args, work: Path) -> None:
+def bench_cluster(args, work: Path, report: Report) -> None:
     """4 sessions on a local Dask cluster of 1, then 2 workers."""
     seconds = min(args.seconds, 30.0)
     sources = []
@@ -169,28 +168,26 @@ def bench_cluster(args, work: Path) -> None:
           f"({time.perf_counter() - started:.1f} s)")
     walls: dict[int, float] = {}
     pinned = " (each worker pinned to its own core, standing for one machine)" if args.pin else ""
-    for run in range(args.repeat):  # 1 and 2 workers in turn, so drifts of the machine cancel
+    for number in range(args.repeat):  # 1 and 2 workers in turn: drifts of the machine cancel
         for count in (1, 2):
-            with local_cluster(work / f"cluster{count}-{run}", count, args.pin) as address:
-                command = ours_command(work / f"cluster_study{count}-{run}", sources,
+            with local_cluster(work / f"cluster{count}-{number}", count, args.pin) as address:
+                command = ours_command(work / f"cluster_study{count}-{number}", sources,
                                        args.epoch, ["--scheduler", address])
-                wall, _ = timed(command)
+                wall = run(command).wall_s
             walls[count] = min(wall, walls.get(count, wall))
     for count in (1, 2):
         print(f"ours    segment --scheduler, {count} worker{'s' if count > 1 else ' '}"
               f"{'':16s} {walls[count]:7.1f} s  {4 * seconds / walls[count]:5.2f}x real time"
               f"  (best of {args.repeat})")
-    speedup = walls[1] / walls[2]
-    print(f"speed-up with 2 workers{pinned}: {speedup:.2f}x (goal >= 1.8 on an idle 2-core "
-          f"machine: {'met' if speedup >= 1.8 else 'NOT met'})")
-    ceiling = machine_ceiling(work, sources[:2], args.repeat)
-    print(f"baseline: this machine's own scaling, the FFmpeg CLI encoding 2 sessions at once "
-          f"(one thread each) against one alone: {ceiling:.2f}x (ours {speedup / ceiling:.2f}x "
-          "of it)")
+    report.add(Figure(f"cluster 4 x {seconds:g} s 720p: 2 workers' speed-up over 1{pinned}",
+                      walls[2], walls[1], goal=1.8))
+    alone, together = machine_scaling(work, sources[:2], args.repeat)
+    report.add(Figure("machine's own scaling: 2 one-thread FFmpeg encodes at once over 1 by 1",
+                      together, 2 * alone))
 
 
-def machine_ceiling(work: Path, sources: list[Path], repeat: int) -> float:
-    """How much faster two one-thread FFmpeg encodes at once go than one after the other."""
+def machine_scaling(work: Path, sources: list[Path], repeat: int) -> tuple[float, float]:
+    """Best seconds of one one-thread FFmpeg encode alone, and of two of them at once."""
     def command(index: int) -> list[str]:
         folder = work / f"ceiling{index}"
         folder.mkdir(exist_ok=True)
@@ -199,16 +196,10 @@ def machine_ceiling(work: Path, sources: list[Path], repeat: int) -> float:
         return line[:at] + ["-threads", "1", "-filter_threads", "1"] + line[at:]  # decode too
 
     alone = together = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        subprocess.run(command(0), check=True)
-        alone = min(alone, time.perf_counter() - started)
-        started = time.perf_counter()
-        running = [subprocess.Popen(command(i)) for i in range(2)]
-        if any(process.wait() for process in running):
-            raise SystemExit("ffmpeg failed")
-        together = min(together, time.perf_counter() - started)
-    return 2 * alone / together
+    for _ in range(repeat):  # in turn, as above
+        alone = min(alone, run(command(0)).wall_s)
+        together = min(together, run(command(0), command(1)).wall_s)
+    return alone, together
 
 
 @contextmanager
@@ -246,17 +237,6 @@ def _pinned_to(core: int):
     return lambda: os.sched_setaffinity(0, {core})
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (user + system) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return wall, cpu
-
-
 def ours_command(folder: Path, sources: list[Path], epoch: float,
                  extra: list[str] | None = None) -> list[str]:
     """`segment` on a fresh study of one session per source (a rerun would skip them)."""
@@ -264,8 +244,7 @@ def ours_command(folder: Path, sources: list[Path], epoch: float,
     rows = "".join(f"B{i},T1,,{source.resolve()},,\n" for i, source in enumerate(sources))
     study.sessions_csv.write_text(f"dyad_id,timepoint,arm,video,start,end\n{rows}",
                                   encoding="utf-8")
-    return [sys.executable, "-c", "from coding_pipeline.cli import main; main()",
-            "segment", str(study.root), "--quiet", *(extra or ["--workers", "1"])]
+    return cli_command("segment", str(study.root), "--quiet", *(extra or ["--workers", "1"]))
 
 
 def ffmpeg_command(work: Path, source: Path, extra: list[str]) -> list[str]:
