@@ -541,7 +541,7 @@ def create_recalibration_batch(
 ) -> BatchPlan:
     """Plan a recalibration set for `coder` of clips `master` has rated (ratings.csv), and
     save it."""
-    from coding_pipeline.consensus import study_ratings
+    from coding_pipeline.ratings import study_ratings
 
     (coder,) = parse_coders([coder])
     (master,) = parse_coders([master])

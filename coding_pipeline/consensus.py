@@ -23,14 +23,10 @@ import pandas as pd
 
 from coding_pipeline import batches
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.scheme import Scheme, load_scheme
-from coding_pipeline.scores import (
-    RELIABILITY_ROLES,
-    REQUIRED_RATING_COLUMNS,
-    check_ratings,
-    coder_composites,
-)
-from coding_pipeline.study import Study, read_clips, read_table
+from coding_pipeline.ratings import RELIABILITY_ROLES, read_study_ratings
+from coding_pipeline.scheme import Scheme
+from coding_pipeline.scores.core import coder_composites
+from coding_pipeline.study import Study, read_clips
 
 CONSENSUS_ROLE = "consensus"
 CONSENSUS_KIND = "consensus"
@@ -58,7 +54,7 @@ def find_disagreements(
     """Double-coded study clips whose independent ratings differ by more than `threshold`
     scale points on any item (or, with `composite`, on any composite), leaving out `exclude`.
 
-    `clean` is `scores.check_ratings` output. Each entry: clip_id, coders (in the order shown),
+    `clean` is `check_ratings` output. Each entry: clip_id, coders (in the order shown),
     ratings {item: [value per coder, None when not rated]}, over [{"item" or "composite": id,
     "spread": max - min}] (what is over the threshold), and, with `composite`, composites
     {id: [value per coder]}. Sorted by clip id.
@@ -236,13 +232,6 @@ class ConsensusResult:
     recoded: list[dict]
 
 
-def study_ratings(study: Study) -> pd.DataFrame:
-    """The study's checked ratings (scores.check_ratings), without warnings."""
-    ratings = read_table(study.ratings_csv, REQUIRED_RATING_COLUMNS,
-                         f"run `coding-pipeline pull {study.root}` first")
-    return check_ratings(ratings, load_scheme(study.scheme_path), str(study.ratings_csv))[0]
-
-
 def _default_coders(plans: list[batches.BatchPlan]) -> list[str]:
     masters = sorted({p.master for p in plans if p.master})
     if len(masters) != 1:
@@ -265,8 +254,8 @@ def create_consensus_batch(
     plans = batches.load_batches(study)
     consensus_coders = (batches.parse_coders(coders) if coders
                         else _default_coders(plans))
-    clean = study_ratings(study)
-    scheme = load_scheme(study.scheme_path)
+    ratings = read_study_ratings(study)
+    clean, scheme = ratings.table, ratings.scheme
     if composite and not scheme.composites:
         raise PipelineError(f"--composite: scheme {scheme.name} has no composites.")
     done = {c for p in plans if p.kind == CONSENSUS_KIND for c in p.assignments["clip_id"]}
