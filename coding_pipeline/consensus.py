@@ -41,7 +41,9 @@ def _coder_order(rows: pd.DataFrame) -> list[str]:
     return sorted(roles.index, key=lambda c: (_ROLE_ORDER.get(roles[c], 2), c))
 
 
-def _number(value: float) -> float | int | None:
+def _json_value(value: float) -> float | int | None:
+    """A rating or spread as kept in the batch's JSON: a whole number as int, else 4
+    decimals; None for a missing one."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return int(value) if float(value).is_integer() else round(float(value), 4)
@@ -76,26 +78,26 @@ def find_disagreements(
         over = []
         for item in scheme.items:
             key = (clip_id, item.id)
-            shown = [(_number(values.at[key, c]) if key in values.index else None)
+            shown = [(_json_value(values.at[key, c]) if key in values.index else None)
                      for c in coders]
             ratings[item.id] = shown
             rated = [v for v in shown if v is not None]
             spread = max(rated) - min(rated) if len(rated) >= 2 else 0
             if not composite and spread > threshold:
-                over.append({"item": item.id, "spread": _number(spread)})
+                over.append({"item": item.id, "spread": _json_value(spread)})
         entry = {"clip_id": str(clip_id), "coders": coders, "ratings": ratings}
         if composite_values is not None:
             entry["composites"] = {}
             for comp in scheme.composites:
                 key = (clip_id, comp.id)
-                shown = [(_number(composite_values.at[key, c])
+                shown = [(_json_value(composite_values.at[key, c])
                           if key in composite_values.index and c in composite_values.columns
                           else None) for c in coders]
                 entry["composites"][comp.id] = shown
                 rated = [v for v in shown if v is not None]
                 spread = max(rated) - min(rated) if len(rated) >= 2 else 0
                 if spread > threshold:
-                    over.append({"composite": comp.id, "spread": _number(spread)})
+                    over.append({"composite": comp.id, "spread": _json_value(spread)})
         if over:
             entry["over"] = over
             found.append(entry)
@@ -179,7 +181,7 @@ def recoded_after_consensus(clean: pd.DataFrame, plans: list[batches.BatchPlan])
                 for number, (coder, was) in enumerate(zip(entry["coders"], values, strict=True),
                                                       start=1):
                     key = (entry["clip_id"], coder, item_id)
-                    now = _number(current[key]) if key in current.index else None
+                    now = _json_value(current[key]) if key in current.index else None
                     if now != was:
                         changed.append({"batch": plan.name, "clip_id": entry["clip_id"],
                                         "coder": f"Coder {number}", "email": coder,

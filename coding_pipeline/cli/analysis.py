@@ -64,6 +64,7 @@ def reliability_command(
       coding-pipeline reliability --ratings ratings.csv --scheme scheme.yaml --json out.json
       coding-pipeline reliability --ratings r.csv --scheme s.yaml --clips clips.csv
     """
+    from coding_pipeline.ratings import REQUIRED_RATING_COLUMNS
     from coding_pipeline.reliability import (
         compute_reliability,
         format_table,
@@ -71,7 +72,6 @@ def reliability_command(
         software_versions,
     )
     from coding_pipeline.scheme import load_scheme
-    from coding_pipeline.ratings import REQUIRED_RATING_COLUMNS
 
     if (study is None) == (ratings_path is None):
         raise PipelineError(
