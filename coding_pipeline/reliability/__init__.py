@@ -24,7 +24,6 @@ tables), `files` (`reliability_study`: reads and writes the study folder).
 
 from coding_pipeline.reliability.certification import (
     CertificationCriteria,
-    agreement_with,
     certification,
     drift,
     recalibration_flags,
@@ -36,20 +35,18 @@ from coding_pipeline.reliability.compute import (
     reliability_of_checked,
 )
 from coding_pipeline.reliability.d_study import d_study
-from coding_pipeline.reliability.entries import band, icc_band, reliability_entry
+from coding_pipeline.reliability.entries import band, icc_band
 from coding_pipeline.reliability.files import (
     reliability_study,
     software_versions,
     write_reliability_files,
 )
-from coding_pipeline.reliability.methods import methods_text
 from coding_pipeline.reliability.tables import flat_table, format_table
 from coding_pipeline.stats.generalizability import g_coefficients
 
 __all__ = [
-    "CertificationCriteria", "ReliabilitySettings", "agreement_with", "band", "certification",
+    "CertificationCriteria", "ReliabilitySettings", "band", "certification",
     "compute_reliability", "d_study", "drift", "flat_table", "format_table", "g_coefficients",
-    "icc_band", "methods_text", "recalibration_flags", "recertification", "reliability_entry",
-    "reliability_of_checked", "reliability_study", "software_versions",
-    "write_reliability_files",
+    "icc_band", "recalibration_flags", "recertification", "reliability_of_checked",
+    "reliability_study", "software_versions", "write_reliability_files",
 ]
