@@ -66,6 +66,7 @@ def reliability_command(
     """
     from coding_pipeline.ratings import REQUIRED_RATING_COLUMNS
     from coding_pipeline.reliability import (
+        DEFAULT_SEED,
         compute_reliability,
         format_table,
         reliability_study,
@@ -90,7 +91,8 @@ def reliability_command(
                  if clips_path is not None else None)
         result = compute_reliability(
             ratings, load_scheme(scheme_path),
-            bootstrap=1000 if bootstrap is None else bootstrap, seed=seed or 0,
+            bootstrap=1000 if bootstrap is None else bootstrap,
+            seed=DEFAULT_SEED if seed is None else seed,
             source=str(ratings_path), clips=clips, software=software_versions(),
         )
     else:

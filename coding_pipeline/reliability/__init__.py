@@ -35,7 +35,7 @@ from coding_pipeline.reliability.compute import (
     reliability_of_checked,
 )
 from coding_pipeline.reliability.d_study import d_study
-from coding_pipeline.reliability.entries import band, icc_band
+from coding_pipeline.reliability.entries import DEFAULT_SEED, band, icc_band
 from coding_pipeline.reliability.files import (
     reliability_study,
     software_versions,
@@ -45,7 +45,7 @@ from coding_pipeline.reliability.tables import flat_table, format_table
 from coding_pipeline.stats.generalizability import g_coefficients
 
 __all__ = [
-    "CertificationCriteria", "ReliabilitySettings", "band", "certification",
+    "DEFAULT_SEED", "CertificationCriteria", "ReliabilitySettings", "band", "certification",
     "compute_reliability", "d_study", "drift", "flat_table", "format_table", "g_coefficients",
     "icc_band", "recalibration_flags", "recertification", "reliability_of_checked",
     "reliability_study", "software_versions", "write_reliability_files",
