@@ -23,14 +23,10 @@ import pandas as pd
 
 from coding_pipeline import batches
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.scheme import Scheme, load_scheme
-from coding_pipeline.scores import (
-    RELIABILITY_ROLES,
-    REQUIRED_RATING_COLUMNS,
-    check_ratings,
-    coder_composites,
-)
-from coding_pipeline.study import Study, read_clips, read_table
+from coding_pipeline.ratings import RELIABILITY_ROLES, read_study_ratings
+from coding_pipeline.scheme import Scheme
+from coding_pipeline.scores.core import coder_composites
+from coding_pipeline.study import Study, read_clips
 
 CONSENSUS_ROLE = "consensus"
 CONSENSUS_KIND = "consensus"
@@ -45,7 +41,9 @@ def _coder_order(rows: pd.DataFrame) -> list[str]:
     return sorted(roles.index, key=lambda c: (_ROLE_ORDER.get(roles[c], 2), c))
 
 
-def _number(value: float) -> float | int | None:
+def _json_value(value: float) -> float | int | None:
+    """A rating or spread as kept in the batch's JSON: a whole number as int, else 4
+    decimals; None for a missing one."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return int(value) if float(value).is_integer() else round(float(value), 4)
@@ -58,7 +56,7 @@ def find_disagreements(
     """Double-coded study clips whose independent ratings differ by more than `threshold`
     scale points on any item (or, with `composite`, on any composite), leaving out `exclude`.
 
-    `clean` is `scores.check_ratings` output. Each entry: clip_id, coders (in the order shown),
+    `clean` is `check_ratings` output. Each entry: clip_id, coders (in the order shown),
     ratings {item: [value per coder, None when not rated]}, over [{"item" or "composite": id,
     "spread": max - min}] (what is over the threshold), and, with `composite`, composites
     {id: [value per coder]}. Sorted by clip id.
@@ -80,26 +78,26 @@ def find_disagreements(
         over = []
         for item in scheme.items:
             key = (clip_id, item.id)
-            shown = [(_number(values.at[key, c]) if key in values.index else None)
+            shown = [(_json_value(values.at[key, c]) if key in values.index else None)
                      for c in coders]
             ratings[item.id] = shown
             rated = [v for v in shown if v is not None]
             spread = max(rated) - min(rated) if len(rated) >= 2 else 0
             if not composite and spread > threshold:
-                over.append({"item": item.id, "spread": _number(spread)})
+                over.append({"item": item.id, "spread": _json_value(spread)})
         entry = {"clip_id": str(clip_id), "coders": coders, "ratings": ratings}
         if composite_values is not None:
             entry["composites"] = {}
             for comp in scheme.composites:
                 key = (clip_id, comp.id)
-                shown = [(_number(composite_values.at[key, c])
+                shown = [(_json_value(composite_values.at[key, c])
                           if key in composite_values.index and c in composite_values.columns
                           else None) for c in coders]
                 entry["composites"][comp.id] = shown
                 rated = [v for v in shown if v is not None]
                 spread = max(rated) - min(rated) if len(rated) >= 2 else 0
                 if spread > threshold:
-                    over.append({"composite": comp.id, "spread": _number(spread)})
+                    over.append({"composite": comp.id, "spread": _json_value(spread)})
         if over:
             entry["over"] = over
             found.append(entry)
@@ -183,7 +181,7 @@ def recoded_after_consensus(clean: pd.DataFrame, plans: list[batches.BatchPlan])
                 for number, (coder, was) in enumerate(zip(entry["coders"], values, strict=True),
                                                       start=1):
                     key = (entry["clip_id"], coder, item_id)
-                    now = _number(current[key]) if key in current.index else None
+                    now = _json_value(current[key]) if key in current.index else None
                     if now != was:
                         changed.append({"batch": plan.name, "clip_id": entry["clip_id"],
                                         "coder": f"Coder {number}", "email": coder,
@@ -236,13 +234,6 @@ class ConsensusResult:
     recoded: list[dict]
 
 
-def study_ratings(study: Study) -> pd.DataFrame:
-    """The study's checked ratings (scores.check_ratings), without warnings."""
-    ratings = read_table(study.ratings_csv, REQUIRED_RATING_COLUMNS,
-                         f"run `coding-pipeline pull {study.root}` first")
-    return check_ratings(ratings, load_scheme(study.scheme_path), str(study.ratings_csv))[0]
-
-
 def _default_coders(plans: list[batches.BatchPlan]) -> list[str]:
     masters = sorted({p.master for p in plans if p.master})
     if len(masters) != 1:
@@ -265,8 +256,8 @@ def create_consensus_batch(
     plans = batches.load_batches(study)
     consensus_coders = (batches.parse_coders(coders) if coders
                         else _default_coders(plans))
-    clean = study_ratings(study)
-    scheme = load_scheme(study.scheme_path)
+    ratings = read_study_ratings(study)
+    clean, scheme = ratings.table, ratings.scheme
     if composite and not scheme.composites:
         raise PipelineError(f"--composite: scheme {scheme.name} has no composites.")
     done = {c for p in plans if p.kind == CONSENSUS_KIND for c in p.assignments["clip_id"]}

@@ -146,79 +146,90 @@ def parse_scheme(data: Any, source: str = "scheme") -> Scheme:
     raw_items = data["items"]
     if not isinstance(raw_items, list) or not raw_items:
         raise fail("'items' must be a non-empty list.")
-    items: list[Item] = []
-    seen: set[str] = set()
-    for index, raw in enumerate(raw_items, start=1):
-        if not isinstance(raw, dict):
-            raise fail(f"item {index} must be a mapping with id and label.")
-        item_id = raw.get("id")
-        where = f"item '{item_id}'" if item_id else f"item {index}"
-        if not item_id or not isinstance(item_id, str) or not _ID.match(item_id):
-            raise fail(f"{where}: 'id' must be letters, digits and _, starting with a letter.")
-        if item_id in seen:
-            raise fail(f"{where}: duplicate id.")
-        seen.add(item_id)
-        label = raw.get("label")
-        if not label or not isinstance(label, str):
-            raise fail(f"{where}: 'label' is missing.")
-        scale = (
-            _parse_scale(raw["scale"], f"{where} scale", fail) if "scale" in raw else default_scale
-        )
-        owner = raw.get("owner", "") or ""
-        if owner and owner not in OWNERS:
-            raise fail(f"{where}: owner '{owner}' should be one of {', '.join(OWNERS)}.")
-        reverse = raw.get("reverse", False)
-        if not isinstance(reverse, bool):
-            raise fail(f"{where}: 'reverse' should be true or false.")
-        anchors_raw = raw.get("anchors") or {}
-        if not isinstance(anchors_raw, dict):
-            raise fail(f"{where}: 'anchors' should map scale points to text.")
-        anchors: dict[int, str] = {}
-        for point, text in anchors_raw.items():
-            try:
-                point_int = int(point)
-            except (TypeError, ValueError):
-                raise fail(f"{where}: anchor '{point}' is not a scale point.") from None
-            if not scale.min <= point_int <= scale.max:
-                raise fail(
-                    f"{where}: anchor {point_int} is outside the scale {scale.min}-{scale.max}."
-                )
-            if not isinstance(text, str) or not text.strip():
-                raise fail(f"{where}: anchor {point_int} has no text.")
-            anchors[point_int] = text.strip()
-        items.append(Item(
-            id=item_id, label=label.strip(), scale=scale,
-            description=str(raw.get("description") or "").strip(), owner=owner,
-            reverse=reverse, anchors=dict(sorted(anchors.items())),
-        ))
-    composites: list[Composite] = []
-    for index, raw in enumerate(data.get("composites") or [], start=1):
-        if not isinstance(raw, dict):
-            raise fail(f"composite {index} must be a mapping with id, label and items.")
-        comp_id = raw.get("id")
-        where = f"composite '{comp_id}'" if comp_id else f"composite {index}"
-        if not comp_id or not isinstance(comp_id, str) or not _ID.match(comp_id):
-            raise fail(f"{where}: 'id' must be a name of letters, digits and _.")
-        if comp_id in seen:
-            raise fail(f"{where}: duplicate id (an item or composite already has it).")
-        seen.add(comp_id)
-        if not raw.get("label"):
-            raise fail(f"{where}: 'label' is missing.")
-        members = raw.get("items")
-        if not isinstance(members, list) or not members:
-            raise fail(f"{where}: 'items' must list at least one item id.")
-        for member in members:
-            if member not in {item.id for item in items}:
-                raise fail(f"{where}: unknown item '{member}'.")
-        if len(set(members)) != len(members):
-            raise fail(f"{where}: an item is listed twice.")
-        composites.append(Composite(id=comp_id, label=str(raw["label"]), items=tuple(members)))
+    seen: set[str] = set()  # the ids of items and composites so far
+    items = [_parse_item(raw, index, default_scale, seen, fail)
+             for index, raw in enumerate(raw_items, start=1)]
+    composites = [_parse_composite(raw, index, items, seen, fail)
+                  for index, raw in enumerate(data.get("composites") or [], start=1)]
     canonical = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
     return Scheme(
         name=str(data["name"]), version=data["version"], scale=default_scale,
         items=tuple(items), composites=tuple(composites), instructions=instructions.strip(),
         content_hash=hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16],
     )
+
+
+def _new_id(raw: dict, kind: str, index: int, seen: set[str], fail) -> tuple[str, str]:
+    """The id of an item or composite (`kind`) and how messages name it; checked to be a
+    name of letters, digits and _ starting with a letter that no item or composite has yet."""
+    given = raw.get("id")
+    where = f"{kind} '{given}'" if given else f"{kind} {index}"
+    if not given or not isinstance(given, str) or not _ID.match(given):
+        raise fail(f"{where}: 'id' must be letters, digits and _, starting with a letter.")
+    if given in seen:
+        raise fail(f"{where}: duplicate id (an item or composite already has it).")
+    seen.add(given)
+    return given, where
+
+
+def _parse_item(raw: Any, index: int, default_scale: Scale, seen: set[str], fail) -> Item:
+    if not isinstance(raw, dict):
+        raise fail(f"item {index} must be a mapping with id and label.")
+    item_id, where = _new_id(raw, "item", index, seen, fail)
+    label = raw.get("label")
+    if not label or not isinstance(label, str):
+        raise fail(f"{where}: 'label' is missing.")
+    scale = (
+        _parse_scale(raw["scale"], f"{where} scale", fail) if "scale" in raw else default_scale
+    )
+    owner = raw.get("owner", "") or ""
+    if owner and owner not in OWNERS:
+        raise fail(f"{where}: owner '{owner}' should be one of {', '.join(OWNERS)}.")
+    reverse = raw.get("reverse", False)
+    if not isinstance(reverse, bool):
+        raise fail(f"{where}: 'reverse' should be true or false.")
+    return Item(
+        id=item_id, label=label.strip(), scale=scale,
+        description=str(raw.get("description") or "").strip(), owner=owner,
+        reverse=reverse, anchors=_parse_anchors(raw.get("anchors") or {}, scale, where, fail),
+    )
+
+
+def _parse_anchors(raw: Any, scale: Scale, where: str, fail) -> dict[int, str]:
+    if not isinstance(raw, dict):
+        raise fail(f"{where}: 'anchors' should map scale points to text.")
+    anchors: dict[int, str] = {}
+    for point, text in raw.items():
+        try:
+            point_int = int(point)
+        except (TypeError, ValueError):
+            raise fail(f"{where}: anchor '{point}' is not a scale point.") from None
+        if not scale.min <= point_int <= scale.max:
+            raise fail(
+                f"{where}: anchor {point_int} is outside the scale {scale.min}-{scale.max}."
+            )
+        if not isinstance(text, str) or not text.strip():
+            raise fail(f"{where}: anchor {point_int} has no text.")
+        anchors[point_int] = text.strip()
+    return dict(sorted(anchors.items()))
+
+
+def _parse_composite(raw: Any, index: int, items: list[Item], seen: set[str],
+                     fail) -> Composite:
+    if not isinstance(raw, dict):
+        raise fail(f"composite {index} must be a mapping with id, label and items.")
+    comp_id, where = _new_id(raw, "composite", index, seen, fail)
+    if not raw.get("label"):
+        raise fail(f"{where}: 'label' is missing.")
+    members = raw.get("items")
+    if not isinstance(members, list) or not members:
+        raise fail(f"{where}: 'items' must list at least one item id.")
+    for member in members:
+        if member not in {item.id for item in items}:
+            raise fail(f"{where}: unknown item '{member}'.")
+    if len(set(members)) != len(members):
+        raise fail(f"{where}: an item is listed twice.")
+    return Composite(id=comp_id, label=str(raw["label"]), items=tuple(members))
 
 
 def _parse_scale(raw: Any, where: str, fail) -> Scale:

@@ -19,6 +19,7 @@ from coding_pipeline.batches.plan import (
     plan_training_batch,
 )
 from coding_pipeline.errors import PipelineError
+from coding_pipeline.ratings import study_ratings
 from coding_pipeline.study import (
     Study,
     read_batch_csv,
@@ -162,8 +163,6 @@ def create_recalibration_batch(
 ) -> BatchPlan:
     """Plan a recalibration set for `coder` of clips `master` has rated (ratings.csv), and
     save it."""
-    from coding_pipeline.consensus import study_ratings
-
     (coder,) = parse_coders([coder])
     (master,) = parse_coders([master])
     clean = study_ratings(study)

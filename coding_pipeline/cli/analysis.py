@@ -64,9 +64,15 @@ def reliability_command(
       coding-pipeline reliability --ratings ratings.csv --scheme scheme.yaml --json out.json
       coding-pipeline reliability --ratings r.csv --scheme s.yaml --clips clips.csv
     """
-    from coding_pipeline.reliability import compute_reliability, format_table, reliability_study
+    from coding_pipeline.ratings import REQUIRED_RATING_COLUMNS
+    from coding_pipeline.reliability import (
+        DEFAULT_SEED,
+        compute_reliability,
+        format_table,
+        reliability_study,
+        software_versions,
+    )
     from coding_pipeline.scheme import load_scheme
-    from coding_pipeline.scores import REQUIRED_RATING_COLUMNS
 
     if (study is None) == (ratings_path is None):
         raise PipelineError(
@@ -85,8 +91,9 @@ def reliability_command(
                  if clips_path is not None else None)
         result = compute_reliability(
             ratings, load_scheme(scheme_path),
-            bootstrap=1000 if bootstrap is None else bootstrap, seed=seed or 0,
-            source=str(ratings_path), clips=clips,
+            bootstrap=1000 if bootstrap is None else bootstrap,
+            seed=DEFAULT_SEED if seed is None else seed,
+            source=str(ratings_path), clips=clips, software=software_versions(),
         )
     else:
         opened = load_study(study)

@@ -358,7 +358,8 @@ def batch_show(study: Path, name: str | None) -> None:
     if training and not uses_spaces(loaded):
         click.echo(f"\nNote: {training_note(training)}")
     if any(p.kind == "consensus" for p in plans) and loaded.ratings_csv.is_file():
-        from coding_pipeline.consensus import format_recoded, recoded_after_consensus, study_ratings
+        from coding_pipeline.consensus import format_recoded, recoded_after_consensus
+        from coding_pipeline.ratings import study_ratings
 
         for line in format_recoded(recoded_after_consensus(study_ratings(loaded), plans)):
             click.echo(line)

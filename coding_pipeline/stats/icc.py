@@ -18,6 +18,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from coding_pipeline.stats import UndefinedStatistic
+from coding_pipeline.stats.generalizability import harmonic_mean
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,28 @@ def shrout_fleiss_forms(matrix: np.ndarray) -> dict[str, float]:
 def spearman_brown(single: float, k: float) -> float:
     """The reliability of a mean over k raters from a single-rater ICC."""
     return k * single / (1 + (k - 1) * single)
+
+
+def averaged_raters(unit_ratings: np.ndarray) -> float:
+    """k of the average-measures forms ICC(A,k) and ICC(C,k) when units were rated by unequal
+    numbers of raters: the harmonic mean of the raters per rated unit,
+
+        k = m / sum_i (1 / k_i)      over the m units with k_i >= 1 ratings
+
+    (the k-hat of ten Hove, Jorgensen & van der Ark 2022 for incomplete designs; Brennan 2001
+    for the harmonic mean in unbalanced designs). `unit_ratings`: units x raters, NaN = not
+    rated. No rated unit raises UndefinedStatistic.
+
+    >>> averaged_raters(np.array([[3, 4, np.nan], [2, np.nan, np.nan], [5, 5, 4]]))
+    1.6363636363636365
+    >>> averaged_raters(np.array([[3, 4], [2, 2]]))
+    2.0
+    """
+    counts = (~np.isnan(np.asarray(unit_ratings, dtype=float))).sum(axis=1)
+    counts = counts[counts > 0]
+    if counts.size == 0:
+        raise UndefinedStatistic("no rated unit")
+    return harmonic_mean(counts)
 
 
 def icc_c1_interval(matrix: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:

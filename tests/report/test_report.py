@@ -2,6 +2,9 @@
 
 import html
 import re
+from pathlib import Path
+
+import pandas as pd
 
 from coding_pipeline.report.html import report_study
 from coding_pipeline.study import load_study
@@ -49,3 +52,25 @@ def test_report_is_blinded_by_default_and_unblinded_on_request(rated_study):
     # the arm figures differ from the blinded ones (one box per arm)
     assert set(re.findall(r'src="([^"]+)"', unblinded)) != set(
         re.findall(r'src="([^"]+)"', blinded))
+
+
+def test_report_reads_the_ratings_once_and_no_score_file_back(rated_study, monkeypatch):
+    """Issue 17: one read and check of ratings.csv serves reliability, scores and consensus,
+    and the report's scores come from memory, not from dyad_scores.csv read back."""
+    read: list[str] = []
+    read_bytes, read_csv = Path.read_bytes, pd.read_csv
+
+    def counted_bytes(path):
+        read.append(path.name)
+        return read_bytes(path)
+
+    def counted_csv(source, *args, **kwargs):
+        if isinstance(source, str | Path):
+            read.append(Path(source).name)
+        return read_csv(source, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_bytes", counted_bytes)
+    monkeypatch.setattr(pd, "read_csv", counted_csv)
+    report_study(load_study(rated_study.root))
+    assert read.count("ratings.csv") == 1
+    assert not [name for name in read if name.startswith("dyad_scores")]

@@ -508,3 +508,20 @@ def test_reliability_cli_with_clips_gives_the_d_study(tmp_path):
     assert "g" in saved["d_study"]["sensitivity"] and "D-study sensitivity" in outcome.output
     without = CliRunner().invoke(cli, ["reliability", str(study.root), "--clips", "x.csv"])
     assert without.exit_code != 0 and "--clips goes with --ratings" in without.output
+
+
+def test_compute_reliability_takes_the_software_versions_and_reads_no_metadata(monkeypatch):
+    """Issue 17: the pure core is given the versions by the file-writing side."""
+    import importlib.metadata
+
+    def refuse(name):
+        raise AssertionError(f"read the package metadata of {name}")
+
+    monkeypatch.setattr(importlib.metadata, "version", refuse)
+    versions = {"python": "3.x", "coding-pipeline": "9.9", "numpy": "n", "scipy": "s",
+                "pandas": "p"}
+    result = compute_reliability(simulated_ratings(), SCHEME, bootstrap=0, software=versions)
+    assert result["software"] == versions
+    assert "coding-pipeline 9.9 (Python 3.x, NumPy n, SciPy s, pandas p)" in result[
+        "methods_text"]
+    assert compute_reliability(simulated_ratings(), SCHEME, bootstrap=0)["software"] == {}

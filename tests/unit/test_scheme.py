@@ -61,6 +61,9 @@ def changed(**edits):
     (changed(scale={"min": 5, "max": 1}), "min \\(5\\) must be below max"),
     (changed(items__0__id="has space"), "'id' must be letters"),
     (changed(version=None), "'version' is missing"),
+    (changed(composites__0__id="2ab"), "composite '2ab': 'id' must be letters, digits and _, "
+                                       "starting with a letter"),
+    (changed(composites__0__id="b"), "composite 'b': duplicate id \\(an item or composite"),
 ])
 def test_mistakes_are_named(data, message):
     with pytest.raises(PipelineError, match=message):

@@ -124,11 +124,11 @@ def test_free_text_is_neutralised_in_csv_and_read_back_exactly(tmp_path):
 def test_scores_keep_exact_text_in_parquet_and_spss_and_neutralise_csv(tmp_path):
     import pyreadstat
 
-    from coding_pipeline.scores import _write_parquet, write_sav
+    from coding_pipeline.scores import write_parquet, write_sav
 
     table = pd.DataFrame({"dyad_id": ["D1"], "site": ["=cmd()"], "score": [-1.25]})
     write_csv_atomic(tmp_path / "t.csv", table)
-    _write_parquet(table, tmp_path / "t.parquet")
+    write_parquet(table, tmp_path / "t.parquet")
     write_sav(table, tmp_path / "t.sav", {})
     assert (tmp_path / "t.csv").read_text().splitlines()[1] == "D1,'=cmd(),-1.25"
     assert pd.read_parquet(tmp_path / "t.parquet")["site"][0] == "=cmd()"
