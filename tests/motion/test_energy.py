@@ -1,0 +1,144 @@
+"""Motion energy on generated frames: two textured figures with known motions on a textured,
+noisy background; a camera shake and a light change flagged by the background ROI."""
+
+import doctest
+
+import numpy as np
+import pytest
+
+from coding_pipeline.motion import energy
+from coding_pipeline.motion.energy import (
+    DEFAULT_THRESHOLD,
+    MotionEnergyAccumulator,
+    MotionSettings,
+    PixelBox,
+    pixel_box,
+)
+
+HEIGHT, WIDTH = 240, 320
+ROIS = {"caregiver": (0.05, 0.3, 0.4, 0.6), "child": (0.55, 0.3, 0.4, 0.6),
+        "background": (0.0, 0.0, 1.0, 0.2)}
+ROI_PIXELS = 128 * 144  # 0.4 x 320 by 0.6 x 240
+FIGURE_HEIGHT, FIGURE_WIDTH = 80, 50
+FRAMES = 60
+
+
+def blocks(rng, height, width, grain):
+    """Random texture in grain x grain blocks (survives shrinking and blurring)."""
+    small = rng.integers(0, 256, (height // grain + 1, width // grain + 1)).astype(np.uint8)
+    return np.kron(small, np.ones((grain, grain), np.uint8))[:height, :width]
+
+
+def positions(start, step, moving):
+    return start + np.cumsum([step if t in moving else 0 for t in range(FRAMES)])
+
+
+def scene(seed=0, noise_sd=3.0, shake=None, light=None):
+    """Frames of two figures: the caregiver moves 2 px a frame in frames 10-19, the child 3 px a
+    frame in frames 30-39. `shake` = frame shown shifted by (3, 2) px; `light` = frame from which
+    the picture is 40 grey levels brighter."""
+    rng = np.random.default_rng(seed)
+    background = blocks(rng, HEIGHT, WIDTH, 8)
+    caregiver, child = (blocks(rng, FIGURE_HEIGHT, FIGURE_WIDTH, 4) for _ in range(2))
+    caregiver_x = positions(30, 2, range(10, 20))
+    child_x = positions(190, 3, range(30, 40))
+    frames = []
+    for t in range(FRAMES):
+        picture = background.copy()
+        picture[100:180, caregiver_x[t]:caregiver_x[t] + FIGURE_WIDTH] = caregiver
+        picture[100:180, child_x[t]:child_x[t] + FIGURE_WIDTH] = child
+        picture = picture + rng.normal(0, noise_sd, picture.shape)
+        if shake == t:
+            picture = np.roll(picture, (2, 3), axis=(0, 1))
+        if light is not None and t >= light:
+            picture = picture + 40
+        frames.append(np.clip(picture, 0, 255).astype(np.uint8))
+    return frames
+
+
+def measure(frames, rois=ROIS, settings=None):
+    meter = MotionEnergyAccumulator(rois, settings)
+    for frame in frames:
+        meter.feed(frame)
+    assert meter.frames == len(frames)
+    return meter.result()
+
+
+def test_known_motions_show_in_their_own_roi_only():
+    result = measure(scene())
+    caregiver, child = result.energy["caregiver"], result.energy["child"]
+    caregiver_moves = np.isin(np.arange(FRAMES), range(10, 20))
+    child_moves = np.isin(np.arange(FRAMES), range(30, 40))
+    assert np.isnan(caregiver[0]) and np.isnan(child[0])
+    for values, moves in ((caregiver, caregiver_moves), (child, child_moves)):
+        assert (values[moves] > 0.15).all()
+        assert (values[1:][~moves[1:]] < 0.01).all()
+    # changed pixels: the figure's old and new places, (50 + step) x 80 of the ROI's pixels
+    for values, step in ((caregiver[caregiver_moves], 2), (child[child_moves], 3)):
+        expected = (FIGURE_WIDTH + step) * FIGURE_HEIGHT / ROI_PIXELS
+        assert values.mean() == pytest.approx(expected, rel=0.2)
+    assert not result.background_moved.any()
+
+
+def test_noise_threshold_from_background_else_setting_else_default():
+    frames = scene(noise_sd=3.0)
+    estimated = measure(frames)
+    assert estimated.threshold_source == "background" and 1 <= estimated.threshold < 10
+    assert np.nanmedian(estimated.energy["background"]) <= 0.01
+    noisier = measure(scene(noise_sd=8.0))
+    assert noisier.threshold > estimated.threshold
+    assert np.nanmedian(noisier.energy["caregiver"]) <= 0.01
+    people = {role: box for role, box in ROIS.items() if role != "background"}
+    default = measure(frames, people)
+    assert (default.threshold, default.threshold_source) == (DEFAULT_THRESHOLD, "default")
+    assert not default.background_moved.any()
+    fixed = measure(frames, settings=MotionSettings(threshold=30))
+    assert (fixed.threshold, fixed.threshold_source) == (30, "setting")
+    assert (fixed.energy["caregiver"][1:] <= estimated.energy["caregiver"][1:]).all()
+
+
+def test_camera_shake_moves_every_roi_and_is_flagged():
+    result = measure(scene(shake=25))
+    flagged = np.flatnonzero(result.background_moved).tolist()
+    assert flagged == [25, 26]  # shifted away, then back
+    for role in ("caregiver", "child", "background"):
+        assert (result.energy[role][[25, 26]] > 0.3).all()
+    kept = result.without_background_moves()
+    assert np.isnan(kept["child"][[25, 26]]).all()
+    assert kept["child"][35] == result.energy["child"][35]
+    assert result.background_moved_share == pytest.approx(2 / (FRAMES - 1))
+
+
+def test_light_change_is_flagged():
+    result = measure(scene(light=45))
+    assert np.flatnonzero(result.background_moved).tolist() == [45]
+
+
+def test_bgr_frames_and_full_size_agree_with_grey_in_shape():
+    frames = scene()
+    grey = measure(frames)
+    bgr = measure([np.repeat(frame[:, :, None], 3, axis=2) for frame in frames])
+    np.testing.assert_allclose(bgr.energy["caregiver"], grey.energy["caregiver"], atol=1e-3)
+    full = measure(frames, settings=MotionSettings(downscale=1.0))
+    correlation = np.corrcoef(full.energy["caregiver"][1:], grey.energy["caregiver"][1:])[0, 1]
+    assert correlation > 0.99
+
+
+def test_pixel_boxes_and_input_checks():
+    assert pixel_box((0.0, 0.0, 1.0, 1.0), 160, 120) == PixelBox(0, 0, 160, 120)
+    assert pixel_box((0.999, 0.5, 0.001, 0.0001), 160, 120) == PixelBox(160 - 1, 60, 160, 61)
+    meter = MotionEnergyAccumulator(ROIS)
+    meter.feed(np.zeros((120, 160), np.uint8))
+    with pytest.raises(ValueError, match="frame size changed"):
+        meter.feed(np.zeros((121, 160), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        meter.feed(np.zeros((120, 160), np.float32))
+    with pytest.raises(ValueError, match="threshold"):
+        MotionSettings(threshold=64)
+    with pytest.raises(ValueError, match="odd"):
+        MotionSettings(blur_kernel=4)
+
+
+def test_docstring_examples():
+    outcome = doctest.testmod(energy)
+    assert outcome.attempted > 0 and outcome.failed == 0
