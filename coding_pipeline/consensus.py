@@ -14,7 +14,6 @@ and master ratings, and earlier consensus ratings, never do.
 
 from __future__ import annotations
 
-import secrets
 from collections import Counter
 from dataclasses import dataclass
 
@@ -26,7 +25,7 @@ from coding_pipeline.errors import PipelineError
 from coding_pipeline.ratings import RELIABILITY_ROLES, read_study_ratings
 from coding_pipeline.scheme import Scheme
 from coding_pipeline.scores.core import coder_composites
-from coding_pipeline.study import Study, read_clips
+from coding_pipeline.study import Study, read_clips, seed_or_random
 
 CONSENSUS_ROLE = "consensus"
 CONSENSUS_KIND = "consensus"
@@ -266,7 +265,7 @@ def create_consensus_batch(
                                study.config.min_item_share, exclude=done)
     if not found:
         return ConsensusResult(None, recoded)
-    seed = secrets.randbelow(2**31) if seed is None else seed
+    seed = seed_or_random(seed)
     plan = plan_consensus_batch(
         found, consensus_coders, read_clips(study), batches.new_name(study, name, "consensus"),
         threshold, composite, seed)

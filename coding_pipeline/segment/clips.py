@@ -20,6 +20,7 @@ from coding_pipeline.study import (
     CLIP_COLUMNS,
     Study,
     StudyConfig,
+    batch_clip_ids,
     missing_clip_key,
     read_clips,
     read_table,
@@ -51,13 +52,11 @@ def pushed_clip_ids(study: Study) -> set[str]:
     Deliberately wider than `batches.load_assignments`: a batch .csv without its .json
     (a batch written by hand, or one cut short) still counts, so its clips are not re-cut.
     """
-    ids: set[str] = set()
-    for path in [*sorted((study.root / "batches").glob("*.csv")), study.ratings_csv]:
-        if not path.is_file():
-            continue
-        batch = read_table(path, [], "", written=True)  # a damaged one stops segment
-        if "clip_id" in batch.columns:
-            ids.update(batch["clip_id"])
+    ids: set[str] = set().union(*batch_clip_ids(study).values())  # a damaged one stops segment
+    if study.ratings_csv.is_file():
+        rated = read_table(study.ratings_csv, [], "", written=True)
+        if "clip_id" in rated.columns:
+            ids.update(rated["clip_id"])
     return ids
 
 

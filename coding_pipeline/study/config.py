@@ -72,6 +72,17 @@ class StudyConfig:
     certify_min_clips: int = 5
     recalibration_clips: int = 10
     group_access: bool = False
+    motion_blur_kernel: int = 5
+    motion_downscale: float = 0.5
+    motion_threshold: int | None = None  # None: estimated from the background ROI
+    motion_default_threshold: int = 10
+    motion_background_moved_share: float = 0.05
+    motion_smoothing_s: float = 0.5
+    motion_outlier_sd: float = 10.0
+    motion_window_s: float = 30.0
+    motion_step_s: float = 15.0
+    motion_max_lag_s: float = 5.0
+    motion_surrogates: int = 1000
     raw: dict[str, Any] = field(default_factory=dict)
 
     # (section, key, attribute, type, allowed values: (low, high) or a set, as told to users)
@@ -99,6 +110,18 @@ class StudyConfig:
         ("certification", "min_clips", "certify_min_clips", int, (1, 1_000_000)),
         ("scores", "clip_policy", "clip_policy", str, {"primary", "mean", "consensus"}),
         ("scores", "min_item_share", "min_item_share", float, (0.0, 1.0)),
+        ("motion", "blur_kernel", "motion_blur_kernel", int, (0, 51)),
+        ("motion", "downscale", "motion_downscale", float, (0.05, 1.0)),
+        ("motion", "threshold", "motion_threshold", int, (0, 63)),
+        ("motion", "default_threshold", "motion_default_threshold", int, (0, 63)),
+        ("motion", "background_moved_share", "motion_background_moved_share", float,
+         (0.0, 1.0)),
+        ("motion", "smoothing_s", "motion_smoothing_s", float, (0.0, 10.0)),
+        ("motion", "outlier_sd", "motion_outlier_sd", float, (1.0, 1000.0)),
+        ("motion", "window_s", "motion_window_s", float, (1.0, 3600.0)),
+        ("motion", "step_s", "motion_step_s", float, (0.1, 3600.0)),
+        ("motion", "max_lag_s", "motion_max_lag_s", float, (0.0, 600.0)),
+        ("motion", "surrogates", "motion_surrogates", int, (0, 1_000_000)),
     ]
     # settings that decide which clips are cut: never defaulted once clips exist
     CLIP_SHAPING = [("segment", "epoch_seconds"), ("segment", "min_last_epoch")]
@@ -211,6 +234,19 @@ min_clips = 5                   # training clips rated by both, at least
 [scores]
 clip_policy = "primary"         # double-coded clips: primary | mean | consensus
 min_item_share = 0.75           # a composite needs at least this share of its items rated
+
+[motion]                        # movement synchrony (`coding-pipeline motion`), see the README
+blur_kernel = 5                 # Gaussian blur before differencing, odd pixels; 0 = none
+downscale = 0.5                 # frames shrunk to this share of their side before differencing
+# threshold = 12                # grey levels a pixel must change by; unset = from the background ROI
+default_threshold = 10          # ... used when a session has no background ROI
+background_moved_share = 0.05   # background pixels changed above this share: frame left out
+smoothing_s = 0.5               # centred moving average of each motion series
+outlier_sd = 10.0               # values above this many SDs are capped
+window_s = 30.0                 # cross-correlation windows ...
+step_s = 15.0                   # ... moved on by this much ...
+max_lag_s = 5.0                 # ... with lags up to this far either way
+surrogates = 1000               # pseudo-synchrony: caregivers paired with other children
 """
 
 
