@@ -238,7 +238,7 @@ min_item_share = 0.75           # a composite needs at least this share of its i
 [motion]                        # movement synchrony (`coding-pipeline motion`), see the README
 blur_kernel = 5                 # Gaussian blur before differencing, odd pixels; 0 = none
 downscale = 0.5                 # frames shrunk to this share of their side before differencing
-# threshold = 12                # grey levels a pixel must change by; unset = from the background ROI
+# threshold = 12                # grey levels a pixel must change by; unset: from the background
 default_threshold = 10          # ... used when a session has no background ROI
 background_moved_share = 0.05   # background pixels changed above this share: frame left out
 smoothing_s = 0.5               # centred moving average of each motion series
