@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -213,7 +214,7 @@ def admin_project(admin: httpx.Client, label_config: str) -> int:
 
 
 def auth_modes(url: str, session: httpx.Client, token: str, access_token: str,
-               verify: bool | str = True) -> dict[str, httpx.Client]:
+               verify: bool | ssl.SSLContext = True) -> dict[str, httpx.Client]:
     """One client per way Label Studio authenticates the coder: the session, the legacy token
     in every spelling its parser takes, X-Api-Key, and a personal access token (JWT)."""
     spellings = {"Token KEY": f"Token {token}", "token KEY": f"token {token}",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import ssl
 from contextlib import closing
 
 import pytest
@@ -22,6 +23,7 @@ from guard_replay import (
     auth_modes,
     forged_writes,
     mint_access_token,
+    postgres_rows,
     replay,
     seat_victim,
     sqlite_rows,
@@ -45,58 +47,58 @@ TAG = secrets.token_hex(3)
 CODER_A, CODER_B, MASTER = (f"guard-{who}-{TAG}@example.org" for who in ("a", "b", "master"))
 
 
+def seat_coders(study, url: str, verify: bool | ssl.SSLContext = True):
+    """Sign coders A, B and the master up at `url`, push a training batch, let B and the master
+    rate, and add the admin's own project: (clients of A per authentication, A's objects, the
+    victims' objects, every coder's session)."""
+    credentials = read_credentials(study)
+    seats = {}
+    for email in (CODER_A, CODER_B, MASTER):
+        invited = CliRunner().invoke(cli, ["coders", "invite", str(study.root), email])
+        assert invited.exit_code == 0, invited.output
+        seats[email] = coder_session(url, email, "Pw-" + secrets.token_urlsafe(12),
+                                     invite=invited.output.strip())
+    batches.create_training_batch(study, MASTER, [CODER_A, CODER_B], n_clips=3, seed=3)
+    push_study(study)
+    for email in (CODER_B, MASTER):
+        rate_all(study, seats[email], email)
+    spaces = list_spaces(connect(study))
+    found = {}
+    for email in (CODER_A, CODER_B, MASTER):
+        with closing(admin_client(url, credentials.token, spaces[email].id,
+                                  verify=verify)) as admin:
+            found[email] = seat_victim(email, seats[email], admin,
+                                       int(project_of(study, email)["project_id"]))
+    mine = found[CODER_A]
+    with closing(admin_client(url, credentials.token, verify=verify)) as admin:
+        config = admin.get(f"/api/projects/{mine.project}/", headers={
+            "X-Coding-Pipeline-Space": str(spaces[CODER_A].id)}).json()["label_config"]
+        project = admin_project(admin, config)
+        with closing(coder_session(url, credentials.email, credentials.password)) as lab:
+            found["admin"] = seat_victim("admin", lab, admin, project)
+    a = seats[CODER_A]
+    token = a.get("/api/current-user/token").json()["token"]
+    access = mint_access_token(credentials.secret_key, mine.user)
+    modes = auth_modes(url, a, token, access, verify=verify)
+    return modes, mine, [found[CODER_B], found[MASTER], found["admin"]], seats
+
+
 @pytest.fixture(scope="module")
 def seats(tmp_path_factory, clip_bank):
-    """The server, coder A's clients, her own objects and the victims' objects."""
+    """The study's own server: coder A's clients, her own objects and the victims' objects."""
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("LABEL_STUDIO_API_KEY", raising=False)
         patch.delenv("LABEL_STUDIO_URL", raising=False)
         study = write_clips(tmp_path_factory.mktemp("guard") / "guardstudy", clip_bank)
-        start_server(study)
-        sessions = []
+        url = start_server(study)
+        seated = None
         try:
-            credentials = read_credentials(study)
-            seats = {}
-            for email in (CODER_A, CODER_B, MASTER):
-                invited = CliRunner().invoke(cli, ["coders", "invite", str(study.root), email])
-                assert invited.exit_code == 0, invited.output
-                seats[email] = coder_session(credentials.url, email,
-                                             "Pw-" + secrets.token_urlsafe(12),
-                                             invite=invited.output.strip())
-                sessions.append(seats[email])
-            batches.create_training_batch(study, MASTER, [CODER_A, CODER_B], n_clips=3, seed=3)
-            push_study(study)
-            for email in (CODER_B, MASTER):
-                rate_all(study, seats[email], email)
-            spaces = list_spaces(connect(study))
-            victims, mine = [], None
-            for email in (CODER_A, CODER_B, MASTER):
-                with closing(admin_client(credentials.url, credentials.token,
-                                          spaces[email].id)) as admin:
-                    victim = seat_victim(email, seats[email], admin,
-                                         int(project_of(study, email)["project_id"]))
-                if email == CODER_A:
-                    mine = victim
-                else:
-                    victims.append(victim)
-            with closing(admin_client(credentials.url, credentials.token)) as admin:
-                config = admin.get(f"/api/projects/{mine.project}/",
-                                   headers={"X-Coding-Pipeline-Space": str(spaces[CODER_A].id)}
-                                   ).json()["label_config"]
-                project = admin_project(admin, config)
-                with closing(coder_session(credentials.url, credentials.email,
-                                           credentials.password)) as lab:
-                    victims.append(seat_victim("admin", lab, admin, project))
-            a = seats[CODER_A]
-            token = a.get("/api/current-user/token").json()["token"]
-            access = mint_access_token(credentials.secret_key, mine.user)
-            modes = auth_modes(credentials.url, a, token, access)
-            yield study, credentials, modes, mine, victims, seats
-            for client in modes.values():
-                client.close()
+            seated = seat_coders(study, url)
+            modes, mine, victims, coders = seated
+            yield study, read_credentials(study), modes, mine, victims, coders
         finally:
-            for session in sessions:
-                session.close()
+            for client in (seated[0] | seated[3]).values() if seated else ():
+                client.close()
             stop_server(study)
 
 
@@ -190,3 +192,55 @@ def test_the_coder_still_rates_her_own_clips_and_names_herself(seats):
     assert draft.status_code == 200
     assert [p["id"] for p in json.loads(a.get("/api/projects/").text)["results"]] == [
         mine.project]
+
+
+def test_the_guard_holds_under_gunicorn_behind_the_proxy_on_postgresql(
+        tmp_path, clip_bank, postgres, monkeypatch):
+    """The lab server as the README starts it for remote coders: the same refusals through
+    the public HTTPS address, with the database on PostgreSQL unchanged by them."""
+    from tls_proxy import TlsProxy
+
+    from coding_pipeline.labelstudio import server as ls_server
+
+    for key in ("LABEL_STUDIO_API_KEY", "LABEL_STUDIO_URL", "PGPASSWORD"):
+        monkeypatch.delenv(key, raising=False)
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"{postgres.host}:{postgres.port}:*:{postgres.user}:{postgres.password}\n")
+    passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    study = write_clips(tmp_path / "labguard", clip_bank)
+    proxy = TlsProxy(tmp_path)
+    database = postgres.create_database()
+    seated = None
+    try:
+        proxy.backend = ls_server.start_server(study, database=database, public_url=proxy.url)
+        assert "Booting worker" in ls_server.log_path(study).read_text(errors="replace")
+        monkeypatch.setenv("SSL_CERT_FILE", str(proxy.certificate))
+        seated = seat_coders(study, proxy.url,
+                             verify=ssl.create_default_context(cafile=proxy.certificate))
+        modes, mine, victims, coders = seated
+
+        def rows():
+            return postgres_rows(host=postgres.host, port=postgres.port, user=postgres.user,
+                                 password=postgres.password, dbname=database.rsplit("/", 1)[1])
+
+        before = rows()
+        other_clip = coders[CODER_B].get(f"/api/tasks/{victims[0].task}/").json()["data"][
+            "video"]
+        routes, _ = url_routes()
+        api = [r for r in routes if r.template.startswith("api/")]
+        through = []
+        for label in ("session", "token KEY", "Token<tab>KEY", "Bearer PAT"):
+            planned = [(m, p, e) for m, p, e, _ in sweep_requests(api, [], victims[:1], ("POST",),
+                                                                   json_suffix=False)]
+            planned += forged_writes(mine, victims[0], other_clip)
+            through += [(label, *answer[:3]) for answer in replay(modes[label], planned)
+                        if answer[2] < 400]
+        assert through == []
+        assert rows() == before
+        assert all(t["annotations"] for t in rate_all(study, modes["session"], CODER_A))
+    finally:
+        for client in (seated[0] | seated[3]).values() if seated else ():
+            client.close()
+        ls_server.stop_server(study)
+        proxy.close()
