@@ -41,18 +41,26 @@ class UrlRoute:
 
 def url_routes() -> tuple[list[UrlRoute], list[str]]:
     """Every URL pattern of the server (and the templates that did not resolve back)."""
+    dumped = dump_server()
+    routes = [UrlRoute(r["name"], r["template"], tuple(r["kwargs"])) for r in dumped["routes"]]
+    return routes, dumped["unresolved"]
+
+
+def dump_server(coder_spaces: bool = True) -> dict:
+    """What ls_routes.py reads of the server's configuration (routes, unresolved, internals):
+    as the study's own server runs (coder spaces, its clip view) or, with coder_spaces=False, as
+    a server given a document root runs (Label Studio's own local-files serving)."""
     with tempfile.TemporaryDirectory() as data:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE":
                "coding_pipeline.labelstudio.ls_site.settings",
                "LABEL_STUDIO_BASE_DATA_DIR": data, "CODING_PIPELINE_LS_URL": "http://127.0.0.1:9",
-               "CODING_PIPELINE_LS_CLIPS_DIR": data, "LATEST_VERSION_CHECK": "false",
+               "CODING_PIPELINE_LS_CLIPS_DIR": data if coder_spaces else "",
+               "LATEST_VERSION_CHECK": "false",
                "COLLECT_ANALYTICS": "false", "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": ""}
         done = subprocess.run([sys.executable, str(HERE / "ls_routes.py")], env=env, cwd=data,
                               capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    dumped = json.loads(done.stdout.strip().splitlines()[-1])
-    routes = [UrlRoute(r["name"], r["template"], tuple(r["kwargs"])) for r in dumped["routes"]]
-    return routes, dumped["unresolved"]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @dataclass(frozen=True)

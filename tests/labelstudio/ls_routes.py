@@ -3,6 +3,7 @@
 Each pattern becomes {"name", "template", "kwargs"}: the allow-list's name for it (URL name, or
 the view's dotted path when unnamed), its path with {argument} placeholders, and the arguments;
 a template that does not resolve back to its own pattern is listed under "unresolved".
+Also says whether each Label Studio internal name ls_site uses resolves ("internals").
 Used by guard_replay.url_routes() and the guard's contract test.
 """
 
@@ -58,7 +59,21 @@ def main() -> None:
             continue
         name = match.view_name
         routes.append({"name": name, "template": template, "kwargs": kwargs})
-    print(json.dumps({"routes": routes, "unresolved": unresolved}))
+    print(json.dumps({"routes": routes, "unresolved": unresolved, "internals": internals()}))
+
+
+def internals() -> dict[str, str]:
+    """Each name of ls_site.label_studio.INTERNALS -> "" if it resolves, else the error."""
+    from coding_pipeline.labelstudio.ls_site import label_studio
+
+    found = {}
+    for name in label_studio.INTERNALS:
+        try:
+            getattr(label_studio, name)
+            found[name] = ""
+        except (ImportError, AttributeError) as exc:
+            found[name] = f"{exc.__class__.__name__}: {exc}"
+    return found
 
 
 if __name__ == "__main__":

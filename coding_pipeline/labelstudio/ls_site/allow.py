@@ -48,14 +48,12 @@ CODER_ROUTES: tuple[Route, ...] = (
     _route("user-account", "GET", "the coder's account page"),
     _route("user-account-anything", "GET", "the account page's tabs"),
     _route("user-login", "GET POST", "logging in (a logged-in member is sent on)"),
-    _route("user-signup", "GET POST", "the sign-up page (a logged-in member is sent on)"),
     _route("coding-pipeline-signup", "GET POST", "the sign-up page (sent on when logged in)"),
     _route("logout", "GET POST", "logging out"),
     _route("core.utils.static_serve.serve", "GET", "the web app's scripts and styles"),
     _route("core.views.serve_file", "GET", "the service worker and fonts"),
     _route("django.views.generic.base.RedirectView", "GET", "the favicon"),
-    _route("version", "GET", "the version the page footer shows"),
-    _route("api-version", "GET", "the version the web app reads"),
+    _route("version", "GET", "the version the web app reads (/version/ and /api/version/)"),
     _route("health", "GET", "the health check"),
     # the coder's account
     _route("current-user-whoami", "GET", "who is logged in"),
@@ -104,7 +102,8 @@ CODER_ROUTES: tuple[Route, ...] = (
            {"pk": "own_draft"}),
     # clips: only files that the coder's own tasks show, as pushed
     _route("coding-pipeline-clip", "GET", "the study's clips (the view checks the task)"),
-    _route("storages:localfiles_data", "GET", "clips by local-files URL", check="own_clip"),
+    _route("storages:localfiles_data", "GET", "clips by local-files URL (a server given a "
+           "document root)", check="own_clip"),
     _route("data_import:data-upload", "GET", "uploaded clips", check="own_clip"),
     _route("storages:task-storage-data-resolve", "GET", "S3 clips of the task",
            {"task_id": "task"}, check="own_storage_uri"),
