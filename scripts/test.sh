@@ -39,7 +39,8 @@ if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
     fi
 fi
 
-echo "Lint: ruff"
+echo "Lint: ruff, and the import layers (pyproject.toml [tool.importlinter])"
 .venv/bin/ruff check coding_pipeline tests scripts
+.venv/bin/lint-imports
 echo "Tests: pytest"
 exec .venv/bin/python -m pytest "$@"
