@@ -179,11 +179,26 @@ def check_request(request: HttpRequest, user, route: allow.Route) -> None:
 
 
 def _own_name(request: HttpRequest, user, body: object) -> None:
-    keys = set(body.keys()) if isinstance(body, dict | QueryDict) else set()
-    if body is not None and not isinstance(body, dict | QueryDict):
+    """A coder's account change may set their first and last name; any other field sent
+    (the account page sends the whole form) must keep its current value."""
+    if body is None:
+        return
+    if not isinstance(body, dict | QueryDict):
         raise Refusal(400, "Send your name as an object.")
-    if not keys <= allow.NAME_FIELDS:
-        raise Refusal(403, "You can change your first and last name only.")
+    for key in body:
+        if key in allow.NAME_FIELDS:
+            continue
+        values = body.getlist(key) if isinstance(body, QueryDict) else [body[key]]
+        current = getattr(user, f"{key}_id", getattr(user, key, _MISSING))
+        if current is _MISSING or any(_as_text(v) != _as_text(current) for v in values):
+            raise Refusal(403, "You can change your first and last name only.")
+
+
+_MISSING = object()
+
+
+def _as_text(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def _next_task(request: HttpRequest, user, body: object) -> None:
