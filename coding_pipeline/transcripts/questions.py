@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.transcripts.read import INTERVIEWER, Turn
+from coding_pipeline.transcripts.turns import INTERVIEWER, Turn
 
 FOUND, MISSING, UNCERTAIN = "found", "missing", "uncertain"
 _MATCH_FLOOR = 20   # a score (0..100) must exceed this to start a question

@@ -37,9 +37,13 @@ from lxml import etree
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
 from coding_pipeline.errors import PipelineError
+from coding_pipeline.transcripts.turns import INTERVIEWER, PARENT, Turn
 
-INTERVIEWER = "interviewer"
-PARENT = "parent"
+__all__ = [
+    "DEFAULT_LABELS", "INTERVIEWER", "PARENT", "Transcript", "Turn", "decode_text",
+    "normalise_labels", "read_transcript",
+]
+
 DEFAULT_LABELS: dict[str, str] = {
     "I": INTERVIEWER, "Interviewer": INTERVIEWER,
     "P": PARENT, "Parent": PARENT, "Mother": PARENT,
@@ -63,18 +67,6 @@ _MARKER_FIRST = re.compile(rf"^{_MARKER}\s*", re.IGNORECASE)
 _LEADING_TIME = re.compile(rf"^{_TIME}\s*")
 _VOICE = re.compile(r"^\s*<v(?:\.[\w-]+)*\s+([^>]+?)\s*>")
 _TAG = re.compile(r"<[^>]*>")
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One speaker's uninterrupted words."""
-
-    speaker: str      # the role: "interviewer", "parent", or another role the labels name
-    text: str
-    line: int         # the line, paragraph or cue where the turn starts (1-based)
-    label: str = ""   # the label as written ("I", "Mother", a voice name)
-    marker: str = ""  # question number marked at the turn ("3", "4b"), else ""
-    time: str = ""    # the time stamp written at the turn, else ""
 
 
 @dataclass(frozen=True)
@@ -320,7 +312,8 @@ def _finish(drafts: list[_Draft], joiner: str) -> list[Turn]:
 
 def _refuse_unknown_labels(units: Iterable[tuple[int, str, str | None]], table: dict[str, str],
                            source: str, unit: str) -> None:
-    """A "Name:" that starts several lines but is not a known label would hide a speaker."""
+    """A "Name:" that starts several lines but is not a known label would hide a speaker
+    (its words would run on in the turn before)."""
     seen: Counter[str] = Counter()
     first: dict[str, int] = {}
     for number, raw, voice in units:
@@ -328,9 +321,10 @@ def _refuse_unknown_labels(units: Iterable[tuple[int, str, str | None]], table: 
         if match is None:
             continue
         label = match["label"].strip()
-        if (_fold(label) in table or len(label.split()) > 3 or not label[0].isupper()
-                or not match["rest"].strip()):
-            continue
+        words = label.split()
+        if (_fold(label) in table or len(words) > 3 or not match["rest"].strip()
+                or not all(word[0].isupper() or word[0].isdigit() for word in words)):
+            continue  # labels look like "Speaker 1", "INT", "Dr. Lee"; "She said:" is speech
         seen[label] += 1
         first.setdefault(label, number)
     for label, count in seen.most_common():

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.transcripts.read import Turn
+from coding_pipeline.transcripts.turns import Turn
 
 ALL_DYADS = "*"
 DEFAULT_REPLACEMENT = "[REDACTED]"

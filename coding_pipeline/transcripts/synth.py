@@ -16,7 +16,7 @@ from pathlib import Path
 
 import docx
 
-from coding_pipeline.transcripts.read import INTERVIEWER, PARENT
+from coding_pipeline.transcripts.turns import INTERVIEWER, PARENT
 
 EXTRA_NUMBER = "17"  # the marker of the question the scheme does not have
 MARKER_STYLES = ("prefix", "line", "heading", "inline")

@@ -168,8 +168,8 @@ def test_vtt_voices_can_change_within_a_cue_and_same_voice_cues_merge(tmp_path):
     ("t.srt", b"WEBVTT\n", r"t\.srt is not a valid SRT file"),
     ("t.txt", b"Hello there.\nHow are you?\n",
      r"t\.txt: no line starts with a known speaker label \(known: i, interviewer"),
-    ("t.txt", b"I: Hi.\nP: Hi.\nPartner: Yes.\nI: Ok.\nPartner: No.\nPartner: Maybe.\n",
-     r"t\.txt: \"Partner:\" starts 3 lines \(first at line 3\) but is not a speaker label"),
+    ("t.txt", b"I: Hi.\nP: Hi.\nSpeaker 3: Yes.\nI: Ok.\nSpeaker 3: No.\nSpeaker 3: Maybe.\n",
+     r"t\.txt: \"Speaker 3:\" starts 3 lines \(first at line 3\) but is not a speaker label"),
 ])
 def test_bad_input_is_refused_naming_file_place_and_remedy(tmp_path, name, content, message):
     path = tmp_path / name
@@ -188,6 +188,14 @@ def test_missing_file_and_label_mapping_problems(tmp_path):
     with pytest.raises(PipelineError, match=r"label 'I' needs a role"):
         normalise_labels({"I": " "})
     assert normalise_labels({" Interviewer ": "Interviewer"}) == {"interviewer": INTERVIEWER}
+
+
+def test_reported_speech_at_line_starts_is_not_taken_for_an_unknown_label(tmp_path):
+    path = tmp_path / "s.txt"
+    path.write_text("I: What happened?\nP: She said: no.\nShe said: no.\nShe said: no!\n"
+                    "She said: no...\n", encoding="utf-8")
+    (question, answer) = read_transcript(path).turns
+    assert answer.text.count("She said: no") == 4
 
 
 def test_a_marker_on_an_empty_turn_moves_to_the_next_turn(tmp_path):
