@@ -101,4 +101,6 @@ def test_instructions_that_are_not_text_are_refused_naming_file_and_field(tmp_pa
 @pytest.mark.parametrize("path", sorted(schemes_dir().glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_schemes_have_instructions_for_coders(path):
     text = load_scheme(path).instructions
-    assert "Watch the whole clip" in text and "notes" in text
+    kind = yaml.safe_load(path.read_text(encoding="utf-8")).get("kind", "video")
+    first = {"video": "Watch the whole clip", "transcript": "Read the whole interview"}[kind]
+    assert first in text and "notes" in text
