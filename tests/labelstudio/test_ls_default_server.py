@@ -21,11 +21,12 @@ from test_ls_browser import CHROMIUM
 from coding_pipeline import batches
 from coding_pipeline.cli import cli
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio import push as push_module
+from coding_pipeline.labelstudio import transport as transport_module
 from coding_pipeline.labelstudio.client import connect
 from coding_pipeline.labelstudio.coders import coder_session, invite_link
+from coding_pipeline.labelstudio.projects import export_project_raw, read_projects
 from coding_pipeline.labelstudio.pull import pull_study
-from coding_pipeline.labelstudio.push import export_project_raw, push_study, read_projects
+from coding_pipeline.labelstudio.push import push_study
 from coding_pipeline.labelstudio.simulate import simulate_coders
 from coding_pipeline.study import load_study, read_clips, write_text_atomic
 
@@ -51,18 +52,18 @@ def test_push_uploads_blinded_clips_once_finds_them_after_an_interruption_and_pu
     coders = [f"up-{c}-{secrets.token_hex(3)}@example.org" for c in "ab"]
     plan = batches.create_batch(plain_study, coders, reliability_share=1.0, seed=4)
 
-    real_upload = push_module.upload_clips
+    real_upload = transport_module.upload_clips
     calls = []
 
     def upload_then_stop(*args, **kwargs):  # the first project's clips go up, then it stops
         calls.append(real_upload(*args, **kwargs))
         raise PipelineError("interrupted on purpose")
 
-    monkeypatch.setattr(push_module, "upload_clips", upload_then_stop)
+    monkeypatch.setattr(transport_module, "upload_clips", upload_then_stop)
     with pytest.raises(PipelineError, match="interrupted"):
         push_study(plain_study)
     assert calls[0][1] == 4  # four clips uploaded into the first project, no task imported
-    monkeypatch.setattr(push_module, "upload_clips", real_upload)
+    monkeypatch.setattr(transport_module, "upload_clips", real_upload)
 
     result = CliRunner().invoke(cli, ["push", str(plain_study.root)])
     assert result.exit_code == 0, result.output
