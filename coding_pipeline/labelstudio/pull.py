@@ -136,8 +136,9 @@ class PullReport:
 def _gone_problem(record: pd.Series, url: str) -> Problem:
     return Problem(
         GONE_KIND, "", str(record["coder"]), "", "",
-        f"project {record['project_id']} ('{record['title']}') is not on {url} any more: the "
-        "ratings pulled from it before are kept in ratings.csv, and its raw exports in exports/.",
+        f"project {record['project_id']} ('{record['title']}') is not on {url} any more (looked "
+        "up by its id, the server says it does not exist): the ratings pulled from it before are "
+        "kept in ratings.csv, and its raw exports in exports/.",
     )
 
 
