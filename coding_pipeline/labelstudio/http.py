@@ -156,14 +156,6 @@ class LabelStudioHTTP:
             raise refusal(self.url, what, response.status_code, _body(response))
         return response
 
-    def json(self, method: str, path: str, what: str, **options: object) -> object:
-        """The JSON answer of a request that must succeed."""
-        response = self.request(method, path, what, **options)
-        try:
-            return response.json()
-        except ValueError:
-            raise refusal(self.url, what, response.status_code, response.text) from None
-
     def close(self) -> None:
         self._client.close()
 

@@ -3,16 +3,15 @@
 The server's data (SQLite database, media, exports) live in STUDY/.labelstudio/data. It listens on
 127.0.0.1 only unless started with another address (kept for restarts, with a warning when it is
 not a loopback address), with telemetry, error reporting and version checks off, and only on a
-Label Studio version the pipeline was tested with (versions.py). It runs with the
-Django settings of coding_pipeline.labelstudio.ls_site (DJANGO_SETTINGS_MODULE): only its own
-address is an allowed Host, pages cannot be framed, and it serves the study's clips folder only
-(nothing else of the study) and keeps one organisation per coder (coder spaces). On first start an
-admin account is created with a generated password and API token, kept in
-STUDY/.labelstudio/credentials.json (mode 0600) and never printed or logged except by
-`coding-pipeline server credentials`. The server runs detached and keeps running after the
-command that started it returns; STUDY/.labelstudio/server.pid records its process id.
-A restart keeps the port (coders' bookmarks and invite links name it); if another program took
-it meanwhile, the server moves to a free port and says so.
+Label Studio version the pipeline was tested with (versions.py). It runs with the Django
+settings of coding_pipeline.labelstudio.ls_site (DJANGO_SETTINGS_MODULE): only its own address is
+an allowed Host, pages cannot be framed, and it serves the study's clips folder only (nothing else
+of the study) and keeps one organisation per coder (coder spaces). On first start an admin
+account is created with a generated password and API token (credentials.py, never printed or
+logged except by `coding-pipeline server credentials`). The server runs detached and keeps
+running after the command that started it returns; STUDY/.labelstudio/server.pid records its
+process id. A restart keeps the port (coders' bookmarks and invite links name it); if another
+program took it meanwhile, the server moves to a free port and says so.
 
 study.toml [label_studio] private_network_storage = true lets the server reach an S3-compatible
 store on this machine or the lab's network (read at start).
