@@ -67,7 +67,7 @@ def server_start(study: Path, port: int | None, host: str | None, database: str 
     url = start_server(load_study(study), port=port, host=host, progress=click.echo,
                        database=database, public_url=public_url)
     click.echo(f"Label Studio is running at {url}")
-    site = resolve_public_url(load_study(study), None)
+    site = resolve_public_url(load_study(study), None)  # study.toml as start_server left it
     if site:
         click.echo(f"Coders open {site.url} (your TLS reverse proxy must forward it to {url})")
     click.echo(f"Log in with the account shown by: coding-pipeline server credentials {study}")
@@ -155,10 +155,11 @@ def pull_command(study: Path, url: str | None) -> None:
     """
     from coding_pipeline.labelstudio.pull import pull_study
 
-    report = pull_study(load_study(study), url=url, progress=click.echo)
+    loaded = load_study(study)
+    report = pull_study(loaded, url=url, progress=click.echo)
     click.echo(str(report))
-    target = load_study(study).ratings_csv
-    click.echo(f"ratings: {target}" + ("" if report.ratings_written else " (unchanged)"))
+    unchanged = "" if report.ratings_written else " (unchanged)"
+    click.echo(f"ratings: {loaded.ratings_csv}{unchanged}")
 
 
 @click.command("status")
@@ -290,7 +291,6 @@ def batch_create(
     from coding_pipeline.labelstudio.client import connect
     from coding_pipeline.labelstudio.coders import require_members
     from coding_pipeline.labelstudio.push import training_note
-    from coding_pipeline.labelstudio.spaces import uses_spaces
 
     loaded = load_study(study)
     if recalibrate:
@@ -311,7 +311,8 @@ def batch_create(
     if master and not training:
         raise PipelineError("--master is for training sets: add --training.")
     everyone = emails + batches.parse_coders([master]) if master else emails
-    require_members(connect(loaded, url), everyone, loaded)
+    connection = connect(loaded, url)
+    require_members(connection, everyone)
     if training:
         plan = batches.create_training_batch(loaded, master, emails, n_clips=n_clips,
                                              seed=seed, name=name)
@@ -319,7 +320,7 @@ def batch_create(
         plan = batches.create_batch(loaded, emails, reliability_share=reliability, seed=seed,
                                     name=name)
     click.echo(batches.format_plan(plan))
-    if training and not uses_spaces(loaded, url):
+    if training and not connection.has_spaces:
         click.echo(f"Note: {training_note([plan.name])}")
     click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
 

@@ -10,17 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.client import Connection
-from coding_pipeline.labelstudio.spaces import (
-    ensure_space,
-    has_spaces,
-    in_space,
-    invite_url,
-    list_spaces,
-)
+from coding_pipeline.labelstudio.http import coder_session as coder_session  # a coder's login
+from coding_pipeline.labelstudio.spaces import ensure_space, invite_url, list_spaces
 from coding_pipeline.study import Study
 
 
@@ -35,11 +28,12 @@ class Member:
 
 
 def list_members(connection: Connection, study: Study | None = None) -> list[Member]:
-    """Every member of the server's organisation, by email; with `study` and its own server,
-    the members of every coder's space as well."""
-    spaces = list_spaces(connection) if study and has_spaces(study, connection) else {}
+    """Every member of the server's organisation, by email; on the study's own server, the
+    members of every coder's space as well (the connection knows which server it is, so
+    `study` is no longer needed; it is accepted for older callers)."""
+    spaces = list_spaces(connection) if connection.has_spaces else {}
     found: dict[int, Member] = {}
-    for server in [connection, *(in_space(connection, s.id) for s in spaces.values())]:
+    for server in [connection, *(connection.in_space(s.id) for s in spaces.values())]:
         users = server.call("listing members", server.client.users.list)
         for u in users:
             found.setdefault(int(u.id), Member(
@@ -72,7 +66,7 @@ def invite_link(connection: Connection) -> str:
 def coder_invite_link(study: Study, connection: Connection, email: str | None) -> str:
     """The sign-up link for a coder: on the study's own server the link of that coder's own
     space (made if needed; only that email can use it), elsewhere the organisation's one link."""
-    if not has_spaces(study, connection):
+    if not connection.has_spaces:
         return invite_link(connection)
     if not email:
         raise PipelineError(
@@ -83,11 +77,10 @@ def coder_invite_link(study: Study, connection: Connection, email: str | None) -
     return invite_url(connection, ensure_space(connection, email.strip().lower()))
 
 
-def require_members(
-    connection: Connection, emails: list[str], study: Study | None = None,
-) -> None:
-    """Raise a PipelineError naming every email that is not a member of the server."""
-    known = {m.email for m in list_members(connection, study)}
+def require_members(connection: Connection, emails: list[str]) -> None:
+    """Raise a PipelineError naming every email that is not a member of the server (or of a
+    coder's space on the study's own server)."""
+    known = {m.email for m in list_members(connection)}
     missing = [e for e in emails if e.lower() not in known]
     if missing:
         raise PipelineError(
@@ -95,41 +88,3 @@ def require_members(
             "the link from `coding-pipeline coders invite STUDY EMAIL`, let them sign up with that "
             "email, then try again (`coding-pipeline coders list STUDY` shows who has)."
         )
-
-
-# ---------------------------------------------------------------- a coder's own session
-
-
-def _form_post(session: httpx.Client, path: str, fields: dict[str, str]) -> httpx.Response:
-    page = session.get(path)
-    page.raise_for_status()
-    csrf = session.cookies.get("csrftoken", "")
-    return session.post(
-        path, data={**fields, "csrfmiddlewaretoken": csrf},
-        headers={"Referer": f"{session.base_url}{path}"},
-    )
-
-
-def coder_session(url: str, email: str, password: str, invite: str | None = None) -> httpx.Client:
-    """A logged-in browser-like session of one coder; signs up first through `invite` if given.
-
-    API calls made with it are that coder's own (annotations are `completed_by` the coder).
-    """
-    session = httpx.Client(base_url=url, follow_redirects=False, timeout=120)
-    if invite is not None:
-        path = invite[len(url):] if invite.startswith(url) else invite
-        response = _form_post(session, path, {"email": email, "password": password})
-        if response.status_code != 302:
-            session.close()
-            raise PipelineError(
-                f"Could not sign up {email} at {url} through the invite link "
-                f"(HTTP {response.status_code}): is the email already taken?"
-            )
-    else:
-        response = _form_post(session, "/user/login/", {"email": email, "password": password})
-        if response.status_code != 302:
-            session.close()
-            raise PipelineError(f"Could not log in to {url} as {email}: wrong password?")
-    session.headers["X-CSRFToken"] = session.cookies.get("csrftoken", "")
-    session.headers["Referer"] = url
-    return session

@@ -2,17 +2,16 @@
 
 Blinding: a task's data are only the clip's video URL, its opaque clip id and its frame rate.
 Project titles name the batch and the coder's email; nothing names a family, arm, timepoint or
-source file. Every project is recorded in STUDY/projects.csv (never a token).
+source file. Every project is recorded in STUDY/projects.csv (never a token; projects.py).
 
 Idempotent: a project is found again by its projects.csv row or its title, its tasks are read
 back, and only clips not yet there are imported.
 
-Schemes: a project keeps the scheme (name, version, content hash) it was created with, recorded in
-projects.csv, and a batch the scheme in force when it was first pushed. After the scheme file gets
-a new version, projects made earlier are left alone (coders may finish them) and projects made
-from then on use the new one. A scheme whose content changed under the same name and version is
-refused: ratings labelled with one version must all mean the same thing. Each scheme pushed is
-kept as STUDY/schemes/<name>-v<version>-<hash>.yaml, so an old one can be restored.
+Schemes: a project keeps the scheme it was created with, and a batch the scheme in force when
+it was first pushed; a scheme changed under the same version is refused (project_schemes.py).
+
+Clips reach the server by upload, as local files or from S3: the transport chosen
+(transport.py) does what its way needs.
 
 Coder spaces: on the study's own server each coder's projects are made in that coder's own
 organisation (spaces.py), recorded in projects.csv's `space` column; nobody else (but the admin)
@@ -29,43 +28,44 @@ config, and each task's data also hold the coders' ratings as shown to the conse
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import pandas as pd
 
 from coding_pipeline import batches, consensus
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio.client import Connection, connect, own_clips_dir
+from coding_pipeline.labelstudio.client import Connection, connect, local_files_root
 from coding_pipeline.labelstudio.config import render_instructions, render_label_config
-from coding_pipeline.labelstudio.s3 import ensure_s3_storage, upload_missing
-from coding_pipeline.labelstudio.spaces import (
-    Space,
-    ensure_space,
-    has_spaces,
-    in_space,
-    list_spaces,
+from coding_pipeline.labelstudio.project_schemes import (
+    first_pushed_note,
+    keep_scheme_copy,
+    old_scheme_note,
+    refuse_changed_scheme,
+    same_scheme,
 )
-from coding_pipeline.labelstudio.transport import ClipTransport, choose_transport, upload_clips
+from coding_pipeline.labelstudio.projects import (
+    PROJECT_COLUMNS as PROJECT_COLUMNS,  # kept importable from here for older callers
+)
+from coding_pipeline.labelstudio.projects import (
+    ServerProjects,
+    add_project,
+    existing_clip_ids,
+    project_title,
+    projects_csv,
+    read_projects,
+    server_projects,
+    write_projects,
+)
+from coding_pipeline.labelstudio.spaces import Space, ensure_space
+from coding_pipeline.labelstudio.transport import ClipTransport, choose_transport
+from coding_pipeline.labelstudio.transport import (
+    local_file_url as local_file_url,  # (older callers)
+)
 from coding_pipeline.scheme import Scheme, load_scheme
-from coding_pipeline.study import (
-    Study,
-    read_clips,
-    read_table,
-    restore_advice,
-    write_csv_atomic,
-    write_text_atomic,
-)
+from coding_pipeline.study import Study, read_clips
 
-PROJECT_COLUMNS = [
-    "batch", "coder", "project_id", "title", "scheme_name", "scheme_version", "scheme_hash",
-    "created_at", "space",
-]
-OPTIONAL_PROJECT_COLUMNS = ["space"]  # the coder's space (organisation id); "" on other servers
 IMPORT_CHUNK = 1000
 
 
@@ -96,24 +96,6 @@ class PushReport:
 # ---------------------------------------------------------------- pure parts
 
 
-def project_title(batch: str, coder: str) -> str:
-    """A project's title: the batch and the coder's email, nothing about families."""
-    return f"{batch} - {coder}"
-
-
-def local_file_url(path: Path, root: Path) -> str:
-    """The URL Label Studio serves a local file at, for a file under the document root."""
-    try:
-        relative = path.resolve().relative_to(root)
-    except ValueError:
-        raise PipelineError(
-            f"{path} is outside the folder Label Studio serves local files from ({root}): "
-            "keep the clips inside the study folder, or set [label_studio] document_root in "
-            "study.toml to a folder that holds them."
-        ) from None
-    return "/data/local-files/?d=" + quote(relative.as_posix(), safe="/")
-
-
 def task_data(clip_id: str, video_url: str, fps: float) -> dict:
     """A task's data: the video URL, the opaque clip id and the frame rate. Nothing else."""
     return {"video": video_url, "clip_id": clip_id, "fps": fps}
@@ -140,34 +122,6 @@ def missing_tasks(queue: list[dict], existing_clip_ids: Iterable[str]) -> list[d
     return [task for task in queue if task["clip_id"] not in present]
 
 
-def same_scheme(record: pd.Series, scheme: Scheme) -> bool:
-    """True if the project of `record` was created with exactly this scheme (content hash)."""
-    return record["scheme_hash"] == scheme.content_hash
-
-
-def scheme_problem(record: pd.Series, scheme: Scheme, scheme_path: Path) -> str | None:
-    """Why push must stop: the scheme's content changed under the project's name and version.
-
-    None when the content is the same, or when the scheme has another name or version (then
-    the project keeps its own scheme and new projects get the new one).
-    """
-    if same_scheme(record, scheme):
-        return None
-    if (record["scheme_name"], record["scheme_version"]) != (scheme.name, str(scheme.version)):
-        return None
-    version = record["scheme_version"]
-    bumped = int(version) + 1 if str(version).isdigit() else f"{version}-2"
-    return (
-        f"project {record['project_id']} ('{record['title']}') was created with scheme "
-        f"{record['scheme_name']} version {version}, and {scheme_path} still says version "
-        f"{version} but its content has changed. Ratings of one version must all mean the same "
-        f"thing: either restore the old file (a copy of each scheme pushed is in the study's "
-        f"schemes/ folder), or set `version: {bumped}` in {scheme_path} and push again: "
-        f"projects made so far keep version {version} and coders can finish them, and every "
-        f"batch pushed from then on (`coding-pipeline batch create`) uses version {bumped}."
-    )
-
-
 def is_master_project(roles: Iterable[str]) -> bool:
     """True for the master coder's project of a training batch."""
     return "master" in set(roles)
@@ -189,46 +143,14 @@ def training_note(batch_names: Iterable[str]) -> str:
     )
 
 
-def scheme_copy_path(study: Study, scheme: Scheme) -> Path:
-    """Where push keeps a copy of a scheme it pushed: STUDY/schemes/<name>-v<ver>-<hash>.yaml."""
-    return study.root / "schemes" / f"{scheme.name}-v{scheme.version}-{scheme.content_hash}.yaml"
+# ---------------------------------------------------------------- the coders' queues
 
 
-# ---------------------------------------------------------------- projects.csv
-
-
-def projects_csv(study: Study) -> Path:
-    return study.root / "projects.csv"
-
-
-def read_projects(study: Study) -> pd.DataFrame:
-    """STUDY/projects.csv, or an empty table with its columns; a damaged one stops push and
-    pull before anything is written."""
-    path = projects_csv(study)
-    if not path.is_file():
-        return pd.DataFrame(columns=PROJECT_COLUMNS)
-    required = [c for c in PROJECT_COLUMNS if c not in OPTIONAL_PROJECT_COLUMNS]
-    table = read_table(path, required, "", written=True)
-    for column in OPTIONAL_PROJECT_COLUMNS:  # projects.csv written before the column existed
-        if column not in table.columns:
-            table[column] = ""
-    for number, row in enumerate(table.itertuples(index=False), start=2):
-        empty = [c for c in ("batch", "coder", "scheme_version", "scheme_hash")
-                 if not getattr(row, c).strip()]
-        if not row.project_id.isdigit() or empty:
-            what = f"{', '.join(empty)} empty" if empty else f"project_id '{row.project_id}'"
-            raise PipelineError(
-                f"{path} is damaged: row {number} has {what}. {restore_advice(path)}")
-    return table[PROJECT_COLUMNS]
-
-
-# ---------------------------------------------------------------- push
-
-
-def _coder_queues(study: Study, assignments: pd.DataFrame, transport: ClipTransport) -> dict:
-    """(batch, coder) -> that coder's tasks in queue order; checks every clip file first.
-    Uploaded clips get their URL when uploaded (`_import_missing`)."""
-    clips = read_clips(study).set_index("clip_id")
+def coder_queues(
+    study: Study, clips: pd.DataFrame, assignments: pd.DataFrame, transport: ClipTransport,
+) -> dict[tuple[str, str], list[dict]]:
+    """(batch, coder) -> that coder's tasks in queue order; checks every clip file first
+    (`clips`: clips.csv indexed by clip id). Uploaded clips get their URL when uploaded."""
     queues: dict[tuple[str, str], list[dict]] = {}
     problems: dict[str, str] = {}  # clip id -> problem, each clip once however many coders
     for (batch, coder), rows in assignments.groupby(["batch", "coder"], sort=False):
@@ -244,13 +166,7 @@ def _coder_queues(study: Study, assignments: pd.DataFrame, transport: ClipTransp
                 problems[clip_id] = f"clip {clip_id}: file {clip['file']} is missing"
                 continue
             fps = float(clip["fps"]) if clip.get("fps", "") not in ("", None) else 25.0
-            if transport.bucket:
-                video = transport.bucket.url(path.name)
-            elif transport.root:
-                video = local_file_url(path, transport.root)
-            else:
-                video = ""
-            queue.append(task_data(clip_id, video, round(fps, 6)))
+            queue.append(task_data(clip_id, transport.video_url(path), round(fps, 6)))
         queues[(batch, coder)] = queue
     if problems:
         listed = list(problems.values())
@@ -263,47 +179,7 @@ def _coder_queues(study: Study, assignments: pd.DataFrame, transport: ClipTransp
     return queues
 
 
-def server_projects(connection: Connection) -> dict[int, str]:
-    """Every project on the server: id -> title."""
-    projects = connection.call(
-        "listing projects", lambda: list(connection.client.projects.list(page_size=1000)))
-    return {int(p.id): str(p.title) for p in projects}
-
-
-def existing_clip_ids(connection: Connection, project_id: int) -> list[str]:
-    """The clip ids of a project's tasks, read back from the server in one export."""
-    tasks = export_project(connection, project_id)
-    return [str(task.get("data", {}).get("clip_id", "")) for task in tasks]
-
-
-QUICK_EXPORT_PATH = "coding-pipeline/api/projects/{}/export/"
-QUICK_EXPORT_HEADER = "x-coding-pipeline-export"
-
-
-def export_project_raw(connection: Connection, project_id: int) -> bytes:
-    """A project's full JSON export as the server sent it: every task with its annotations.
-
-    The study's own server answers with its quick export (ls_site.views.export: the same
-    annotations, in a few queries); any other Label Studio with its own JSON export.
-    """
-    def quick() -> bytes | None:
-        http = connection.client._client_wrapper.httpx_client  # not an SDK endpoint
-        response = http.request(QUICK_EXPORT_PATH.format(project_id), method="GET",
-                                request_options={"max_retries": 0})
-        if response.status_code == 200 and response.headers.get(QUICK_EXPORT_HEADER) == "1":
-            return response.content
-        return None
-
-    def download() -> bytes:
-        return b"".join(connection.client.projects.exports.download_sync(
-            project_id, export_type="JSON", download_all_tasks=True))
-    what = f"exporting project {project_id}"
-    return connection.call(what, quick) or connection.call(what, download)
-
-
-def export_project(connection: Connection, project_id: int) -> list[dict]:
-    """A project's full JSON export, parsed: every task with its annotations (one request)."""
-    return json.loads(export_project_raw(connection, project_id))
+# ---------------------------------------------------------------- one project
 
 
 def _create_project(
@@ -328,96 +204,15 @@ def _create_project(
     return int(project.id)
 
 
-def _ensure_local_storage(connection: Connection, project_id: int, folder: Path) -> None:
-    """Register a local-files storage covering the clips folder (Label Studio serves only those)."""
-    local = connection.client.import_storage.local
-    storages = connection.call("listing storages", lambda: local.list(project=project_id))
-    if any(str(s.path) == str(folder) for s in storages):
-        return
-    connection.call(
-        f"registering {folder} as local storage (the server must be able to read it; for a "
-        "server on another machine use its own storage)",
-        lambda: local.create(
-            project=project_id, path=str(folder), title="Study clips", use_blob_urls=False,
-        ),
-    )
-
-
-def _recorded_project(
-    study: Study, connection: Connection, record: pd.Series, on_server: dict[int, str],
-) -> int:
-    """The project a projects.csv row names, checked to exist."""
-    project_id = int(record["project_id"])
-    if project_id not in on_server:
-        raise PipelineError(
-            f"Project {project_id} ('{record['title']}') in {projects_csv(study)} is not on "
-            f"{connection.url}: if it was deleted on purpose, delete its row from "
-            "projects.csv and push again (a new, empty project is made)."
-        )
-    return project_id
-
-
-def _refuse_changed_scheme(study: Study, records: pd.DataFrame, scheme: Scheme) -> None:
-    """Stop before anything is sent if the scheme changed without a new version."""
-    for _, record in records.iterrows():
-        problem = scheme_problem(record, scheme, study.scheme_path)
-        if problem:
-            raise PipelineError(f"Push refused: {problem}")
-
-
-def _keep_scheme_copy(study: Study, scheme: Scheme) -> None:
-    """Keep a copy of the scheme file pushed, so a project's scheme can always be restored."""
-    target = scheme_copy_path(study, scheme)
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(target, study.scheme_path.read_text(encoding="utf-8"))
-
-
-def _old_scheme_note(record: pd.Series, scheme: Scheme, missing: int, study: Study) -> str:
-    return (
-        f"project {record['project_id']} ('{record['title']}') uses scheme "
-        f"{record['scheme_name']} version {record['scheme_version']} and lacks {missing} of its "
-        f"clips; they were not imported because the study's scheme is now {scheme.name} version "
-        f"{scheme.version}. To finish that project, restore its scheme from "
-        f"{study.root / 'schemes'} into {study.scheme_path} and push again."
-    )
-
-
-def _adopt_or_create(
-    study: Study, connection: Connection, title: str, batch: str, coder: str,
-    on_server: dict[int, str], scheme: Scheme, config: str,
-) -> tuple[int, bool]:
-    """A project not in projects.csv: the server's one of that title (after a push that stopped
-    before recording it), else a new one. Returns (project id, created)."""
-    by_title = {name: pid for pid, name in on_server.items()}
-    if title not in by_title:
-        return _create_project(connection, title, batch, coder, scheme, config), True
-    project_id = by_title[title]
-    live = connection.call("reading a project",
-                           lambda: connection.client.projects.get(id=project_id))
-    if (live.label_config or "").strip() != config.strip():
-        raise PipelineError(
-            f"Push refused: project {project_id} ('{title}') on {connection.url} has a "
-            f"different labeling config from the study's scheme, and {projects_csv(study)} "
-            "does not record it. Rename or delete that project on the server, or restore the "
-            "scheme it was made with."
-        )
-    return project_id, False
-
-
 def _import_missing(
-    connection: Connection, project_id: int, queue: list[dict],
-    uploads: dict[str, Path] | None = None, report: PushReport | None = None,
+    connection: Connection, project_id: int, queue: list[dict], transport: ClipTransport,
+    files: dict[str, Path], report: PushReport,
 ) -> int:
-    """Import the queue's tasks the project does not hold yet, in bulk; return how many.
-    With `uploads` (clip id -> file), their clips are uploaded into the project first."""
+    """Import the queue's tasks the project does not hold yet, in bulk, their clips placed by
+    the transport first (uploads); return how many."""
     todo = missing_tasks(queue, existing_clip_ids(connection, project_id))
-    if uploads is not None and todo:
-        urls, uploaded = upload_clips(
-            connection, project_id, {t["clip_id"]: uploads[t["clip_id"]] for t in todo})
-        todo = [{**task, "video": urls[task["clip_id"]]} for task in todo]
-        if report is not None:
-            report.clips_uploaded += uploaded
+    todo, uploaded = transport.place(connection, project_id, todo, files)
+    report.clips_uploaded += uploaded
     for start in range(0, len(todo), IMPORT_CHUNK):
         chunk = todo[start:start + IMPORT_CHUNK]
         connection.call(
@@ -428,28 +223,109 @@ def _import_missing(
     return len(todo)
 
 
-def _coder_space(
-    connection: Connection, coder: str, records: pd.DataFrame, on_server: dict[int, str],
-    spaces: dict[str, Space],
-) -> Space:
-    """The coder's space (made once per push), holding the coder's projects recorded before the
-    server kept spaces (they are moved into it)."""
-    if coder not in spaces:
-        earlier = [int(r["project_id"]) for _, r in records.iterrows()
-                   if r["coder"] == coder and not r["space"] and int(r["project_id"]) in on_server]
-        spaces[coder] = ensure_space(connection, coder, earlier)
-    return spaces[coder]
+@dataclass
+class _Push:
+    """What one push works with, opened once: the study, the connection and the transport,
+    projects.csv as it grows, where the server lists projects, and the report."""
+
+    study: Study
+    connection: Connection
+    scheme: Scheme
+    transport: ClipTransport
+    files: dict[str, Path]  # clip id -> file
+    records: pd.DataFrame
+    listed: ServerProjects
+    report: PushReport
+    say: Callable[[str], None]
+    spaces: dict[str, Space] = field(default_factory=dict)
+
+    def coder_space(self, coder: str) -> Space:
+        """The coder's space (made once per push), holding the coder's projects recorded before
+        the server kept spaces (they are moved into it, and projects.csv says so)."""
+        if coder not in self.spaces:
+            records = self.records
+            earlier = [int(r["project_id"]) for _, r in records.iterrows() if r["coder"] == coder
+                       and not r["space"] and int(r["project_id"]) in self.listed]
+            self.spaces[coder] = ensure_space(self.connection, coder, earlier)
+        space = self.spaces[coder]
+        moved = (self.records["coder"] == coder) & (self.records["space"] != str(space.id)) & (
+            self.records["project_id"].astype(int).isin(list(space.projects)))
+        if moved.any():
+            self.records = self.records.copy()
+            self.records.loc[moved, "space"] = str(space.id)
+            write_projects(self.study, self.records)
+        return space
+
+    def recorded_project(self, record: pd.Series) -> int:
+        """The project a projects.csv row names, checked to exist."""
+        project_id = int(record["project_id"])
+        if project_id not in self.listed:
+            raise PipelineError(
+                f"Project {project_id} ('{record['title']}') in {projects_csv(self.study)} is "
+                f"not on {self.connection.url}: if it was deleted on purpose, delete its row "
+                "from projects.csv and push again (a new, empty project is made)."
+            )
+        return project_id
+
+    def adopt_or_create(self, server: Connection, batch: str, coder: str,
+                        mine: dict[int, str], config: str) -> int:
+        """A project not in projects.csv: the server's one of that title (after a push that
+        stopped before recording it), else a new one; recorded in projects.csv."""
+        title = project_title(batch, coder)
+        by_title = {name: pid for pid, name in mine.items()}
+        if title in by_title:
+            project_id = by_title[title]
+            live = server.call("reading a project",
+                               lambda: server.client.projects.get(id=project_id))
+            if (live.label_config or "").strip() != config.strip():
+                raise PipelineError(
+                    f"Push refused: project {project_id} ('{title}') on {server.url} has a "
+                    f"different labeling config from the study's scheme, and "
+                    f"{projects_csv(self.study)} does not record it. Rename or delete that "
+                    "project on the server, or restore the scheme it was made with."
+                )
+            self.report.projects_existing += 1
+        else:
+            project_id = _create_project(server, title, batch, coder, self.scheme, config)
+            self.report.projects_created += 1
+        self.records = add_project(self.study, self.records, batch, coder, project_id,
+                                   self.scheme, server.space)
+        return project_id
+
+    def project(self, batch: str, coder: str, queue: list[dict], config: str) -> None:
+        """Make sure the coder's project of the batch exists and holds the queue's clips."""
+        title, scheme, report = project_title(batch, coder), self.scheme, self.report
+        server, mine = self.connection, self.listed.titles
+        if self.connection.has_spaces:
+            space = self.coder_space(coder)
+            server, mine = self.connection.in_space(space.id), space.projects
+        known = self.records[(self.records["batch"] == batch) & (self.records["coder"] == coder)]
+        first_pushed = self.records[self.records["batch"] == batch]
+        if not known.empty:
+            record = known.iloc[0]
+            project_id = self.recorded_project(record)
+            report.projects_existing += 1
+            if not same_scheme(record, scheme):
+                missing = len(missing_tasks(queue, existing_clip_ids(server, project_id)))
+                if missing:
+                    report.notes.append(old_scheme_note(record, scheme, missing, self.study))
+                self.say(f"  {title}: left as it is (scheme version {record['scheme_version']})")
+                return
+        elif not first_pushed.empty and not same_scheme(first_pushed.iloc[0], scheme):
+            report.notes.append(
+                first_pushed_note(first_pushed.iloc[0], batch, coder, scheme, self.study))
+            return
+        else:
+            project_id = self.adopt_or_create(server, batch, coder, mine, config)
+        keep_scheme_copy(self.study, scheme)
+        self.transport.ready_project(server, project_id)
+        imported = _import_missing(server, project_id, queue, self.transport, self.files, report)
+        report.tasks_imported += imported
+        report.tasks_existing += len(queue) - imported
+        self.say(f"  {title}: {imported} imported, {len(queue) - imported} already there")
 
 
-def _record_space(study: Study, records: pd.DataFrame, coder: str, space: Space) -> pd.DataFrame:
-    """projects.csv with the space of each of the coder's projects in that space filled in."""
-    moved = (records["coder"] == coder) & (records["space"] != str(space.id)) & records[
-        "project_id"].astype(int).isin(list(space.projects))
-    if moved.any():
-        records = records.copy()
-        records.loc[moved, "space"] = str(space.id)
-        write_csv_atomic(projects_csv(study), records[PROJECT_COLUMNS])
-    return records
+# ---------------------------------------------------------------- push
 
 
 def push_study(
@@ -457,7 +333,6 @@ def push_study(
     progress: Callable[[str], None] | None = None,
 ) -> PushReport:
     """Create each (batch, coder) project once and import the clips it is missing."""
-    say = progress or (lambda _line: None)
     scheme = load_scheme(study.scheme_path)
     configs = {False: render_label_config(scheme),
                True: render_label_config(scheme, consensus=True)}
@@ -468,85 +343,24 @@ def push_study(
             f"`coding-pipeline batch create {study.root} --coders a@lab.org,b@lab.org`."
         )
     connection = connect(study, url, token)
-    transport = choose_transport(study, connection.url)
-    queues = with_consensus_fields(
-        _coder_queues(study, assignments, transport), batches.load_batches(study), scheme)
-    kinds = dict(zip(assignments["batch"], assignments["kind"], strict=True))
-    report = PushReport(url=connection.url, clips=transport.describe())
+    transport = choose_transport(study, local_files_root(study, connection.own))
     clips = read_clips(study).set_index("clip_id")
+    queues = with_consensus_fields(coder_queues(study, clips, assignments, transport),
+                                   batches.load_batches(study), scheme)
+    report = PushReport(url=connection.url, clips=transport.describe())
     files = {c: study.absolute(clips.loc[c, "file"]) for c in assignments["clip_id"].unique()}
-    if transport.bucket:
-        report.clips_uploaded = upload_missing(transport.bucket, sorted(set(files.values())))
+    report.clips_uploaded = transport.send(sorted(set(files.values())))
     records = read_projects(study)
-    _refuse_changed_scheme(study, records, scheme)
-    on_server = server_projects(connection)
-    spaced = has_spaces(study, connection)
-    if spaced:
-        on_server |= {pid: title for space in list_spaces(connection).values()
-                      for pid, title in space.projects.items()}
-    spaces: dict[str, Space] = {}
-    masters = {
-        key for key, rows in assignments.groupby(["batch", "coder"], sort=False)
-        if is_master_project(rows["role"])
-    }
+    refuse_changed_scheme(study, records, scheme)
+    push = _Push(study, connection, scheme, transport, files, records,
+                 server_projects(connection), report, progress or (lambda _line: None))
+    kinds = dict(zip(assignments["batch"], assignments["kind"], strict=True))
+    masters = {key for key, rows in assignments.groupby(["batch", "coder"], sort=False)
+               if is_master_project(rows["role"])}
     for batch, coder in push_order(list(queues), masters):
-        queue = queues[(batch, coder)]
-        config = configs[kinds[batch] == consensus.CONSENSUS_KIND]
-        title = project_title(batch, coder)
-        known = records[(records["batch"] == batch) & (records["coder"] == coder)]
-        first_pushed = records[records["batch"] == batch]
-        space_id = ""
-        mine = on_server
-        if spaced:
-            space = _coder_space(connection, coder, records, on_server, spaces)
-            space_id, mine = str(space.id), space.projects
-            records = _record_space(study, records, coder, space)
-        server = in_space(connection, space_id)
-        if not known.empty:
-            record = known.iloc[0]
-            project_id = _recorded_project(study, server, record, on_server)
-            report.projects_existing += 1
-            if not same_scheme(record, scheme):
-                missing = len(missing_tasks(queue, existing_clip_ids(server, project_id)))
-                if missing:
-                    report.notes.append(_old_scheme_note(record, scheme, missing, study))
-                say(f"  {title}: left as it is (scheme version {record['scheme_version']})")
-                continue
-        elif not first_pushed.empty and not same_scheme(first_pushed.iloc[0], scheme):
-            earlier = first_pushed.iloc[0]
-            report.notes.append(
-                f"batch {batch} was first pushed with scheme {earlier['scheme_name']} version "
-                f"{earlier['scheme_version']}, so its project for {coder} was not made with "
-                f"version {scheme.version}. To finish the batch, restore its scheme from "
-                f"{study.root / 'schemes'} into {study.scheme_path} and push again."
-            )
-            continue
-        else:
-            project_id, created = _adopt_or_create(
-                study, server, title, batch, coder, mine, scheme, config)
-            report.projects_created += created
-            report.projects_existing += not created
-            row = {
-                "batch": batch, "coder": coder, "project_id": str(project_id), "title": title,
-                "scheme_name": scheme.name, "scheme_version": str(scheme.version),
-                "scheme_hash": scheme.content_hash,
-                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "space": space_id,
-            }
-            records = pd.concat([records, pd.DataFrame([row])], ignore_index=True)
-            write_csv_atomic(projects_csv(study), records[PROJECT_COLUMNS])
-        _keep_scheme_copy(study, scheme)
-        if transport.bucket:
-            ensure_s3_storage(server, project_id, transport.bucket)
-        elif transport.root and own_clips_dir(study, connection.url) is None:
-            # (the study's own server serves its clips itself, with no storage)
-            _ensure_local_storage(server, project_id, study.clips_dir.resolve())
-        imported = _import_missing(server, project_id, queue,
-                                   files if transport.kind == "upload" else None, report)
-        report.tasks_imported += imported
-        report.tasks_existing += len(queue) - imported
-        say(f"  {title}: {imported} imported, {len(queue) - imported} already there")
+        push.project(batch, coder, queues[(batch, coder)],
+                     configs[kinds[batch] == consensus.CONSENSUS_KIND])
     training = assignments.loc[assignments["kind"] == "training", "batch"]
-    if not training.empty and not spaced:  # in coder spaces nobody sees another's project
+    if not training.empty and not connection.has_spaces:  # in spaces nobody sees another's
         report.notes.append(training_note(training))
     return report

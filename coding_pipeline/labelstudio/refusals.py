@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 MESSAGE_LIMIT = 200
 
@@ -51,74 +51,65 @@ def _first_line(messages: Iterable[str]) -> str:
     return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT].rsplit(" ", 1)[0] + " ..."
 
 
+Rule = tuple[Callable[[str, int | None], bool], str]
+# (does it apply, given the server's messages in lower case and the HTTP status; the sentence,
+# with {where}, {what} and {said} filled in), tried in order
+RULES: tuple[Rule, ...] = (
+    (lambda text, _: "local_files_serving_enabled" in text,
+     "{where} does not serve local files (its default), so it refused {what}: in this "
+     "study's study.toml set [label_studio] clips = \"upload\" (push then uploads the clips "
+     "into the server), or on the server set LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true "
+     "and restart it."),
+    (lambda text, _: "cannot be the same as local_files_document_root" in text,
+     "{where} refused {what} because the clips folder is its whole local-files root: in "
+     "study.toml set [label_studio] document_root to the folder above the study's clips "
+     "folder, or on the server set LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT to it."),
+    (lambda text, _: "local_files_document_root" in text,
+     "{where} refused {what} because the clips are outside the folder it serves local "
+     "files from: on the server set LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT to a folder "
+     "that holds the study (and restart it), or in study.toml set [label_studio] "
+     "document_root to the server's folder, or clips = \"upload\"."),
+    (lambda text, _: "absolute local path" in text and "does not exist" in text,
+     "{where} cannot see the study's clips folder on its own machine, so it refused "
+     "{what}: in study.toml set [label_studio] clips = \"upload\" (or \"s3\") for a server "
+     "on another computer, or run push where the server can read the clips."),
+    (lambda text, status: status == 413 or "maximum total size" in text or "too large" in text,
+     "{where} (or a proxy in front of it) refused {what} as too large: on the server "
+     "raise DATA_UPLOAD_MAX_MEMORY_SIZE (and a reverse proxy's limit, e.g. nginx "
+     "client_max_body_size), or cut shorter clips (segment --epoch)."),
+    (lambda text, _: "extension is not supported" in text,
+     "{where} refused {what}: it does not accept that file type; on the server add "
+     "the extension to its supported uploads, or in study.toml set [label_studio] clips "
+     "= \"local\" or \"s3\"."),
+    (lambda text, _: any(word in text for word in (
+        "bucket", "s3", "endpoint", "boto", "access key", "credentials")),
+     "{where} could not use the S3 store while {what} ({said}): check "
+     "[label_studio.s3] in study.toml and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY on "
+     "this side; a store on the lab's own network also needs private_network_storage = "
+     "true (the study's own server) or SSRF_PROTECTION_ENABLED=false on the server."),
+    (lambda _, status: status == 403,
+     "{where} does not let this token's user do that (403 while {what}): set "
+     "LABEL_STUDIO_API_KEY to the token of an administrator of the organisation that "
+     "holds the study's projects."),
+    (lambda _, status: status == 404,
+     "{where} has no such object (404 while {what}): check that the URL is the server's "
+     "address with no extra path, and that projects.csv belongs to this server."),
+    (lambda _, status: status is not None and status >= 500,
+     "{where} failed with an internal error ({status}) while {what}: see the server's "
+     "log (the study's own: STUDY/.labelstudio/server.log), fix what it says on the "
+     "server, then retry; work already done is kept."),
+)
+
+
 def refusal_sentence(url: str, what: str, status: int | None, body: object) -> str:
     """One sentence for Label Studio at `url` refusing `what` (HTTP `status`, error `body`)."""
     messages = server_messages(body)
     text = " ".join(messages).lower()
     where = f"Label Studio at {url}"
-    if "local_files_serving_enabled" in text:
-        return (
-            f"{where} does not serve local files (its default), so it refused {what}: in this "
-            "study's study.toml set [label_studio] clips = \"upload\" (push then uploads the clips "
-            "into the server), or on the server set LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true "
-            "and restart it."
-        )
-    if "cannot be the same as local_files_document_root" in text:
-        return (
-            f"{where} refused {what} because the clips folder is its whole local-files root: in "
-            "study.toml set [label_studio] document_root to the folder above the study's clips "
-            "folder, or on the server set LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT to it."
-        )
-    if "local_files_document_root" in text:
-        return (
-            f"{where} refused {what} because the clips are outside the folder it serves local "
-            "files from: on the server set LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT to a folder "
-            "that holds the study (and restart it), or in study.toml set [label_studio] "
-            "document_root to the server's folder, or clips = \"upload\"."
-        )
-    if "absolute local path" in text and "does not exist" in text:
-        return (
-            f"{where} cannot see the study's clips folder on its own machine, so it refused "
-            f"{what}: in study.toml set [label_studio] clips = \"upload\" (or \"s3\") for a server "
-            "on another computer, or run push where the server can read the clips."
-        )
-    if status == 413 or "maximum total size" in text or "too large" in text:
-        return (
-            f"{where} (or a proxy in front of it) refused {what} as too large: on the server "
-            "raise DATA_UPLOAD_MAX_MEMORY_SIZE (and a reverse proxy's limit, e.g. nginx "
-            "client_max_body_size), or cut shorter clips (segment --epoch)."
-        )
-    if "extension is not supported" in text:
-        return (
-            f"{where} refused {what}: it does not accept that file type; on the server add "
-            "the extension to its supported uploads, or in study.toml set [label_studio] clips "
-            "= \"local\" or \"s3\"."
-        )
-    if any(word in text for word in ("bucket", "s3", "endpoint", "boto", "access key",
-                                      "credentials")):
-        return (
-            f"{where} could not use the S3 store while {what} ({_first_line(messages)}): check "
-            "[label_studio.s3] in study.toml and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY on "
-            "this side; a store on the lab's own network also needs private_network_storage = "
-            "true (the study's own server) or SSRF_PROTECTION_ENABLED=false on the server."
-        )
-    if status == 403:
-        return (
-            f"{where} does not let this token's user do that (403 while {what}): set "
-            "LABEL_STUDIO_API_KEY to the token of an administrator of the organisation that "
-            "holds the study's projects."
-        )
-    if status == 404:
-        return (
-            f"{where} has no such object (404 while {what}): check that the URL is the server's "
-            "address with no extra path, and that projects.csv belongs to this server."
-        )
-    if status is not None and status >= 500:
-        return (
-            f"{where} failed with an internal error ({status}) while {what}: see the server's "
-            "log (the study's own: STUDY/.labelstudio/server.log), fix what it says on the "
-            "server, then retry; work already done is kept."
-        )
+    for applies, sentence in RULES:
+        if applies(text, status):
+            return sentence.format(where=where, what=what, status=status,
+                                   said=_first_line(messages))
     said = f": it says \"{_first_line(messages)}\"" if messages else ""
     return (
         f"{where} refused {what} ({status}){said}. Change that on the server, or the study's "

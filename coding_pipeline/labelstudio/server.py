@@ -1,17 +1,17 @@
-"""The study's private local Label Studio: start, stop, status and credentials.
+"""The study's private local Label Studio: start, stop and status (credentials: credentials.py).
 
 The server's data (SQLite database, media, exports) live in STUDY/.labelstudio/data. It listens on
 127.0.0.1 only unless started with another address (kept for restarts, with a warning when it is
-not a loopback address), with telemetry, error reporting and version checks off. It runs with the
-Django settings of coding_pipeline.labelstudio.ls_site (DJANGO_SETTINGS_MODULE): only its own
-address is an allowed Host, pages cannot be framed, and it serves the study's clips folder only
-(nothing else of the study) and keeps one organisation per coder (coder spaces). On first start an
-admin account is created with a generated password and API token, kept in
-STUDY/.labelstudio/credentials.json (mode 0600) and never printed or logged except by
-`coding-pipeline server credentials`. The server runs detached and keeps running after the
-command that started it returns; STUDY/.labelstudio/server.pid records its process id.
-A restart keeps the port (coders' bookmarks and invite links name it); if another program took
-it meanwhile, the server moves to a free port and says so.
+not a loopback address), with telemetry, error reporting and version checks off, and only on a
+Label Studio version the pipeline was tested with (versions.py). It runs with the Django
+settings of coding_pipeline.labelstudio.ls_site (DJANGO_SETTINGS_MODULE): only its own address is
+an allowed Host, pages cannot be framed, and it serves the study's clips folder only (nothing else
+of the study) and keeps one organisation per coder (coder spaces). On first start an admin
+account is created with a generated password and API token (credentials.py, never printed or
+logged except by `coding-pipeline server credentials`). The server runs detached and keeps
+running after the command that started it returns; STUDY/.labelstudio/server.pid records its
+process id. A restart keeps the port (coders' bookmarks and invite links name it); if another
+program took it meanwhile, the server moves to a free port and says so.
 
 study.toml [label_studio] private_network_storage = true lets the server reach an S3-compatible
 store on this machine or the lab's network (read at start).
@@ -22,9 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
-import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -32,40 +30,28 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-
-import httpx
 
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio import deploy
-from coding_pipeline.study import Study, write_json_atomic
+from coding_pipeline.labelstudio.credentials import (
+    HOST,
+    Credentials,
+    credentials_path,
+    new_credentials,
+    read_credentials,
+    server_url,
+    upgraded,
+    url_port,
+    write_credentials,
+)
+from coding_pipeline.labelstudio.http import LabelStudioHTTP, healthy
+from coding_pipeline.labelstudio.versions import installed_label_studio_version, unsupported_version
+from coding_pipeline.study import Study
 
-HOST = "127.0.0.1"
-ADMIN_EMAIL = "admin@coding-pipeline.local"
 START_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 20.0
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """How to reach and log in to a study's local server. Secret: never print or log it."""
-
-    url: str
-    email: str
-    password: str
-    token: str
-    secret_key: str = ""
-    document_root: str = ""
-    host: str = HOST  # the address the server listens on
-    clips_dir: str = ""  # set: the server serves only these clips and keeps coder spaces
-
-    def __repr__(self) -> str:  # keep secrets out of tracebacks and debug prints
-        return f"Credentials(url={self.url!r}, email={self.email!r}, password=***, token=***)"
-
-
-def credentials_path(study: Study) -> Path:
-    return study.server_dir / "credentials.json"
 
 
 def pid_path(study: Study) -> Path:
@@ -74,32 +60,6 @@ def pid_path(study: Study) -> Path:
 
 def log_path(study: Study) -> Path:
     return study.server_dir / "server.log"
-
-
-def read_credentials(study: Study) -> Credentials:
-    """The local server's URL, admin login and API token (from credentials.json)."""
-    path = credentials_path(study)
-    if not path.is_file():
-        raise PipelineError(
-            f"{study.root} has no local Label Studio yet: run "
-            f"`coding-pipeline server start {study.root}` first."
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Credentials(**data)
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as exc:
-        raise PipelineError(
-            f"{path} is damaged ({exc.__class__.__name__}); the server's database in "
-            f"{study.server_dir} is separate and keeps every project and annotation: do not "
-            "delete that folder. Restore credentials.json from a backup; without one, reset the "
-            "admin's password with `label-studio reset_password` (run with "
-            f"LABEL_STUDIO_BASE_DATA_DIR={study.server_dir / 'data'}), read the token in the web "
-            "page (Account & Settings) and give them with --url and LABEL_STUDIO_API_KEY."
-        ) from None
-
-
-def _write_credentials(study: Study, credentials: Credentials) -> None:
-    write_json_atomic(credentials_path(study), asdict(credentials), mode=0o600)
 
 
 def is_loopback(host: str) -> bool:
@@ -121,41 +81,6 @@ def host_warning(host: str) -> str | None:
         "machines on the network can reach it, and with it the families' videos. Put it behind "
         "HTTPS and a firewall that admits only the coders, or restart it with --host 127.0.0.1."
     )
-
-
-def server_url(host: str, port: int) -> str:
-    """The URL this machine reaches a server listening on host:port at."""
-    if host in ("0.0.0.0", "::"):
-        host = HOST
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def url_port(url: str) -> int:
-    return int(url.rsplit(":", 1)[1])
-
-
-def _new_credentials(
-    study: Study, port: int, document_root: Path | None, host: str,
-) -> Credentials:
-    return Credentials(
-        url=server_url(host, port),
-        email=ADMIN_EMAIL,
-        password=secrets.token_urlsafe(18),
-        token=secrets.token_hex(20),  # 40 characters: the longest legacy token Label Studio takes
-        secret_key=secrets.token_urlsafe(48),
-        document_root=str(document_root) if document_root else "",
-        host=host,
-        clips_dir="" if document_root else str(study.clips_dir.resolve()),
-    )
-
-
-def _upgraded(study: Study, credentials: Credentials) -> Credentials:
-    """Credentials of a server first started before it served clips itself: a server that
-    served the whole study folder now serves only the clips folder (and keeps coder spaces)."""
-    if credentials.clips_dir or Path(credentials.document_root) != study.root.resolve():
-        return credentials
-    return Credentials(**{**asdict(credentials), "document_root": "",
-                          "clips_dir": str(study.clips_dir.resolve())})
 
 
 SETTINGS_MODULE = "coding_pipeline.labelstudio.ls_site.settings"
@@ -209,13 +134,6 @@ def _read_pid(study: Study) -> int | None:
     except OSError:
         return None
     return pid if b"label" in cmdline else None
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health/", timeout=3).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _executable() -> str:
@@ -314,6 +232,9 @@ def start_server(
         _warn_if_exposed(listen, say)
         _wait_until_healthy(study, existing, pid, say)
         return existing.url
+    refusal = unsupported_version(installed_label_studio_version())
+    if refusal:
+        raise PipelineError(refusal)
     chosen_database = deploy.resolve_database(study, database, has_server=existing is not None)
     site = deploy.resolve_public_url(study, public_url)
     if chosen_database:
@@ -323,36 +244,54 @@ def start_server(
             f"Port {port} on {listen} is in use by another program: choose another with --port, "
             "or leave --port out."
         )
-    if existing is None:
-        chosen = port or free_port(listen)
-        credentials = _new_credentials(
-            study, chosen, Path(document_root).resolve() if document_root else None, listen)
-    else:
-        chosen = port or url_port(existing.url)
-        if not _port_is_free(chosen, listen):
-            chosen = free_port(listen)
-            say(f"Port {url_port(existing.url)} is in use by another program, so Label Studio "
-                f"moves to port {chosen}: links to {existing.url} (coders' bookmarks, invite "
-                "links) no longer work; send coders the new address.")
-        credentials = Credentials(**{**asdict(_upgraded(study, existing)),
-                                     "url": server_url(listen, chosen), "host": listen})
+    credentials = _credentials_to_start(study, existing, port, listen, document_root, say)
     _warn_if_exposed(listen, say)
-    _write_credentials(study, credentials)
-    with log_path(study).open("ab") as log:
-        process = subprocess.Popen(
-            deploy.wsgi_command(listen, chosen) if site else
-            [_executable(), "start", "--no-browser", "--internal-host", listen,
-             "--port", str(chosen)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=_server_environment(study, credentials, chosen_database, site),
-            cwd=study.server_dir,
-            start_new_session=True,
-        )
-    pid_path(study).write_text(f"{process.pid}\n")
+    write_credentials(study, credentials)
+    process = _launch(study, credentials, chosen_database, site)
     say(f"Label Studio starting at {credentials.url} (log: {log_path(study)})")
     _wait_until_healthy(study, credentials, process.pid, say)
     _check_token(study, credentials)
     return credentials.url
+
+
+def _credentials_to_start(
+    study: Study, existing: Credentials | None, port: int | None, listen: str,
+    document_root: Path | None, say: Callable[[str], None],
+) -> Credentials:
+    """New credentials for a first start; the stored ones, on the port to use now, for a
+    restart (a port another program took meanwhile is given up for a free one)."""
+    if existing is None:
+        chosen = port or free_port(listen)
+        return new_credentials(
+            study, chosen, Path(document_root).resolve() if document_root else None, listen)
+    chosen = port or url_port(existing.url)
+    if not _port_is_free(chosen, listen):
+        chosen = free_port(listen)
+        say(f"Port {url_port(existing.url)} is in use by another program, so Label Studio "
+            f"moves to port {chosen}: links to {existing.url} (coders' bookmarks, invite "
+            "links) no longer work; send coders the new address.")
+    return Credentials(**{**asdict(upgraded(study, existing)),
+                          "url": server_url(listen, chosen), "host": listen})
+
+
+def _launch(
+    study: Study, credentials: Credentials, database: deploy.Database | None,
+    site: deploy.PublicSite | None,
+) -> subprocess.Popen:
+    """Start the server process, detached, logging to STUDY/.labelstudio/server.log."""
+    listen, port = credentials.host, url_port(credentials.url)
+    with log_path(study).open("ab") as log:
+        process = subprocess.Popen(
+            deploy.wsgi_command(listen, port) if site else
+            [_executable(), "start", "--no-browser", "--internal-host", listen,
+             "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=_server_environment(study, credentials, database, site),
+            cwd=study.server_dir,
+            start_new_session=True,
+        )
+    pid_path(study).write_text(f"{process.pid}\n")
+    return process
 
 
 def _refuse_change_while_running(
@@ -377,7 +316,7 @@ def _wait_until_healthy(
 ) -> None:
     started = time.monotonic()
     last_note = started
-    while not _healthy(credentials.url):
+    while not healthy(credentials.url):
         if _read_pid(study) != pid:
             pid_path(study).unlink(missing_ok=True)
             raise PipelineError(
@@ -398,10 +337,12 @@ def _wait_until_healthy(
 
 def _check_token(study: Study, credentials: Credentials) -> None:
     """Make sure the server answering is ours and accepts the stored token."""
-    response = httpx.get(
-        f"{credentials.url}/api/current-user/whoami",
-        headers={"Authorization": f"Token {credentials.token}"}, timeout=30,
-    )
+    server = LabelStudioHTTP(credentials.url, credentials.token, timeout=30)
+    try:
+        response = server.request("GET", "api/current-user/whoami", "checking the API token",
+                                  check=False)
+    finally:
+        server.close()
     if response.status_code != 200 or response.json().get("email") != credentials.email:
         stop_server(study)
         raise PipelineError(
@@ -454,6 +395,6 @@ def server_status(study: Study) -> str:
     pid = _read_pid(study)
     if pid is None:
         return f"Stopped (last at {url}; data in {study.server_dir})"
-    if _healthy(url):
+    if healthy(url):
         return f"Running at {url} (pid {pid}; data in {study.server_dir})"
     return f"Starting or not answering at {url} (pid {pid}; log {log_path(study)})"

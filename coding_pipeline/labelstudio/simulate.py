@@ -21,14 +21,19 @@ import secrets
 import string
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio.client import connect
+from coding_pipeline.labelstudio.client import Connection, connect
 from coding_pipeline.labelstudio.coders import coder_invite_link, coder_session, list_members
 from coding_pipeline.labelstudio.config import NOTES_NAME, VIDEO_NAME
-from coding_pipeline.labelstudio.push import export_project, read_projects
-from coding_pipeline.labelstudio.spaces import in_space, project_spaces
+from coding_pipeline.labelstudio.projects import (
+    ServerProjects,
+    export_project,
+    read_projects,
+    server_projects,
+)
 from coding_pipeline.scheme import Scheme, load_scheme
 from coding_pipeline.study import Study, write_json_atomic
 
@@ -73,15 +78,14 @@ def _passwords_path(study: Study) -> Path:
 
 
 def _rate_projects(
-    study: Study, session, connection, project_ids: list[str], coder: str, scheme: Scheme,
-    seed: int,
+    session: httpx.Client, connection: Connection, listed: ServerProjects,
+    project_ids: list[str], coder: str, scheme: Scheme, seed: int,
 ) -> int:
     """Submit, in the coder's own session, an annotation for every task they have not rated."""
     me = session.get("/api/current-user/whoami").json()["id"]
     submitted = 0
-    space_of = project_spaces(study, connection)
     for project_id in project_ids:
-        server = in_space(connection, space_of.get(int(project_id), ""))
+        server = listed.connection_for(connection, int(project_id))
         for task in export_project(server, int(project_id)):
             if any(_author(a) == me for a in task.get("annotations", [])):
                 continue
@@ -114,7 +118,8 @@ def simulate_coders(
     projects = read_projects(study)
     path = _passwords_path(study)
     passwords = json.loads(path.read_text()) if path.is_file() else {}
-    members = {m.email for m in list_members(connection, study)}
+    members = {m.email for m in list_members(connection)}
+    listed = server_projects(connection)
     submitted = 0
     for number, coder in enumerate(c.lower() for c in coders):
         if coder in members and coder not in passwords:
@@ -136,7 +141,7 @@ def simulate_coders(
             session.patch(f"/api/users/{me}/",
                           json={"first_name": "Simulated", "last_name": f"Coder {letter}"})
             mine = list(projects.loc[projects["coder"] == coder, "project_id"])
-            submitted += _rate_projects(study, session, connection, mine, coder, scheme, seed)
+            submitted += _rate_projects(session, connection, listed, mine, coder, scheme, seed)
         finally:
             session.close()
     return submitted

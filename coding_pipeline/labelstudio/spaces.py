@@ -3,7 +3,8 @@
 A coder (and the admin, a member of every space) sees only the projects of their own space, so
 coders cannot open each other's projects or the master's. The server makes spaces itself
 (ls_site.space_models, asked through /coding-pipeline/api/spaces/ with the admin's token); the
-admin's tools act in one space per request by sending the header X-Coding-Pipeline-Space.
+admin's tools act in one space per request by sending the header X-Coding-Pipeline-Space
+(`Connection.in_space`).
 
 Any other server (an existing one at --url, or an own one given a document root) has no spaces:
 every function here then works on its one organisation as before (space id "").
@@ -13,15 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import httpx
-from label_studio_sdk import LabelStudio
-
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio.client import TIMEOUT_S, Connection, own_clips_dir, resolve_url
+from coding_pipeline.labelstudio.client import Connection, own_clips_dir, resolve_url
 from coding_pipeline.study import Study
 
-SPACES_PATH = "/coding-pipeline/api/spaces/"
-SPACE_HEADER = "X-Coding-Pipeline-Space"
+SPACES_PATH = "coding-pipeline/api/spaces/"
 
 
 @dataclass(frozen=True)
@@ -33,11 +30,6 @@ class Space:
     token: str = field(repr=False)
     members: dict[int, str]  # user id -> email
     projects: dict[int, str]  # project id -> title
-
-
-def has_spaces(study: Study, connection: Connection) -> bool:
-    """True for the study's own server serving its clips itself (it keeps coder spaces)."""
-    return own_clips_dir(study, connection.url) is not None
 
 
 def uses_spaces(study: Study, url: str | None = None) -> bool:
@@ -58,17 +50,7 @@ def _space(data: dict) -> Space:
 
 
 def _request(connection: Connection, method: str, what: str, body: dict | None = None) -> dict:
-    try:
-        response = httpx.request(
-            method, f"{connection.url}{SPACES_PATH}", json=body, timeout=TIMEOUT_S,
-            headers={"Authorization": f"Token {connection.token}"},
-        )
-    except httpx.HTTPError as exc:
-        raise PipelineError(
-            f"Cannot reach Label Studio at {connection.url} while {what} "
-            f"({exc.__class__.__name__}): check that the server is running "
-            "(coding-pipeline server start STUDY)."
-        ) from None
+    response = connection.http.request(method, SPACES_PATH, what, json=body, check=False)
     if response.status_code != 200:
         raise PipelineError(
             f"Label Studio at {connection.url} answered {response.status_code} while {what}: "
@@ -92,25 +74,11 @@ def ensure_space(connection: Connection, coder: str, projects: list[int] | None 
     return _space(data)
 
 
-def in_space(connection: Connection, space_id: int | str) -> Connection:
+def in_space(connection: Connection, space_id: int | str | None) -> Connection:
     """The same admin connection acting in one coder's space ("" = the admin's own)."""
-    if space_id in ("", None):
-        return connection
-    client = LabelStudio(base_url=connection.url, api_key=connection.token, timeout=TIMEOUT_S,
-                         headers={SPACE_HEADER: str(space_id)})
-    return Connection(url=connection.url, client=client, user_id=connection.user_id,
-                      email=connection.email, token=connection.token)
+    return connection.in_space(space_id)
 
 
 def invite_url(connection: Connection, space: Space) -> str:
     """The sign-up link that makes the space's coder an account in that space only."""
     return f"{connection.url}/user/signup/?token={space.token}"
-
-
-def project_spaces(study: Study, connection: Connection) -> dict[int, int | str]:
-    """Project id -> id of the space it is in ("" for the admin's own organisation, and for
-    every project on a server without spaces)."""
-    if not has_spaces(study, connection):
-        return {}
-    return {pid: space.id for space in list_spaces(connection).values()
-            for pid in space.projects}

@@ -17,8 +17,7 @@ import pandas as pd
 from coding_pipeline import batches
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.client import Connection, connect
-from coding_pipeline.labelstudio.push import read_projects
-from coding_pipeline.labelstudio.spaces import in_space, project_spaces
+from coding_pipeline.labelstudio.projects import read_projects, server_projects
 from coding_pipeline.study import Study
 
 STATUS_COLUMNS = ["batch", "coder", "assigned", "rated", "skipped", "remaining", "project"]
@@ -98,12 +97,12 @@ def study_status(study: Study, url: str | None = None, token: str | None = None)
     done: dict[str, tuple[int, int]] = {}
     if not projects.empty:
         connection = connect(study, url, token)
-        space_of = project_spaces(study, connection)  # empty without coder spaces
+        space_of = server_projects(connection).space_of  # empty without coder spaces
         by_space: dict[int | str, list[int]] = {}
         for project_id in (int(i) for i in projects["project_id"]):
             by_space.setdefault(space_of.get(project_id, ""), []).append(project_id)
         for space_id, ids in by_space.items():
-            done |= project_progress(in_space(connection, space_id), ids)
+            done |= project_progress(connection.in_space(space_id), ids)
     table = progress_table(assignments, projects, done)
     kinds = dict(zip(assignments["batch"], assignments["kind"], strict=True))
     return table.assign(kind=table["batch"].map(kinds))

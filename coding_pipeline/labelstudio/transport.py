@@ -3,8 +3,12 @@
 study.toml `[label_studio] clips = "upload" | "local" | "s3"` chooses; without it the choice is
 made from what is configured: S3 when `[label_studio.s3]` names a bucket, local files when a
 document root is known (`[label_studio] document_root`, LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, or
-the study's own server, which serves the study folder), else upload, which works with any Label
+the study's own server, which serves the study's clips), else upload, which works with any Label
 Studio 1.23 as it comes (no local-files serving, no S3).
+
+Each way is a `ClipTransport`; push asks it for a clip's URL, lets it send the clips before any
+project (S3), ready each project (a storage to register) and place the clips of the tasks it is
+about to import (uploads), and never asks which way it is.
 
 Uploads go through the import API (`POST /api/projects/{id}/import?commit_to_project=false`,
 multipart), once per project: each coder's project holds its own copy, served by Label Studio
@@ -21,12 +25,17 @@ from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-
-from label_studio_sdk.core.api_error import ApiError
+from typing import ClassVar, Protocol
+from urllib.parse import quote
 
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio.client import Connection, configured_document_root
-from coding_pipeline.labelstudio.s3 import S3Settings, s3_settings
+from coding_pipeline.labelstudio.client import Connection
+from coding_pipeline.labelstudio.s3 import (
+    S3Settings,
+    ensure_s3_storage,
+    s3_settings,
+    upload_missing,
+)
 from coding_pipeline.study import Study
 
 CHOICES = ("upload", "local", "s3")
@@ -35,24 +44,112 @@ UPLOAD_GROUP_BYTES = 100 * 1024 * 1024  # and 250 MB in all
 _UPLOAD_NAME = re.compile(r"^[0-9a-f]{8}-(.+)$")
 
 
-@dataclass(frozen=True)
-class ClipTransport:
-    """The way clips reach the server, and why it was chosen."""
+class ClipTransport(Protocol):
+    """One way clips reach the server."""
 
-    kind: str  # "upload", "local" or "s3"
+    kind: ClassVar[str]  # "upload", "local" or "s3"
     chosen_by: str  # "study.toml" or what made the automatic choice
-    root: Path | None = None  # local: the folder the server serves local files from
-    bucket: S3Settings | None = None  # s3: where the clips are
 
     def describe(self) -> str:
         """One line for push's output: which way, and why."""
-        if self.kind == "upload":
-            way = "uploaded into Label Studio's own storage"
-        elif self.kind == "local":
-            way = f"served by Label Studio as local files from {self.root}"
-        else:
-            way = f"in S3 bucket {self.bucket.bucket if self.bucket else ''}"
-        return f"clips: {way} ({self.chosen_by})"
+
+    def video_url(self, path: Path) -> str:
+        """The URL a task shows for the clip file `path` ("" until it is uploaded)."""
+
+    def send(self, files: list[Path]) -> int:
+        """Send the study's clip files before any project is made; return how many were sent."""
+
+    def ready_project(self, connection: Connection, project_id: int) -> None:
+        """Make the project able to show the clips (a storage registered, if one is needed)."""
+
+    def place(self, connection: Connection, project_id: int, tasks: list[dict],
+              files: dict[str, Path]) -> tuple[list[dict], int]:
+        """The tasks about to be imported, with their clips in place (clip id -> file in
+        `files`), and how many clips were uploaded for them."""
+
+
+@dataclass(frozen=True)
+class UploadTransport:
+    """Clips uploaded into each project, in Label Studio's own storage."""
+
+    chosen_by: str
+    kind: ClassVar[str] = "upload"
+    root: ClassVar[None] = None
+    bucket: ClassVar[None] = None
+
+    def describe(self) -> str:
+        return f"clips: uploaded into Label Studio's own storage ({self.chosen_by})"
+
+    def video_url(self, path: Path) -> str:
+        return ""
+
+    def send(self, files: list[Path]) -> int:
+        return 0
+
+    def ready_project(self, connection: Connection, project_id: int) -> None:
+        return None
+
+    def place(self, connection: Connection, project_id: int, tasks: list[dict],
+              files: dict[str, Path]) -> tuple[list[dict], int]:
+        if not tasks:
+            return tasks, 0
+        urls, uploaded = upload_clips(
+            connection, project_id, {t["clip_id"]: files[t["clip_id"]] for t in tasks})
+        return [{**task, "video": urls[task["clip_id"]]} for task in tasks], uploaded
+
+
+@dataclass(frozen=True)
+class LocalFilesTransport:
+    """Clips served by Label Studio as local files from `root`."""
+
+    chosen_by: str
+    root: Path  # the folder the server serves local files from
+    clips_dir: Path  # the study's clips folder, registered as each project's local storage
+    kind: ClassVar[str] = "local"
+    bucket: ClassVar[None] = None
+
+    def describe(self) -> str:
+        return f"clips: served by Label Studio as local files from {self.root} ({self.chosen_by})"
+
+    def video_url(self, path: Path) -> str:
+        return local_file_url(path, self.root)
+
+    def send(self, files: list[Path]) -> int:
+        return 0
+
+    def ready_project(self, connection: Connection, project_id: int) -> None:
+        if connection.clips_dir is None:  # the study's own server serves its clips itself
+            ensure_local_storage(connection, project_id, self.clips_dir)
+
+    def place(self, connection: Connection, project_id: int, tasks: list[dict],
+              files: dict[str, Path]) -> tuple[list[dict], int]:
+        return tasks, 0
+
+
+@dataclass(frozen=True)
+class S3Transport:
+    """Clips in an S3 bucket, presigned for the coders' browsers (s3.py)."""
+
+    chosen_by: str
+    bucket: S3Settings
+    kind: ClassVar[str] = "s3"
+    root: ClassVar[None] = None
+
+    def describe(self) -> str:
+        return f"clips: in S3 bucket {self.bucket.bucket} ({self.chosen_by})"
+
+    def video_url(self, path: Path) -> str:
+        return self.bucket.url(path.name)
+
+    def send(self, files: list[Path]) -> int:
+        return upload_missing(self.bucket, files)
+
+    def ready_project(self, connection: Connection, project_id: int) -> None:
+        ensure_s3_storage(connection, project_id, self.bucket)
+
+    def place(self, connection: Connection, project_id: int, tasks: list[dict],
+              files: dict[str, Path]) -> tuple[list[dict], int]:
+        return tasks, 0
 
 
 def clips_setting(study: Study) -> str | None:
@@ -68,8 +165,9 @@ def clips_setting(study: Study) -> str | None:
     return str(value)
 
 
-def choose_transport(study: Study, url: str) -> ClipTransport:
-    """The way the study's clips reach the server at `url` (see the module docstring)."""
+def choose_transport(study: Study, document_root: Path | None) -> ClipTransport:
+    """The way the study's clips reach a server that serves local files from `document_root`
+    (None: no such folder known; client.local_files_root). See the module docstring."""
     setting = clips_setting(study)
     bucket = s3_settings(study)
     if setting == "s3" or (setting is None and bucket is not None):
@@ -78,15 +176,47 @@ def choose_transport(study: Study, url: str) -> ClipTransport:
                 f"{study.toml_path} says clips = \"s3\" but has no [label_studio.s3] bucket: "
                 "add one (bucket, prefix, endpoint, region), or choose \"upload\" or \"local\"."
             )
-        return ClipTransport("s3", "study.toml" if setting else "[label_studio.s3] is set",
-                             bucket=bucket)
-    root = configured_document_root(study, url)
+        return S3Transport("study.toml" if setting else "[label_studio.s3] is set", bucket)
+    clips = study.clips_dir.resolve()
     if setting == "local":
-        return ClipTransport("local", "study.toml", root=root or study.root.resolve())
-    if setting is None and root is not None:
-        return ClipTransport("local", "a local-files folder is configured", root=root)
-    return ClipTransport("upload", "study.toml" if setting else
-                         "no local-files folder or S3 configured")
+        return LocalFilesTransport("study.toml", document_root or study.root.resolve(), clips)
+    if setting is None and document_root is not None:
+        return LocalFilesTransport("a local-files folder is configured", document_root, clips)
+    return UploadTransport("study.toml" if setting else "no local-files folder or S3 configured")
+
+
+# ---------------------------------------------------------------- local files
+
+
+def local_file_url(path: Path, root: Path) -> str:
+    """The URL Label Studio serves a local file at, for a file under the document root."""
+    try:
+        relative = path.resolve().relative_to(root)
+    except ValueError:
+        raise PipelineError(
+            f"{path} is outside the folder Label Studio serves local files from ({root}): "
+            "keep the clips inside the study folder, or set [label_studio] document_root in "
+            "study.toml to a folder that holds them."
+        ) from None
+    return "/data/local-files/?d=" + quote(relative.as_posix(), safe="/")
+
+
+def ensure_local_storage(connection: Connection, project_id: int, folder: Path) -> None:
+    """Register a local-files storage covering the clips folder (Label Studio serves only those)."""
+    local = connection.client.import_storage.local
+    storages = connection.call("listing storages", lambda: local.list(project=project_id))
+    if any(str(s.path) == str(folder) for s in storages):
+        return
+    connection.call(
+        f"registering {folder} as local storage (the server must be able to read it; for a "
+        "server on another machine use its own storage)",
+        lambda: local.create(
+            project=project_id, path=str(folder), title="Study clips", use_blob_urls=False,
+        ),
+    )
+
+
+# ---------------------------------------------------------------- uploads
 
 
 def upload_name(clip_id: str, path: Path) -> str:
@@ -122,25 +252,14 @@ def _groups(files: list[tuple[str, Path]]) -> Iterable[list[tuple[str, Path]]]:
 
 
 def _post_files(connection: Connection, project_id: int, group: list[tuple[str, Path]]) -> None:
-    http = connection.client._client_wrapper.httpx_client  # the SDK sends JSON tasks only
-    what = f"uploading {len(group)} clip(s) into project {project_id}"
-
-    def post() -> None:
-        with ExitStack() as stack:
-            files = {name: (name, stack.enter_context(path.open("rb")), "video/mp4")
-                     for name, path in group}
-            response = http.request(
-                f"api/projects/{project_id}/import", method="POST",
-                params={"commit_to_project": "false"}, files=files,
-                request_options={"max_retries": 0})
-        if response.status_code >= 400:
-            try:
-                body: object = response.json()
-            except ValueError:
-                body = response.text
-            raise ApiError(status_code=response.status_code, body=body)
-
-    connection.call(what, post)
+    """Upload one group of clip files into the project (multipart: not an SDK call)."""
+    with ExitStack() as stack:
+        files = {name: (name, stack.enter_context(path.open("rb")), "video/mp4")
+                 for name, path in group}
+        connection.http.request(
+            "POST", f"api/projects/{project_id}/import",
+            f"uploading {len(group)} clip(s) into project {project_id}",
+            params={"commit_to_project": "false"}, files=files)
 
 
 def upload_clips(

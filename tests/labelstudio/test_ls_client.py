@@ -6,7 +6,7 @@ import pytest
 
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.client import document_root, resolve_token, resolve_url
-from coding_pipeline.labelstudio.server import Credentials, _write_credentials
+from coding_pipeline.labelstudio.credentials import Credentials, write_credentials
 from coding_pipeline.study import init_study, load_study
 
 
@@ -19,7 +19,7 @@ def study(tmp_path, monkeypatch):
 
 
 def with_own_server(study, tmp_path):
-    _write_credentials(study, Credentials(
+    write_credentials(study, Credentials(
         url="http://127.0.0.1:8123", email="admin@x.org", password="pw", token="own-token",
         document_root=str(tmp_path)))
 

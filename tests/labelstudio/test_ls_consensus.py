@@ -19,8 +19,9 @@ from coding_pipeline import batches
 from coding_pipeline.cli import cli
 from coding_pipeline.labelstudio.client import connect
 from coding_pipeline.labelstudio.coders import coder_session, invite_link
+from coding_pipeline.labelstudio.projects import export_project, read_projects
 from coding_pipeline.labelstudio.pull import pull_study
-from coding_pipeline.labelstudio.push import export_project, push_study, read_projects
+from coding_pipeline.labelstudio.push import push_study
 from coding_pipeline.labelstudio.simulate import annotation_result
 from coding_pipeline.reliability import reliability_study
 from coding_pipeline.scheme import load_scheme

@@ -21,12 +21,18 @@ from test_ls_browser import CHROMIUM
 from coding_pipeline import batches
 from coding_pipeline.cli import cli
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio import push as push_module
+from coding_pipeline.labelstudio import transport as transport_module
 from coding_pipeline.labelstudio.client import connect
-from coding_pipeline.labelstudio.coders import coder_session, invite_link
+from coding_pipeline.labelstudio.coders import coder_session, invite_link, list_members
+from coding_pipeline.labelstudio.projects import export_project_raw, read_projects
 from coding_pipeline.labelstudio.pull import pull_study
-from coding_pipeline.labelstudio.push import export_project_raw, push_study, read_projects
-from coding_pipeline.labelstudio.simulate import simulate_coders
+from coding_pipeline.labelstudio.push import push_study
+from coding_pipeline.labelstudio.simulate import (
+    annotation_result,
+    simulate_coders,
+    simulated_ratings,
+)
+from coding_pipeline.scheme import load_scheme
 from coding_pipeline.study import load_study, read_clips, write_text_atomic
 
 pytestmark = pytest.mark.labelstudio
@@ -51,18 +57,18 @@ def test_push_uploads_blinded_clips_once_finds_them_after_an_interruption_and_pu
     coders = [f"up-{c}-{secrets.token_hex(3)}@example.org" for c in "ab"]
     plan = batches.create_batch(plain_study, coders, reliability_share=1.0, seed=4)
 
-    real_upload = push_module.upload_clips
+    real_upload = transport_module.upload_clips
     calls = []
 
     def upload_then_stop(*args, **kwargs):  # the first project's clips go up, then it stops
         calls.append(real_upload(*args, **kwargs))
         raise PipelineError("interrupted on purpose")
 
-    monkeypatch.setattr(push_module, "upload_clips", upload_then_stop)
+    monkeypatch.setattr(transport_module, "upload_clips", upload_then_stop)
     with pytest.raises(PipelineError, match="interrupted"):
         push_study(plain_study)
     assert calls[0][1] == 4  # four clips uploaded into the first project, no task imported
-    monkeypatch.setattr(push_module, "upload_clips", real_upload)
+    monkeypatch.setattr(transport_module, "upload_clips", real_upload)
 
     result = CliRunner().invoke(cli, ["push", str(plain_study.root)])
     assert result.exit_code == 0, result.output
@@ -111,6 +117,34 @@ def test_push_uploads_blinded_clips_once_finds_them_after_an_interruption_and_pu
     assert report.new == 8 and not report.problems
     ratings = pd.read_csv(plain_study.ratings_csv, dtype=str, keep_default_na=False)
     assert set(ratings["coder"]) == set(coders) and set(ratings["clip_id"]) == clip_ids
+
+
+def test_a_rating_posted_in_another_coders_name_is_blamed_on_the_account_that_posted_it(
+        plain_study, default_label_studio, simulated_session):
+    forger, victim = (f"forge-{c}-{secrets.token_hex(3)}@example.org" for c in "ab")
+    batches.create_batch(plain_study, [forger, victim], reliability_share=0.0, seed=5)
+    push_study(plain_study)
+    simulate_coders(plain_study, [forger, victim], seed=2)
+    ids = {member.email: member.id for member in list_members(connect(plain_study))}
+    project = int(read_projects(plain_study).set_index("coder").loc[forger, "project_id"])
+    task = json.loads(export_project_raw(connect(plain_study), project))[0]
+    scheme = load_scheme(plain_study.scheme_path)
+    forged = annotation_result(simulated_ratings(scheme, task["data"]["clip_id"], victim, 1))
+    with closing(simulated_session(plain_study, default_label_studio.url, forger)) as session:
+        made = session.post(f"/api/tasks/{task['id']}/annotations/",
+                            json={"result": forged, "completed_by": ids[victim]})
+    assert made.status_code == 201, made.text
+    assert made.json()["completed_by"] == ids[victim]  # Label Studio stores the victim's name
+
+    pulled = CliRunner().invoke(cli, ["pull", str(plain_study.root)])
+    assert pulled.exit_code == 0, pulled.output
+    lines = [line for line in pulled.output.splitlines() if "CHANGED BY SOMEONE ELSE" in line]
+    assert len(lines) == 1, pulled.output
+    assert (f"{forger} made or changed a rating in {forger}'s project in the name of {victim} "
+            f"(annotation {made.json()['id']})") in lines[0]
+    assert f"{victim} created" not in lines[0] and f"{victim} changed" not in lines[0]
+    ratings = pd.read_csv(plain_study.ratings_csv, dtype=str, keep_default_na=False)
+    assert str(made.json()["id"]) not in set(ratings["annotation_id"])  # not taken as a rating
 
 
 def test_refusals_of_a_default_server_are_one_sentence_saying_what_to_change(

@@ -22,8 +22,9 @@ from coding_pipeline.cli import cli
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio import deploy
 from coding_pipeline.labelstudio import server as ls_server
+from coding_pipeline.labelstudio.projects import export_project_raw, read_projects
 from coding_pipeline.labelstudio.pull import pull_study
-from coding_pipeline.labelstudio.push import export_project_raw, push_study, read_projects
+from coding_pipeline.labelstudio.push import push_study
 from coding_pipeline.labelstudio.simulate import simulate_coders
 from coding_pipeline.study import load_study
 

@@ -10,24 +10,20 @@ import pandas as pd
 import pytest
 
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio.pull import (
+from coding_pipeline.labelstudio.annotations import (
     RATINGS_COLUMNS,
     Problem,
     carried_over,
     compare_ratings,
-    foreign_annotations,
-    keep_coders_own,
     ratings_from_export,
     summarise_problems,
 )
-from coding_pipeline.labelstudio.push import (
-    local_file_url,
-    missing_tasks,
-    push_order,
-    scheme_problem,
-)
+from coding_pipeline.labelstudio.project_schemes import scheme_problem
+from coding_pipeline.labelstudio.push import missing_tasks, push_order
 from coding_pipeline.labelstudio.simulate import annotation_result, simulated_ratings
 from coding_pipeline.labelstudio.status import progress_table, task_progress
+from coding_pipeline.labelstudio.tamper import foreign_annotations, keep_coders_own
+from coding_pipeline.labelstudio.transport import local_file_url
 from coding_pipeline.scheme import load_scheme
 from coding_pipeline.study import schemes_dir
 
@@ -209,6 +205,27 @@ def test_a_rating_changed_or_made_by_anyone_else_is_reported_and_the_coders_own_
     # a consensus coder assigned the clip may write in the project
     consensus = {**ROLES, ("batch-01", "c1", "b@lab.org"): "consensus"}
     assert "3" not in foreign_annotations(tasks, PROJECT, EMAILS, consensus)
+
+
+def test_a_rating_made_in_someone_elses_name_names_the_account_that_sent_it():
+    # Label Studio stores completed_by as sent, and updated_by as the account that sent it
+    item = SCHEME.items[0].id
+    forged_by_coder = {**annotation(5, [choice(item, "2")], by=4), "updated_by": 3}
+    forged_by_admin = {**annotation(6, [choice(item, "3")], by=4), "updated_by": 9}
+    tasks = [{"id": 12, "data": {"clip_id": "c2"},
+              "annotations": [forged_by_coder, forged_by_admin]}]
+    emails = {**EMAILS, 9: "admin@lab.org"}
+    foreign = foreign_annotations(tasks, PROJECT, emails, ROLES)
+    assert foreign["5"]["by"] == "a@lab.org" and foreign["5"]["author"] == "b@lab.org"
+    assert foreign["6"]["by"] == "admin@lab.org"
+    rows, _ = ratings_from_export(tasks, PROJECT, emails, SCHEME, ROLES)
+    kept, problems = keep_coders_own(rows, foreign, [], PROJECT, emails, SCHEME, ROLES)
+    assert kept == []
+    texts = {str(p).split("(annotation ")[1][0]: str(p) for p in problems}
+    assert ("a@lab.org made or changed a rating in a@lab.org's project in the name of "
+            "b@lab.org (annotation 5)") in texts["5"]
+    assert "b@lab.org created" not in texts["5"]  # not the account named, the one that sent it
+    assert texts["6"].startswith("project 7, clip c2: admin@lab.org made or changed a rating")
 
 
 def test_ratings_of_annotations_and_projects_gone_from_the_server_are_carried_over():

@@ -188,7 +188,7 @@ def test_status_counts_from_the_servers_counters_without_exports(
 
     def no_exports(*_args, **_kwargs):
         raise AssertionError("status downloaded an export")
-    monkeypatch.setattr("coding_pipeline.labelstudio.push.export_project_raw", no_exports)
+    monkeypatch.setattr("coding_pipeline.labelstudio.projects.export_project_raw", no_exports)
     result = CliRunner().invoke(cli, ["status", str(ls_study.root)])
     assert result.exit_code == 0, result.output
     rows = {line.split()[1]: line.split() for line in result.output.splitlines()[1:]}

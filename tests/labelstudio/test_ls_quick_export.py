@@ -13,7 +13,7 @@ from label_studio_sdk import LabelStudio
 from test_ls_push_pull import new_coders
 
 from coding_pipeline import batches
-from coding_pipeline.labelstudio import push
+from coding_pipeline.labelstudio import projects as ls_projects
 from coding_pipeline.labelstudio.pull import FOREIGN_KIND, pull_study
 from coding_pipeline.labelstudio.push import push_study, read_projects
 from coding_pipeline.labelstudio.simulate import simulate_coders
@@ -31,7 +31,7 @@ def stock_export(client: LabelStudio, project_id: int) -> list[dict]:
 
 
 def quick_export(url: str, token: str, project_id: int) -> httpx.Response:
-    return httpx.get(f"{url}/{push.QUICK_EXPORT_PATH.format(project_id)}",
+    return httpx.get(f"{url}/{ls_projects.QUICK_EXPORT_PATH.format(project_id)}",
                      headers={"Authorization": f"Token {token}"}, timeout=60)
 
 
@@ -66,7 +66,7 @@ def test_the_quick_export_holds_what_label_studios_export_holds(label_studio, ra
     for project_id in map(int, read_projects(study)["project_id"]):
         response = quick_export(label_studio.url, label_studio.token, project_id)
         assert response.status_code == 200
-        assert response.headers[push.QUICK_EXPORT_HEADER] == "1"
+        assert response.headers[ls_projects.QUICK_EXPORT_HEADER] == "1"
         quick = response.json()
         stock = {task["id"]: task for task in stock_export(client, project_id)}
         assert [task["id"] for task in quick] == sorted(stock)
@@ -91,7 +91,7 @@ def test_pull_reads_the_same_ratings_from_either_export(label_studio, rated_stud
     assert first.annotations > 0
     assert len([p for p in first.problems if p.kind == FOREIGN_KIND]) == 2  # change, skip
     ratings = pd.read_csv(study.ratings_csv, dtype=str, keep_default_na=False)
-    monkeypatch.setattr(push, "QUICK_EXPORT_PATH", "coding-pipeline/api/no-such/{}/")
+    monkeypatch.setattr(ls_projects, "QUICK_EXPORT_PATH", "coding-pipeline/api/no-such/{}/")
     again = pull_study(study)  # Label Studio's own export this time
     assert not again.changes.any, again.changes
     pd.testing.assert_frame_equal(
@@ -104,6 +104,6 @@ def test_a_coder_cannot_use_the_quick_export(label_studio, rated_study, simulate
     for coder in coders:
         with closing(simulated_session(study, label_studio.url, coder)) as session:
             for project_id in projects["project_id"]:
-                answer = session.get(f"/{push.QUICK_EXPORT_PATH.format(project_id)}")
+                answer = session.get(f"/{ls_projects.QUICK_EXPORT_PATH.format(project_id)}")
                 assert answer.status_code == 404
                 assert "annotations" not in answer.text

@@ -5,11 +5,18 @@ from __future__ import annotations
 import pytest
 
 from coding_pipeline.errors import PipelineError
+from coding_pipeline.labelstudio.client import configured_document_root
 from coding_pipeline.labelstudio.refusals import refusal_sentence, server_messages
-from coding_pipeline.labelstudio.transport import choose_transport, upload_name
+from coding_pipeline.labelstudio.transport import choose_transport as choose_for_root
+from coding_pipeline.labelstudio.transport import upload_name
 from coding_pipeline.study import init_study, load_study, write_text_atomic
 
 URL = "http://ls.example.org"
+
+
+def choose_transport(study, url):
+    """The transport push chooses for a server at `url` (no connection needed here)."""
+    return choose_for_root(study, configured_document_root(study, url))
 
 
 def test_server_messages_are_read_from_label_studio_error_bodies():
