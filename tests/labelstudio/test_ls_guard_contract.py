@@ -13,10 +13,10 @@ import pytest
 from guard_replay import dump_server
 
 from coding_pipeline.labelstudio.ls_site import allow, ownership
-from coding_pipeline.labelstudio.ls_site.label_studio import (
-    SUPPORTED_VERSIONS,
-    installed_version,
-    version_problem,
+from coding_pipeline.labelstudio.versions import (
+    SUPPORTED_LABEL_STUDIO_VERSIONS,
+    installed_label_studio_version,
+    unsupported_version,
 )
 
 pytestmark = pytest.mark.labelstudio
@@ -46,8 +46,7 @@ def test_every_label_studio_internal_the_site_uses_resolves(server):
 
 
 def test_only_tested_label_studio_versions_run():
-    assert installed_version() in SUPPORTED_VERSIONS
-    assert version_problem() is None
-    refused = version_problem("1.24.0")
+    assert installed_label_studio_version() in SUPPORTED_LABEL_STUDIO_VERSIONS
+    assert unsupported_version(installed_label_studio_version()) is None
+    refused = unsupported_version("1.24.0")
     assert refused is not None and "1.24.0" in refused and "1.23.2" in refused
-    assert "no Label Studio" in version_problem("")

@@ -7,16 +7,19 @@ Names are imported when first used: some (the models) exist only once Django has
 apps, while `ProjectMixin` is needed while it loads them (settings.PROJECT_MIXIN).
 
 The server also refuses to start with a Label Studio version it was not tested with
-(`check_version`, run by ls_site.settings and by the launcher before it starts a server).
+(`check_version`, run by ls_site.settings; the launcher checks the same list,
+coding_pipeline.labelstudio.versions, before it starts a server).
 """
 
 from __future__ import annotations
 
 import importlib
-from importlib import metadata
 from typing import Any
 
-SUPPORTED_VERSIONS = ("1.23.2",)
+from coding_pipeline.labelstudio.versions import (
+    installed_label_studio_version,
+    unsupported_version,
+)
 
 # name used in ls_site -> (Label Studio module, attribute)
 INTERNALS: dict[str, tuple[str, str]] = {
@@ -49,29 +52,8 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def installed_version() -> str:
-    """The installed label-studio package's version ('' when it is not installed)."""
-    try:
-        return metadata.version("label-studio")
-    except metadata.PackageNotFoundError:
-        return ""
-
-
-def version_problem(version: str | None = None) -> str | None:
-    """Why this Label Studio cannot run the study's server, or None when it is supported."""
-    version = installed_version() if version is None else version
-    if version in SUPPORTED_VERSIONS:
-        return None
-    found = f"Label Studio {version}" if version else "no Label Studio"
-    return (
-        f"The study's server was tested with Label Studio {', '.join(SUPPORTED_VERSIONS)} only, "
-        f"and {found} is installed: its coder guard names routes and models of those versions. "
-        "Install a supported one (pip install 'coding-pipeline[server]') and start it again."
-    )
-
-
 def check_version() -> None:
     """Refuse (RuntimeError, before any request is served) an untested Label Studio."""
-    problem = version_problem()
+    problem = unsupported_version(installed_label_studio_version())
     if problem is not None:
         raise RuntimeError(problem)
