@@ -119,74 +119,18 @@ def run_demo(
 
     `seconds` is the range of the sample sessions' lengths (tests use shorter ones).
     """
-    from coding_pipeline.labelstudio.pull import pull_study
     from coding_pipeline.labelstudio.push import push_study
     from coding_pipeline.labelstudio.server import start_server
-    from coding_pipeline.labelstudio.simulate import simulate_coders
-    from coding_pipeline.reliability import format_table, reliability_study
-    from coding_pipeline.report.html import report_study
-    from coding_pipeline.scores import score_study
-    from coding_pipeline.segment import segment_study
 
     echo(f"1/9 Study folder {root}")
     study = init_study(root, name="demo", epoch_seconds=EPOCH_SECONDS)
-    if not _has_sessions(study):
-        echo("2/9 Generating sample sessions (4 dyads x 2 timepoints, moving picture and sound)")
-        make_sample_sessions(study, echo, seconds)
-    else:
-        echo("2/9 Sample sessions already listed in sessions.csv")
-
-    echo("3/9 Segmenting sessions into clips")
-    report = segment_study(study)
-    for line in report.warnings:
-        echo(f"  warning: {line}")
-    for line in report.problems:
-        echo(f"  problem: {line}")
-    if report.problems:
+    if not _segment_sample(study, echo, seconds):
         return 1
-    echo(f"  {report.clips_written} clips written, {report.sessions_skipped} sessions already done")
-
     echo("4/9 Starting the study's private Label Studio (first start takes about a minute)")
     url = start_server(study)
     echo(f"  running at {url}")
-
-    echo("5/9 Planning a batch for two SIMULATED coders (every clip double-coded; "
-         f"{len(_held_back(study))} kept for you)")
-    clips_in_batches = set(batches.load_assignments(study)["clip_id"])
-    theirs = [c for c in read_clips(study)["clip_id"] if c not in set(_held_back(study))]
-    if set(theirs) - clips_in_batches:
-        plan = batches.create_batch(study, SIMULATED_CODERS, reliability_share=1.0, seed=7,
-                                    clip_ids=theirs)
-        echo(batches.format_plan(plan))
-    else:
-        echo("  every clip is already in a batch")
-
-    echo("6/9 Pushing clips to Label Studio (blinded: only an opaque clip id and the video)")
-    push_report = push_study(study)
-    echo(f"  {push_report}")
-
-    echo("   SIMULATED coders rate every clip through the API (realistic disagreement)")
-    made = simulate_coders(study, SIMULATED_CODERS, seed=11)
-    echo(f"  {made} simulated annotations submitted")
-
-    echo("7/9 Pulling the ratings back")
-    pull_report = pull_study(study)
-    echo(f"  {pull_report}")
-
-    echo("8/9 Reliability, per-dyad scores and the report")
-    result = reliability_study(study)
-    echo(format_table(result))
-    written = score_study(study)
-    report = report_study(study)
-
-    echo("")
-    echo("Where things are:")
-    echo(f"  clips and clip key:  {study.clips_dir}/, {study.clips_csv}")
-    echo(f"  ratings:             {study.ratings_csv} (raw exports in {study.exports_dir}/)")
-    echo(f"  reliability:         {study.reliability_dir}/")
-    echo(f"  scores:              {study.scores_dir}/ "
-         f"({', '.join(sorted(p.name for p in written.values()))})")
-    echo(f"  report:              {report}")
+    _code_with_simulated_coders(study, echo)
+    _analyse(study, echo)
     echo("")
     echo("9/9 Your own coder seat: a DEMO-ONLY coder account and clips nobody has rated yet")
     email, password = demo_coder_account(study)
@@ -198,6 +142,73 @@ def run_demo(
     echo(f"  {push_study(study)}")
     _coder_seat(study, url, email, password, echo)
     return 0
+
+
+def _segment_sample(study: Study, echo: Callable[[str], None],
+                    seconds: tuple[int, int]) -> bool:
+    """Steps 2 and 3: sample sessions (made once) cut into clips; False on a problem."""
+    from coding_pipeline.segment import segment_study
+
+    if not _has_sessions(study):
+        echo("2/9 Generating sample sessions (4 dyads x 2 timepoints, moving picture and sound)")
+        make_sample_sessions(study, echo, seconds)
+    else:
+        echo("2/9 Sample sessions already listed in sessions.csv")
+    echo("3/9 Segmenting sessions into clips")
+    report = segment_study(study)
+    for line in report.warnings:
+        echo(f"  warning: {line}")
+    for line in report.problems:
+        echo(f"  problem: {line}")
+    if not report.problems:
+        echo(f"  {report.clips_written} clips written, "
+             f"{report.sessions_skipped} sessions already done")
+    return not report.problems
+
+
+def _code_with_simulated_coders(study: Study, echo: Callable[[str], None]) -> None:
+    """Steps 5 to 7: a batch for the simulated coders, pushed, rated, pulled."""
+    from coding_pipeline.labelstudio.pull import pull_study
+    from coding_pipeline.labelstudio.push import push_study
+    from coding_pipeline.labelstudio.simulate import simulate_coders
+
+    echo("5/9 Planning a batch for two SIMULATED coders (every clip double-coded; "
+         f"{len(_held_back(study))} kept for you)")
+    clips_in_batches = set(batches.load_assignments(study)["clip_id"])
+    theirs = [c for c in read_clips(study)["clip_id"] if c not in set(_held_back(study))]
+    if set(theirs) - clips_in_batches:
+        plan = batches.create_batch(study, SIMULATED_CODERS, reliability_share=1.0, seed=7,
+                                    clip_ids=theirs)
+        echo(batches.format_plan(plan))
+    else:
+        echo("  every clip is already in a batch")
+    echo("6/9 Pushing clips to Label Studio (blinded: only an opaque clip id and the video)")
+    echo(f"  {push_study(study)}")
+    echo("   SIMULATED coders rate every clip through the API (realistic disagreement)")
+    made = simulate_coders(study, SIMULATED_CODERS, seed=11)
+    echo(f"  {made} simulated annotations submitted")
+    echo("7/9 Pulling the ratings back")
+    echo(f"  {pull_study(study)}")
+
+
+def _analyse(study: Study, echo: Callable[[str], None]) -> None:
+    """Step 8: reliability, scores and the report, and where they are."""
+    from coding_pipeline.reliability import format_table, reliability_study
+    from coding_pipeline.report.html import report_study
+    from coding_pipeline.scores import score_study
+
+    echo("8/9 Reliability, per-dyad scores and the report")
+    echo(format_table(reliability_study(study)))
+    written = score_study(study)
+    report = report_study(study)
+    echo("")
+    echo("Where things are:")
+    echo(f"  clips and clip key:  {study.clips_dir}/, {study.clips_csv}")
+    echo(f"  ratings:             {study.ratings_csv} (raw exports in {study.exports_dir}/)")
+    echo(f"  reliability:         {study.reliability_dir}/")
+    echo(f"  scores:              {study.scores_dir}/ "
+         f"({', '.join(sorted(p.name for p in written.values()))})")
+    echo(f"  report:              {report}")
 
 
 def _coder_seat(

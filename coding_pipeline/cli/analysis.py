@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.study import load_study, read_table, write_json_atomic
+from coding_pipeline.study import load_study, write_json_atomic
 
 SHOWN_WARNINGS = 5
 
@@ -64,15 +64,12 @@ def reliability_command(
       coding-pipeline reliability --ratings ratings.csv --scheme scheme.yaml --json out.json
       coding-pipeline reliability --ratings r.csv --scheme s.yaml --clips clips.csv
     """
-    from coding_pipeline.ratings import REQUIRED_RATING_COLUMNS
     from coding_pipeline.reliability import (
         DEFAULT_SEED,
-        compute_reliability,
         format_table,
+        reliability_of_files,
         reliability_study,
-        software_versions,
     )
-    from coding_pipeline.scheme import load_scheme
 
     if (study is None) == (ratings_path is None):
         raise PipelineError(
@@ -85,16 +82,10 @@ def reliability_command(
     if ratings_path is not None:
         if scheme_path is None:
             raise PipelineError("--ratings needs --scheme SCHEME.yaml: the scheme the ratings use.")
-        ratings = read_table(ratings_path, REQUIRED_RATING_COLUMNS, "check the path")
-        clips = (read_table(clips_path, ["clip_id", "dyad_id", "timepoint"],
-                            "give the clip key (clip_id, dyad_id, timepoint)")
-                 if clips_path is not None else None)
-        result = compute_reliability(
-            ratings, load_scheme(scheme_path),
+        result = reliability_of_files(
+            ratings_path, scheme_path, clips_path,
             bootstrap=1000 if bootstrap is None else bootstrap,
-            seed=DEFAULT_SEED if seed is None else seed,
-            source=str(ratings_path), clips=clips, software=software_versions(),
-        )
+            seed=DEFAULT_SEED if seed is None else seed)
     else:
         opened = load_study(study)
         if bootstrap is not None:

@@ -37,6 +37,7 @@ from coding_pipeline.reliability.compute import (
 from coding_pipeline.reliability.d_study import d_study
 from coding_pipeline.reliability.entries import DEFAULT_SEED, band, icc_band
 from coding_pipeline.reliability.files import (
+    reliability_of_files,
     reliability_study,
     software_versions,
     write_reliability_files,
@@ -48,5 +49,5 @@ __all__ = [
     "DEFAULT_SEED", "CertificationCriteria", "ReliabilitySettings", "band", "certification",
     "compute_reliability", "d_study", "drift", "flat_table", "format_table", "g_coefficients",
     "icc_band", "recalibration_flags", "recertification", "reliability_of_checked",
-    "reliability_study", "software_versions", "write_reliability_files",
+    "reliability_of_files", "reliability_study", "software_versions", "write_reliability_files",
 ]

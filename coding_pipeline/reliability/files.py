@@ -6,10 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from coding_pipeline.batches import load_batches
-from coding_pipeline.ratings import StudyRatings, read_study_ratings
-from coding_pipeline.reliability.compute import ReliabilitySettings, reliability_of_checked
+from coding_pipeline.ratings import REQUIRED_RATING_COLUMNS, StudyRatings, read_study_ratings
+from coding_pipeline.reliability.compute import (
+    ReliabilitySettings,
+    compute_reliability,
+    reliability_of_checked,
+)
+from coding_pipeline.reliability.entries import DEFAULT_SEED
 from coding_pipeline.reliability.tables import by_variable, flat_table, flatten
-from coding_pipeline.study import Study, read_clips, write_csv_atomic, write_json_atomic
+from coding_pipeline.scheme import load_scheme
+from coding_pipeline.study import (
+    Study,
+    read_clips,
+    read_table,
+    write_csv_atomic,
+    write_json_atomic,
+)
 
 
 def software_versions() -> dict[str, str]:
@@ -41,6 +53,19 @@ def reliability_study(study: Study, ratings: StudyRatings | None = None) -> dict
     )
     write_reliability_files(study.reliability_dir, result)
     return result
+
+
+def reliability_of_files(ratings_path: Path, scheme_path: Path, clips_path: Path | None = None,
+                         bootstrap: int = 1000, seed: int = DEFAULT_SEED) -> dict:
+    """Reliability of any ratings CSV (clip_id, coder, item, value) rated with the scheme at
+    `scheme_path`; a clip key CSV (clip_id, dyad_id, timepoint) adds the D-study."""
+    ratings = read_table(ratings_path, REQUIRED_RATING_COLUMNS, "check the path")
+    clips = (read_table(clips_path, ["clip_id", "dyad_id", "timepoint"],
+                        "give the clip key (clip_id, dyad_id, timepoint)")
+             if clips_path is not None else None)
+    return compute_reliability(ratings, load_scheme(scheme_path), bootstrap=bootstrap,
+                               seed=seed, source=str(ratings_path), clips=clips,
+                               software=software_versions())
 
 
 def write_reliability_files(folder: Path, result: dict) -> None:
