@@ -144,23 +144,26 @@ def test_every_authentication_spelling_is_held_to_the_same_list(seats):
     routes, unresolved = url_routes()
     api = [r for r in routes if r.template.startswith("api/")]
     before = database(study)
-    through = []
+    through, sent = [], 0
     for label, client in modes.items():
         planned = sweep_requests(api, [], [victims[0]], ("POST",), json_suffix=False)
+        sent += len(planned)
         for (method, path, _, name), (_, _, status, text) in zip(
                 planned, replay(client, [(m, p, e) for m, p, e, _ in planned]), strict=True):
             if status < 400:
                 through.append((label, method, path, name, status, text[:120]))
     assert through == []
     assert database(study) == before
+    print(f"\nreplayed {sent} requests: {len(api)} API patterns x {len(modes)} authentications")
 
 
 def test_forged_writes_are_refused_in_every_spelling_and_body(seats):
     study, _, modes, mine, victims, seats_ = seats
     other_clip = seats_[CODER_B].get(f"/api/tasks/{victims[0].task}/").json()["data"]["video"]
     before = database(study)
-    through = []
+    through, sent = [], 0
     for label, client in modes.items():
+        sent += len(forged_writes(mine, victims[0], other_clip)) + 40 * len(victims)
         for method, path, status, text in replay(client, forged_writes(mine, victims[0],
                                                                      other_clip)):
             if status < 400:
@@ -172,6 +175,7 @@ def test_forged_writes_are_refused_in_every_spelling_and_body(seats):
                     through.append((label, method, path, status, text[:160]))
     assert through == []
     assert database(study) == before
+    print(f"\nreplayed {sent} forged writes in {len(modes)} authentications")
     a = modes["session"]
     assert a.get(f"/api/annotations/{mine.annotation}/").json()["task"] == mine.task
     assert a.get(f"/api/drafts/{mine.draft}/").json()["task"] == mine.task
