@@ -99,7 +99,8 @@ def test_a_rerun_writes_nothing_and_keeps_every_id(tmp_path):
 def test_an_interview_removed_from_the_sheet_keeps_its_row_and_id(tmp_path):
     study = _study(tmp_path)
     first = {r.dyad_id: r.transcript_id for r in transcripts_study(study).results}
-    rows = list(csv.DictReader(open(study.interviews_csv, encoding="utf-8")))
+    with open(study.interviews_csv, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     _write_csv(study.interviews_csv, [r for r in rows if r["dyad_id"] != "D003"])
     report = transcripts_study(study)
     assert report.kept == [first["D003"]] and not report.key_written
