@@ -38,13 +38,14 @@ _API = {
     "score_study": "coding_pipeline.scores",  # scores
     "report_study": "coding_pipeline.report.html",  # report
     "run_demo": "coding_pipeline.demo",  # demo
+    "transcripts_study": "coding_pipeline.transcripts.stage",  # transcripts
 }
 __all__ = [
     "__version__", "connect", "coder_invite_link", "create_batch", "create_consensus_batch",
     "create_recalibration_batch", "create_training_batch", "init_study", "load_study",
     "pull_study", "push_study", "reliability_of_files", "reliability_study", "report_study",
     "run_demo", "score_study", "segment_study", "simulate_coders", "start_server",
-    "stop_server", "study_status",
+    "stop_server", "study_status", "transcripts_study",
 ]
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time __getattr__ imports on use
@@ -67,6 +68,7 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time __getattr__ impo
     from coding_pipeline.scores import score_study
     from coding_pipeline.segment import segment_study
     from coding_pipeline.study import init_study, load_study
+    from coding_pipeline.transcripts.stage import transcripts_study
 
 
 def __getattr__(name: str) -> Any:

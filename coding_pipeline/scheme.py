@@ -4,6 +4,8 @@ Format (coding_schemes/*.yaml)::
 
     name: sensitivity-involvement-reciprocity
     version: 1
+    kind: video                        # optional: video (default) | transcript (interviews,
+                                       # see coding_pipeline.transcripts.scheme)
     instructions: |                    # optional: shown to coders before and while rating
       What to watch for ...
     scale: {min: 1, max: 5}            # default scale of every item
@@ -33,6 +35,8 @@ import yaml
 from coding_pipeline.errors import PipelineError
 
 OWNERS = ("parent", "child", "dyad")
+VIDEO, TRANSCRIPT = "video", "transcript"
+KINDS = (VIDEO, TRANSCRIPT)
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -77,6 +81,7 @@ class Scheme:
     composites: tuple[Composite, ...]
     content_hash: str = ""
     instructions: str = ""
+    kind: str = VIDEO  # video: clips are rated; transcript: interviews (see [interviews])
 
     def item(self, item_id: str) -> Item:
         for item in self.items:
@@ -123,6 +128,19 @@ def load_scheme(path: Path) -> Scheme:
     return parse_scheme(data, source=str(path))
 
 
+def load_video_scheme(path: Path) -> Scheme:
+    """A scheme for rating video clips: `load_scheme`, refusing a transcript scheme."""
+    scheme = load_scheme(path)
+    if scheme.kind != VIDEO:
+        raise PipelineError(
+            f"{path} is a transcript scheme (kind: {scheme.kind}): it rates interview "
+            "transcripts, not video clips. Use it under [interviews] in study.toml "
+            "(scheme = \"pdi-rf.yaml\"), and give the study a video scheme for its clips "
+            "(`coding-pipeline init --scheme sensitivity_involvement_reciprocity`, or copy a "
+            "video scheme to the study's scheme.yaml).")
+    return scheme
+
+
 def parse_scheme(data: Any, source: str = "scheme") -> Scheme:
     """Validate scheme data (as loaded from YAML) into a `Scheme`."""
 
@@ -142,6 +160,9 @@ def parse_scheme(data: Any, source: str = "scheme") -> Scheme:
             "'instructions' must be text (a YAML string, for example a block after "
             "'instructions: |'), or left out."
         )
+    kind = data.get("kind", VIDEO)
+    if kind not in KINDS:
+        raise fail(f"kind '{kind}' should be one of {', '.join(KINDS)} (left out: video).")
     default_scale = _parse_scale(data.get("scale", {"min": 1, "max": 5}), "scale", fail)
     raw_items = data["items"]
     if not isinstance(raw_items, list) or not raw_items:
@@ -155,6 +176,7 @@ def parse_scheme(data: Any, source: str = "scheme") -> Scheme:
     return Scheme(
         name=str(data["name"]), version=data["version"], scale=default_scale,
         items=tuple(items), composites=tuple(composites), instructions=instructions.strip(),
+        kind=kind,
         content_hash=hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16],
     )
 

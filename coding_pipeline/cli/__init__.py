@@ -54,6 +54,7 @@ def cli() -> None:
     \b
       coding-pipeline init my-study          # then fill in my-study/sessions.csv
       coding-pipeline segment my-study       # cut clips for coders
+      coding-pipeline transcripts my-study   # interviews: de-identified passages (RF)
       coding-pipeline server start my-study  # a private local Label Studio
       coding-pipeline coders invite my-study # a link for coders to join
       coding-pipeline batch create my-study --coders a@lab.org,b@lab.org
@@ -145,9 +146,9 @@ def report_command(study: Path, unblinded: bool) -> None:
 
 
 def _register_area_commands() -> None:
-    from coding_pipeline.cli import analysis, consensus, labelstudio, segment
+    from coding_pipeline.cli import analysis, consensus, labelstudio, segment, transcripts
 
-    for module in (segment, labelstudio, consensus, analysis):
+    for module in (segment, transcripts, labelstudio, consensus, analysis):
         for command in module.COMMANDS:
             cli.add_command(command)
 

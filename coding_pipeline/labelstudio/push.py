@@ -63,7 +63,7 @@ from coding_pipeline.labelstudio.transport import ClipTransport, choose_transpor
 from coding_pipeline.labelstudio.transport import (
     local_file_url as local_file_url,  # (older callers)
 )
-from coding_pipeline.scheme import Scheme, load_scheme
+from coding_pipeline.scheme import Scheme, load_video_scheme
 from coding_pipeline.study import Study, read_clips
 
 IMPORT_CHUNK = 1000
@@ -333,7 +333,7 @@ def push_study(
     progress: Callable[[str], None] | None = None,
 ) -> PushReport:
     """Create each (batch, coder) project once and import the clips it is missing."""
-    scheme = load_scheme(study.scheme_path)
+    scheme = load_video_scheme(study.scheme_path)
     configs = {False: render_label_config(scheme),
                True: render_label_config(scheme, consensus=True)}
     assignments = batches.load_assignments(study)

@@ -13,6 +13,10 @@ from coding_pipeline.errors import PipelineError
 from coding_pipeline.study.permissions import read_bytes
 
 DEFAULT_SCHEME = "sensitivity_involvement_reciprocity.yaml"
+DEFAULT_INTERVIEW_SCHEME = "pdi-rf.yaml"
+# [interviews] labels: a transcript's speaker label (case ignored) -> the speaker's role
+DEFAULT_SPEAKER_LABELS = {"I": "interviewer", "Interviewer": "interviewer",
+                          "P": "parent", "Parent": "parent", "Mother": "parent"}
 DEFAULT_SEED = 12345  # [reliability] seed: the bootstrap's random seed when study.toml sets none
 RANDOM_SEED_LIMIT = 2**31  # a batch planned without --seed draws its seed below this
 
@@ -83,6 +87,8 @@ class StudyConfig:
     motion_step_s: float = 15.0
     motion_max_lag_s: float = 5.0
     motion_surrogates: int = 1000
+    interview_scheme: str = DEFAULT_INTERVIEW_SCHEME
+    speaker_labels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPEAKER_LABELS))
     raw: dict[str, Any] = field(default_factory=dict)
 
     # (section, key, attribute, type, allowed values: (low, high) or a set, as told to users)
@@ -122,6 +128,8 @@ class StudyConfig:
         ("motion", "step_s", "motion_step_s", float, (0.1, 3600.0)),
         ("motion", "max_lag_s", "motion_max_lag_s", float, (0.0, 600.0)),
         ("motion", "surrogates", "motion_surrogates", int, (0, 1_000_000)),
+        ("interviews", "scheme", "interview_scheme", str, None),
+        ("interviews", "labels", "speaker_labels", dict, None),
     ]
     # settings that decide which clips are cut: never defaulted once clips exist
     CLIP_SHAPING = [("segment", "epoch_seconds"), ("segment", "min_last_epoch")]
@@ -177,7 +185,8 @@ def _checked_setting(path: Path, section: str, key: str, value: Any, kind: type,
         value = float(value)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         names = {float: "a number", int: "a whole number", str: "text in quotes",
-                 bool: "true or false"}
+                 bool: "true or false",
+                 dict: 'a table of label = "role", e.g. { I = "interviewer", P = "parent" }'}
         raise PipelineError(f"{where} should be {names[kind]}"
                             + (f" from {_range(allowed)}." if isinstance(allowed, tuple) else "."))
     if kind is float and not math.isfinite(value):
@@ -190,7 +199,22 @@ def _checked_setting(path: Path, section: str, key: str, value: Any, kind: type,
         raise PipelineError(f"{where}: H.264 needs an even height; use {value - 1} or {value + 1}.")
     if kind is str and key in ("name", "scheme") and not value.strip():
         raise PipelineError(f"{where} is empty: give the study's {key}.")
+    if kind is dict:
+        return _speaker_labels(where, value)
     return value
+
+
+def _speaker_labels(where: str, value: dict) -> dict[str, str]:
+    """[interviews] labels: non-empty labels without ':' mapped to non-empty role names."""
+    if not value:
+        raise PipelineError(f'{where} is empty: map each speaker label to its role, e.g. '
+                            '{ I = "interviewer", P = "parent" }.')
+    for label, role in value.items():
+        if not label.strip() or ":" in label or not isinstance(role, str) or not role.strip():
+            raise PipelineError(
+                f'{where}: label {label!r} = {role!r} should be a label as written before the '
+                'colon (without it) = a role in quotes, e.g. Mother = "parent".')
+    return {label.strip(): role.strip() for label, role in value.items()}
 
 
 def _range(allowed: tuple[float, float]) -> str:
@@ -247,6 +271,16 @@ window_s = 30.0                 # cross-correlation windows ...
 step_s = 15.0                   # ... moved on by this much ...
 max_lag_s = 5.0                 # ... with lags up to this far either way
 surrogates = 1000               # pseudo-synchrony: caregivers paired with other children
+
+[interviews]                    # interview transcripts (`coding-pipeline transcripts`), see README
+scheme = "pdi-rf.yaml"          # transcript scheme: a file in this folder or a shipped scheme
+
+[interviews.labels]             # a speaker label as transcripts write it (case ignored) = role
+I = "interviewer"
+Interviewer = "interviewer"
+P = "parent"
+Parent = "parent"
+Mother = "parent"
 """
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coding_pipeline.errors import PipelineError
+from coding_pipeline.scheme import load_video_scheme
 from coding_pipeline.study.config import (
     DEFAULT_SCHEME,
     StudyConfig,
@@ -54,6 +55,31 @@ class Study:
         return self.root / "clips.csv"
 
     @property
+    def interviews_csv(self) -> Path:
+        """The interviews sheet: one row per interview transcript (see study.interviews)."""
+        return self.root / "interviews.csv"
+
+    @property
+    def redact_csv(self) -> Path:
+        """De-identification rules for transcripts: dyad_id (or *), term, replacement."""
+        return self.root / "redact.csv"
+
+    @property
+    def transcript_corrections_csv(self) -> Path:
+        """The lab manager's question starts: transcript_id, question, first_turn."""
+        return self.root / "transcript_corrections.csv"
+
+    @property
+    def transcripts_csv(self) -> Path:
+        """The transcript key: which opaque transcript id is which interview."""
+        return self.root / "transcripts.csv"
+
+    @property
+    def transcripts_dir(self) -> Path:
+        """The de-identified passages, transcripts/<transcript_id>.json."""
+        return self.root / "transcripts"
+
+    @property
     def batches_dir(self) -> Path:
         """The coders' batches: NAME.csv (assignments) and NAME.json (settings) each."""
         return self.root / "batches"
@@ -97,11 +123,15 @@ def init_study(
     epoch_seconds: float = 60.0,
 ) -> Study:
     """Create a study folder (mode 0700) with study.toml, the scheme and a sessions.csv
-    template (files 0600). Files that already exist are left as they are.
+    template (files 0600). Files that already exist are left as they are. The scheme rates
+    video clips: a transcript scheme is refused (it belongs under [interviews]).
     """
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise PipelineError(f"{root} exists and is not a folder: choose another study folder.")
+    source = resolve_scheme(scheme)
+    if not (root / "scheme.yaml").exists():
+        load_video_scheme(source)  # a broken or transcript scheme is refused before any write
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     toml_path = root / "study.toml"
     group = toml_path.is_file() and StudyConfig.from_toml(toml_path).group_access
@@ -113,7 +143,7 @@ def init_study(
             write_text_atomic(toml_path, study_toml_text(name, epoch_seconds))
         scheme_file = root / "scheme.yaml"
         if not scheme_file.exists():
-            write_bytes_atomic(scheme_file, read_bytes(resolve_scheme(scheme)))
+            write_bytes_atomic(scheme_file, read_bytes(source))
         sessions = root / "sessions.csv"
         if not sessions.exists():
             write_text_atomic(sessions, SESSIONS_TEMPLATE)

@@ -103,19 +103,27 @@ def read_sessions(study: Study) -> tuple[list[Session], list[str]]:
 def _session_rows(study: Study) -> list[tuple[int, dict[str, str]]]:
     """The rows of sessions.csv that are not blank, by line number, cells stripped; a missing
     file or required column is an error."""
-    path = study.sessions_csv
+    return sheet_rows(study, study.sessions_csv, REQUIRED_SESSION_COLUMNS, SESSION_COLUMNS,
+                      "arm, start and end may be left empty")
+
+
+def sheet_rows(study: Study, path: Path, required: list[str], columns: list[str],
+               optional_note: str) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a lab manager's sheet that are not blank, by line number (the header is
+    line 1), cells stripped, columns spelt ours; a missing file or required column is an
+    error naming the header it needs."""
     if not path.is_file():
         raise PipelineError(f"{path} not found: run `coding-pipeline init {study.root}`.")
     text, delimiter = read_spreadsheet_text(path)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    columns = [column_name(c) for c in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED_SESSION_COLUMNS if c not in columns]
+    found = [column_name(c) for c in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in found]
     if missing:
         raise PipelineError(
             f"{path}: missing column(s) {', '.join(missing)}; the header must be "
-            f"{','.join(SESSION_COLUMNS)} (arm, start and end may be left empty)."
+            f"{','.join(columns)} ({optional_note})."
         )
-    reader.fieldnames = columns
+    reader.fieldnames = found
     rows = []
     for number, raw in enumerate(reader, start=2):
         row = {k: (v or "").strip() for k, v in raw.items() if k is not None}

@@ -17,12 +17,19 @@ from coding_pipeline.study.permissions import read_bytes
 SESSION_COLUMNS = ["dyad_id", "timepoint", "arm", "video", "start", "end"]
 REQUIRED_SESSION_COLUMNS = ["dyad_id", "timepoint", "video"]
 IDENTIFIERS = ["dyad_id", "timepoint", "arm"]  # never begin as a spreadsheet formula
+INTERVIEW_COLUMNS = ["dyad_id", "timepoint", "arm", "transcript", "interview"]
+REQUIRED_INTERVIEW_COLUMNS = ["dyad_id", "timepoint", "transcript"]
+TRANSCRIPT_KEY_COLUMNS = [
+    "transcript_id", "dyad_id", "timepoint", "arm", "interview", "source", "sha256", "read_at",
+]
 CLIP_COLUMNS = [
     "clip_id", "dyad_id", "timepoint", "arm", "source", "start_s", "end_s",
     "file", "fps", "frames", "qc",
 ]
 RATING_COLUMNS = ["clip_id", "coder", "item", "value", "annotation_id", "updated_at"]
-_KNOWN_COLUMNS = {*SESSION_COLUMNS, *CLIP_COLUMNS, *RATING_COLUMNS, "role", "batch", "status"}
+_KNOWN_COLUMNS = {*SESSION_COLUMNS, *CLIP_COLUMNS, *RATING_COLUMNS, "role", "batch", "status",
+                  *INTERVIEW_COLUMNS, *TRANSCRIPT_KEY_COLUMNS, "term", "replacement",
+                  "question", "first_turn"}
 
 
 def column_name(header: str) -> str:

@@ -104,3 +104,34 @@ def test_shipped_schemes_have_instructions_for_coders(path):
     kind = yaml.safe_load(path.read_text(encoding="utf-8")).get("kind", "video")
     first = {"video": "Watch the whole clip", "transcript": "Read the whole interview"}[kind]
     assert first in text and "notes" in text
+
+
+def test_schemes_know_their_kind_and_a_transcript_scheme_is_no_video_scheme(tmp_path):
+    from click.testing import CliRunner
+
+    from coding_pipeline.cli import cli
+    from coding_pipeline.scheme import load_video_scheme
+
+    pdi = schemes_dir() / "pdi-rf.yaml"
+    assert load_scheme(pdi).kind == "transcript" and "overall" in load_scheme(pdi).item_ids
+    video = schemes_dir() / "sensitivity_involvement_reciprocity.yaml"
+    assert load_video_scheme(video).kind == "video"
+    with pytest.raises(PipelineError, match=r"pdi-rf.yaml is a transcript scheme .* under "
+                                            r"\[interviews\] in study.toml"):
+        load_video_scheme(pdi)
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "s"), "--scheme", "pdi-rf"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "is a transcript scheme" in result.output and not (tmp_path / "s").exists()
+    data = yaml.safe_load(video.read_text(encoding="utf-8"))
+    with pytest.raises(PipelineError, match="kind 'audio' should be one of video, transcript"):
+        parse_scheme({**data, "kind": "audio"})
+
+
+def test_push_refuses_a_video_study_whose_scheme_is_a_transcript_scheme(tmp_path):
+    from coding_pipeline.labelstudio.push import push_study
+    from coding_pipeline.study import init_study
+
+    study = init_study(tmp_path / "s")
+    study.scheme_path.write_bytes((schemes_dir() / "pdi-rf.yaml").read_bytes())
+    with pytest.raises(PipelineError, match=r"scheme.yaml is a transcript scheme"):
+        push_study(study, url="http://127.0.0.1:9", token="x")
