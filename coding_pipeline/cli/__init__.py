@@ -152,9 +152,9 @@ def report_command(study: Path, unblinded: bool, motion_session: str | None) -> 
 
 
 def _register_area_commands() -> None:
-    from coding_pipeline.cli import analysis, consensus, labelstudio, segment
+    from coding_pipeline.cli import analysis, consensus, labelstudio, rois, segment
 
-    for module in (segment, labelstudio, consensus, analysis):
+    for module in (segment, labelstudio, consensus, analysis, rois):
         for command in module.COMMANDS:
             cli.add_command(command)
 
