@@ -3,8 +3,10 @@
 
 Where: the admin's own organisation of the study's own server, which no coder belongs to
 (coders sign up into spaces of their own, `spaces.py`), so no coder can list the project or
-fetch its frames. Any other server has one organisation: every member could open the project,
-so `push_rois` asks for `allow_shared` (the CLI's --yes) there.
+fetch its frames. Every request names that organisation (the space header), so a coder's space
+the admin's browser last looked into is never used. Any other server has one organisation:
+every member could open the project, so `push_rois` asks for `allow_shared` (the CLI's --yes)
+there.
 
 Frames: written under STUDY/rois/frames/ (`motion.frames`), uploaded into the project (Label
 Studio stores them in its media folder and serves them only to members who may open the
@@ -33,7 +35,7 @@ from label_studio_sdk.core.api_error import ApiError
 
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.client import Connection, connect
-from coding_pipeline.labelstudio.spaces import has_spaces
+from coding_pipeline.labelstudio.spaces import has_spaces, in_space, list_spaces
 from coding_pipeline.motion.frames import session_still, write_jpeg
 from coding_pipeline.motion.roi_files import (
     FRAME_KEY_COLUMNS,
@@ -107,6 +109,28 @@ def _request(connection: Connection, method: str, path: str, what: str,
     return connection.call(what, send)
 
 
+def _admin_only(connection: Connection) -> Connection:
+    """The admin's connection acting in the admin's own organisation: of the organisations the
+    admin belongs to, the first that is no coder's space."""
+    organisations = _request(connection, "GET", "api/organizations/",
+                             "finding the admin's own organisation").json()
+    spaces = {space.id for space in list_spaces(connection).values()}
+    own = sorted(int(o["id"]) for o in organisations if int(o["id"]) not in spaces)
+    if not own:
+        raise PipelineError(f"Label Studio at {connection.url} shows no organisation of the "
+                            "admin's own (only coders' spaces): nothing was done. Restart it "
+                            "with `coding-pipeline server stop STUDY` and `server start STUDY`.")
+    return in_space(connection, own[0])
+
+
+def _connect(study: Study, url: str | None, token: str | None) -> tuple[Connection, bool]:
+    """The connection to use, and whether the server is shared (has no coder spaces)."""
+    connection = connect(study, url, token)
+    if has_spaces(study, connection):
+        return _admin_only(connection), False
+    return connection, True
+
+
 def _project(study: Study, connection: Connection) -> tuple[int, bool]:
     """The ROI project on this server (from rois/labelstudio.json), made when missing; and
     whether it was made now."""
@@ -129,7 +153,8 @@ def _project(study: Study, connection: Connection) -> tuple[int, bool]:
 def _tasks(connection: Connection, project_id: int) -> list[dict]:
     """Every task of the project with its annotations (Label Studio's JSON export)."""
     return _request(connection, "GET", f"api/projects/{project_id}/export",
-                    "reading the ROI project", params={"exportType": "JSON"}).json()
+                    "reading the ROI project",
+                    params={"exportType": "JSON", "download_all_tasks": "true"}).json()
 
 
 def _uploaded(connection: Connection, project_id: int) -> dict[str, str]:
@@ -151,8 +176,8 @@ def _upload(connection: Connection, project_id: int, paths: list[Path]) -> None:
         try:
             _request(connection, "POST", f"api/projects/{project_id}/import",
                      f"uploading {len(group)} frame(s)", params={"commit_to_project": "false"},
-                     files=[(p.name, (p.name, h, "image/jpeg"))
-                            for p, h in zip(group, handles, strict=True)])
+                     files={p.name: (p.name, h, "image/jpeg")
+                            for p, h in zip(group, handles, strict=True)})
         finally:
             for handle in handles:
                 handle.close()
@@ -187,8 +212,7 @@ def _write_stills(study: Study, key: pd.DataFrame, report: RoiPush) -> pd.DataFr
 def push_rois(study: Study, url: str | None = None, token: str | None = None,
               allow_shared: bool = False) -> RoiPush:
     """Put one still per session into the admin's ROI project (see the module docstring)."""
-    connection = connect(study, url, token)
-    shared = not has_spaces(study, connection)
+    connection, shared = _connect(study, url, token)
     if shared and not allow_shared:
         raise PipelineError(SHARED_SERVER.format(url=connection.url) + " Nothing was pushed. "
                             "Push anyway with --yes, or write rois.csv by hand.")
@@ -304,7 +328,7 @@ def pull_rois(study: Study, url: str | None = None, token: str | None = None,
         raise PipelineError(f"No ROI project for {study.root} yet: run `coding-pipeline rois "
                             "push STUDY` first (or write rois.csv by hand).")
     record = json.loads(record_path.read_text(encoding="utf-8"))
-    connection = connect(study, url, token)
+    connection, _ = _connect(study, url, token)
     if record.get("url") != connection.url:
         raise PipelineError(f"The ROI project is on {record.get('url')}, not {connection.url}: "
                             f"pull with --url {record.get('url')}.")
