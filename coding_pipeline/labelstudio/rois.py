@@ -41,6 +41,7 @@ from coding_pipeline.motion.roi_files import (
     FRAME_KEY_COLUMNS,
     frames_dir,
     read_frame_key,
+    rois_csv,
     rois_dir,
     write_frame_key,
     write_pulled_rois,
@@ -334,7 +335,7 @@ def pull_rois(study: Study, url: str | None = None, token: str | None = None,
                             f"pull with --url {record.get('url')}.")
     tasks = _tasks(connection, int(record["project_id"]))
     pulled, warnings, not_drawn = drawn_rois(tasks, read_frame_key(study))
-    path = rois_dir(study).parent / "rois.csv"
+    path = rois_csv(study)
     if pulled.empty:
         return RoiPull(path, 0, 0, not_drawn, warnings)
     path, checked, kept = write_pulled_rois(study, pulled, replace)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pandas as pd
 
 from coding_pipeline.errors import PipelineError
+from coding_pipeline.scores.core import SESSION_KEYS
 
-SESSION_KEYS = ["dyad_id", "timepoint"]
 MOTION_LABELS = {
     "caregiver_motion": "Caregiver motion energy (mean share of ROI pixels changed per frame)",
     "child_motion": "Child motion energy (mean share of ROI pixels changed per frame)",
