@@ -122,9 +122,14 @@ def demo_command(study: Path) -> None:
 @click.option("--unblinded", is_flag=True,
               help="Add the breakdowns by trial arm (for analysts only: do not show it to "
                    "coders). The title says so.")
-def report_command(study: Path, unblinded: bool) -> None:
+@click.option("--motion-session", metavar="DYAD:TIMEPOINT",
+              help="With motion series (STUDY/motion/): the session whose motion traces and "
+                   "cross-correlation map the movement-synchrony section shows (default: the "
+                   "first with a score). Blinded reports call it 'session k'.")
+def report_command(study: Path, unblinded: bool, motion_session: str | None) -> None:
     """Write STUDY/report.html: methods paragraph, reliability, D-study, coder pairs and
-    bias, drift, certification and scores.
+    bias, drift, certification and scores; with motion series in STUDY/motion/, movement
+    synchrony (real against pseudo-synchrony, one session's traces and cross-correlation map).
 
     One self-contained file (figures embedded, nothing loaded from the network) to open in
     any browser or attach to a lab meeting's notes. Reliability and scores are recomputed
@@ -134,21 +139,23 @@ def report_command(study: Path, unblinded: bool) -> None:
       coding-pipeline pull trial-2026
       coding-pipeline report trial-2026
       coding-pipeline report trial-2026 --unblinded   # adds scores by arm, for analysts
+      coding-pipeline report trial-2026 --motion-session D001:baseline
     """
     from coding_pipeline.cli.analysis import echo_warnings
     from coding_pipeline.report.html import report_study
     from coding_pipeline.study import load_study
 
     warnings: list[str] = []
-    path = report_study(load_study(study), warnings=warnings, unblinded=unblinded)
+    path = report_study(load_study(study), warnings=warnings, unblinded=unblinded,
+                        motion_session=motion_session)
     echo_warnings(warnings)
     click.echo(f"Report written: {path}")
 
 
 def _register_area_commands() -> None:
-    from coding_pipeline.cli import analysis, consensus, labelstudio, segment, transcripts
+    from coding_pipeline.cli import analysis, consensus, labelstudio, rois, segment, transcripts
 
-    for module in (segment, transcripts, labelstudio, consensus, analysis):
+    for module in (segment, transcripts, labelstudio, consensus, analysis, rois):
         for command in module.COMMANDS:
             cli.add_command(command)
 

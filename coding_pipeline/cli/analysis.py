@@ -111,7 +111,12 @@ def scores_command(study: Path) -> None:
     Writes STUDY/scores/dyad_scores.csv (long: dyad x timepoint x composite), a wide table
     (dyad x timepoint), a table with one row per dyad (columns such as sensitivity_baseline,
     sensitivity_post, for repeated measures), each also as Parquet and SPSS .sav, and
-    clip_scores.csv:
+    clip_scores.csv.
+
+    Movement synchrony is included automatically when STUDY/motion/ holds motion series
+    (from `coding-pipeline motion`): scores/motion_scores.csv (per dyad and timepoint),
+    scores/motion_pseudo.json (real against pseudo-synchrony across the study) and the
+    motion columns (sync_peak, sync_vs_pseudo, ...) in the wide and by-dyad tables:
 
     \b
       coding-pipeline scores my-study

@@ -1,8 +1,9 @@
 """The study report: one self-contained HTML file (figures embedded, nothing from the network).
 
-`render_report` is pure (data in, HTML text out; its sections are in `report.statistics` and
-`report.coders`); `report_study` reads the study's ratings once, recomputes reliability and
-scores (writing their files) and writes STUDY/report.html.
+`render_report` is pure (data in, HTML text out; its sections are in `report.statistics`,
+`report.coders` and `report.motion`); `report_study` reads the study's ratings once, recomputes
+reliability and scores (writing their files; with motion series, the motion scores too) and
+writes STUDY/report.html.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import pandas as pd
 
 from coding_pipeline.batches import load_batches
 from coding_pipeline.consensus import consensus_summary, recoded_after_consensus
+from coding_pipeline.errors import PipelineError
+from coding_pipeline.motion.scores import study_motion_scores
 from coding_pipeline.ratings import RELIABILITY_ROLES, read_study_ratings
 from coding_pipeline.reliability import reliability_study
 from coding_pipeline.report import plots
@@ -25,6 +28,7 @@ from coding_pipeline.report.coders import (
     scores_section,
 )
 from coding_pipeline.report.format import esc, image
+from coding_pipeline.report.motion import MotionView, motion_section, motion_view
 from coding_pipeline.report.statistics import (
     bias_section,
     d_study_section,
@@ -62,12 +66,13 @@ def render_report(
     *, study_name: str, scheme: Scheme, result: dict, coder_composites: pd.DataFrame,
     scores: pd.DataFrame | None, within_one_min: float = 0.85, generated_at: str | None = None,
     unblinded: bool = False,
-    consensus: dict | None = None,
+    consensus: dict | None = None, motion: MotionView | None = None,
 ) -> str:
     """The report as one HTML document with every figure embedded as a PNG data URI.
 
     Blinded by default: no trial arm anywhere (scores by timepoint only). `unblinded` adds
-    the score distributions by arm and says so in the title."""
+    the score distributions by arm and says so in the title. `motion`: the movement-synchrony
+    section (shown only when given)."""
     generated_at = generated_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     settings = result.get("settings", {})
     scores_title = ("Score distributions by arm and timepoint" if unblinded
@@ -95,6 +100,8 @@ def render_report(
         ("Consensus", consensus_section(consensus, scheme)),
         (scores_title, scores_section(scores, scheme, unblinded)),
     ]
+    if motion is not None:
+        sections.append(("Movement synchrony", motion_section(motion)))
     body = "".join(f"<h2>{esc(title)}</h2>{content}" for title, content in sections)
     title = (f"Coding report (UNBLINDED: shows trial arms, for analysts only): {study_name}"
              if unblinded else f"Coding report: {study_name}")
@@ -113,11 +120,13 @@ def render_report(
 
 
 def report_study(study: Study, warnings: list[str] | None = None,
-                 unblinded: bool = False) -> Path:
+                 unblinded: bool = False, motion_session: str | None = None) -> Path:
     """Recompute reliability and scores, and write STUDY/report.html (blinded unless
     `unblinded`). Returns its path.
 
-    Problems with the ratings found on the way are appended to `warnings`.
+    With motion series in STUDY/motion/ the report gets a movement-synchrony section showing
+    `motion_session` ("DYAD:TIMEPOINT"; default: the first session with a score). Problems
+    with the ratings or motion files found on the way are appended to `warnings`.
     """
     ratings = read_study_ratings(study)
     result = reliability_study(study, ratings)
@@ -127,13 +136,18 @@ def report_study(study: Study, warnings: list[str] | None = None,
     independent = clean[clean["role"].isin(RELIABILITY_ROLES)]
     composites = coder_composites(independent, scheme, study.config.min_item_share)
     tables = study_scores(study, ratings)
-    write_scores(study.scores_dir, tables, scheme)
+    motion = study_motion_scores(study, warnings)
+    write_scores(study.scores_dir, tables, scheme, motion)
+    if motion is None and motion_session is not None:
+        raise PipelineError(f"--motion-session {motion_session}: {study.root / 'motion'} holds "
+                            "no motion series: run `coding-pipeline motion` first.")
     plans = load_batches(study)
     consensus = consensus_summary(plans) | {"recoded": recoded_after_consensus(clean, plans)}
     text = render_report(
         study_name=study.config.name, scheme=scheme, result=result,
         coder_composites=composites, scores=_shown_scores(tables.long, unblinded),
         within_one_min=study.config.within_one_min, unblinded=unblinded, consensus=consensus,
+        motion=None if motion is None else motion_view(motion, motion_session, unblinded),
     )
     path = study.root / "report.html"
     write_text_atomic(path, text)

@@ -1,7 +1,9 @@
 """The score files of a study: STUDY/scores/ as CSV, Parquet and labelled SPSS .sav.
 
 `score_study` reads the study (its checked ratings, clips.csv, sessions.csv), scores it with
-`scores.core` and writes every table; `write_scores` writes tables already computed.
+`scores.core` and writes every table; `write_scores` writes tables already computed. When the
+study has motion series (STUDY/motion/), their scores (`coding_pipeline.motion.scores`) are
+written beside them and added to the wide and by-dyad tables (`scores.motion`).
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from coding_pipeline.motion.scores import MotionScores, study_motion_scores, write_motion_scores
 from coding_pipeline.ratings import StudyRatings, read_study_ratings
 from coding_pipeline.scheme import Scheme
 from coding_pipeline.scores.core import ScoreTables, score_tables
+from coding_pipeline.scores.motion import by_dyad_with_motion, motion_labels, wide_with_motion
 from coding_pipeline.study import (
     Study,
     atomic_path,
@@ -154,8 +158,10 @@ def study_scores(study: Study, ratings: StudyRatings) -> ScoreTables:
                         study.config.clip_policy, study.config.min_item_share)
 
 
-def write_scores(folder: Path, tables: ScoreTables, scheme: Scheme) -> dict[str, Path]:
-    """Write every score table into `folder`; returns label -> path written."""
+def write_scores(folder: Path, tables: ScoreTables, scheme: Scheme,
+                 motion: MotionScores | None = None) -> dict[str, Path]:
+    """Write every score table into `folder`, with the motion scores when given (their own
+    files, and their columns in the wide and by-dyad tables); returns label -> path written."""
     written = {
         "per clip CSV": folder / "clip_scores.csv",
         "long CSV": folder / "dyad_scores.csv",
@@ -168,21 +174,30 @@ def write_scores(folder: Path, tables: ScoreTables, scheme: Scheme) -> dict[str,
         "by dyad Parquet": folder / "dyad_scores_by_dyad.parquet",
         "by dyad SPSS": folder / "dyad_scores_by_dyad.sav",
     }
+    wide, by_dyad = tables.wide, tables.by_dyad
+    wide_labels = _labels(scheme, wide=True)
+    by_dyad_labels = _by_dyad_labels(scheme, by_dyad, tables.timepoints)
+    if motion is not None:
+        wide = wide_with_motion(wide, motion.table)
+        by_dyad = by_dyad_with_motion(by_dyad, motion.table, tables.timepoints)
+        wide_labels |= motion_labels()
+        by_dyad_labels |= motion_labels(list(pd.unique(motion.table["timepoint"])))
     write_csv_atomic(written["per clip CSV"], tables.per_clip)
     write_csv_atomic(written["long CSV"], tables.long)
-    write_csv_atomic(written["wide CSV"], tables.wide)
+    write_csv_atomic(written["wide CSV"], wide)
     text_columns = ["dyad_id", "timepoint", "arm"]
     long_typed = _numeric_where_possible(tables.long, text_columns)
-    wide_typed = _numeric_where_possible(tables.wide, text_columns)
+    wide_typed = _numeric_where_possible(wide, text_columns)
     write_parquet(long_typed, written["long Parquet"])
     write_parquet(wide_typed, written["wide Parquet"])
     write_sav(long_typed, written["long SPSS"], _labels(scheme, wide=False), scheme)
-    write_sav(wide_typed, written["wide SPSS"], _labels(scheme, wide=True), scheme)
-    write_csv_atomic(written["by dyad CSV"], tables.by_dyad)
-    by_dyad_typed = _numeric_where_possible(tables.by_dyad, text_columns)
+    write_sav(wide_typed, written["wide SPSS"], wide_labels, scheme)
+    write_csv_atomic(written["by dyad CSV"], by_dyad)
+    by_dyad_typed = _numeric_where_possible(by_dyad, text_columns)
     write_parquet(by_dyad_typed, written["by dyad Parquet"])
-    write_sav(by_dyad_typed, written["by dyad SPSS"],
-              _by_dyad_labels(scheme, tables.by_dyad, tables.timepoints), scheme)
+    write_sav(by_dyad_typed, written["by dyad SPSS"], by_dyad_labels, scheme)
+    if motion is not None:
+        written |= write_motion_scores(folder, motion)
     return written
 
 
@@ -190,13 +205,16 @@ def score_study(study: Study, warnings: list[str] | None = None,
                 ratings: StudyRatings | None = None) -> dict[str, Path]:
     """Write STUDY/scores/: clip_scores.csv, dyad_scores.csv/.parquet/.sav (long: dyad x
     timepoint x composite), dyad_scores_wide.csv/.parquet/.sav (dyad x timepoint) and
-    dyad_scores_by_dyad.csv/.parquet/.sav (one row per dyad, columns per timepoint).
+    dyad_scores_by_dyad.csv/.parquet/.sav (one row per dyad, columns per timepoint); with
+    motion series in STUDY/motion/, also motion_scores.csv and motion_pseudo.json, and the
+    motion columns in the wide and by-dyad tables.
 
     Uses study.toml's [scores] clip_policy and min_item_share. Returns label -> path written;
-    warnings about the ratings (see `check_ratings`) are appended to `warnings` when given.
-    `ratings`: the study's ratings when already read and checked.
+    warnings about the ratings (see `check_ratings`) and the motion files are appended to
+    `warnings` when given. `ratings`: the study's ratings when already read and checked.
     """
     ratings = read_study_ratings(study) if ratings is None else ratings
     if warnings is not None:
         warnings.extend(ratings.warnings)
-    return write_scores(study.scores_dir, study_scores(study, ratings), ratings.scheme)
+    motion = study_motion_scores(study, warnings)
+    return write_scores(study.scores_dir, study_scores(study, ratings), ratings.scheme, motion)
