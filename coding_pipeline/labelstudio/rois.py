@@ -31,11 +31,11 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
-from label_studio_sdk.core.api_error import ApiError
 
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.client import Connection, connect
-from coding_pipeline.labelstudio.spaces import has_spaces, in_space, list_spaces
+from coding_pipeline.labelstudio.http import refusal
+from coding_pipeline.labelstudio.spaces import list_spaces
 from coding_pipeline.motion.frames import session_still, write_jpeg
 from coding_pipeline.motion.roi_files import (
     FRAME_KEY_COLUMNS,
@@ -94,20 +94,14 @@ def _request(connection: Connection, method: str, path: str, what: str,
              allow: tuple[int, ...] = (), **kwargs) -> httpx.Response:
     """One HTTP call to the server with the connection's credentials (`path` below its URL);
     an error answer not in `allow` becomes a PipelineError saying what to do."""
-    http = connection.client._client_wrapper.httpx_client
-
-    def send() -> httpx.Response:
-        response = http.request(path, method=method, request_options={"max_retries": 0},
-                                **kwargs)
-        if response.status_code >= 400 and response.status_code not in allow:
-            try:
-                body: object = response.json()
-            except ValueError:
-                body = response.text
-            raise ApiError(status_code=response.status_code, body=body)
-        return response
-
-    return connection.call(what, send)
+    response = connection.http.request(method, path, what, check=False, **kwargs)
+    if response.status_code >= 400 and response.status_code not in allow:
+        try:
+            body: object = response.json()
+        except ValueError:
+            body = response.text
+        raise refusal(connection.url, what, response.status_code, body)
+    return response
 
 
 def _admin_only(connection: Connection) -> Connection:
@@ -121,13 +115,13 @@ def _admin_only(connection: Connection) -> Connection:
         raise PipelineError(f"Label Studio at {connection.url} shows no organisation of the "
                             "admin's own (only coders' spaces): nothing was done. Restart it "
                             "with `coding-pipeline server stop STUDY` and `server start STUDY`.")
-    return in_space(connection, own[0])
+    return connection.in_space(own[0])
 
 
 def _connect(study: Study, url: str | None, token: str | None) -> tuple[Connection, bool]:
     """The connection to use, and whether the server is shared (has no coder spaces)."""
     connection = connect(study, url, token)
-    if has_spaces(study, connection):
+    if connection.has_spaces:
         return _admin_only(connection), False
     return connection, True
 
