@@ -16,8 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from coding_pipeline.cli import cli
-from coding_pipeline.labelstudio import rois as ls_rois
-from coding_pipeline.labelstudio.client import connect
+from coding_pipeline.labelstudio.client import Connection, connect
 from coding_pipeline.labelstudio.coders import coder_session
 from coding_pipeline.labelstudio.server import read_credentials, start_server, stop_server
 from coding_pipeline.labelstudio.spaces import list_spaces
@@ -145,7 +144,7 @@ def test_a_coder_cannot_see_the_roi_project_or_its_stills(own):
 
 def test_a_server_without_coder_spaces_needs_yes(own, monkeypatch):
     study, _, _ = own
-    monkeypatch.setattr(ls_rois, "has_spaces", lambda study, connection: False)
+    monkeypatch.setattr(Connection, "has_spaces", property(lambda connection: False))
     runner = CliRunner()
     refused = runner.invoke(cli, ["rois", "push", str(study.root)])
     assert refused.exit_code == 1
