@@ -1,7 +1,9 @@
 """The score files of a study: STUDY/scores/ as CSV, Parquet and labelled SPSS .sav.
 
 `score_study` reads the study (its checked ratings, clips.csv, sessions.csv), scores it with
-`scores.core` and writes every table; `write_scores` writes tables already computed.
+`scores.core` and writes every table; `write_scores` writes tables already computed. With
+interview ratings, interview_scores.csv and the interview composites in the wide tables
+(`scores.interviews`).
 """
 
 from __future__ import annotations
@@ -10,14 +12,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from coding_pipeline.ratings import StudyRatings, read_study_ratings
+from coding_pipeline.ratings import (
+    StudyRatings,
+    read_interview_ratings,
+    read_ratings_by_kind,
+)
 from coding_pipeline.scheme import Scheme
 from coding_pipeline.scores.core import ScoreTables, score_tables
+from coding_pipeline.scores.interviews import (
+    interview_labels,
+    interview_scores,
+    with_interview_scores,
+)
 from coding_pipeline.study import (
     Study,
     atomic_path,
     read_clips,
     read_session_covariates,
+    read_transcript_key,
     write_csv_atomic,
 )
 
@@ -154,8 +166,11 @@ def study_scores(study: Study, ratings: StudyRatings) -> ScoreTables:
                         study.config.clip_policy, study.config.min_item_share)
 
 
-def write_scores(folder: Path, tables: ScoreTables, scheme: Scheme) -> dict[str, Path]:
-    """Write every score table into `folder`; returns label -> path written."""
+def write_scores(folder: Path, tables: ScoreTables, scheme: Scheme,
+                 extra_labels: dict[str, str] | None = None) -> dict[str, Path]:
+    """Write every score table into `folder`; returns label -> path written. `extra_labels`:
+    SPSS variable labels of added columns (the interview scores)."""
+    extra = extra_labels or {}
     written = {
         "per clip CSV": folder / "clip_scores.csv",
         "long CSV": folder / "dyad_scores.csv",
@@ -177,26 +192,51 @@ def write_scores(folder: Path, tables: ScoreTables, scheme: Scheme) -> dict[str,
     write_parquet(long_typed, written["long Parquet"])
     write_parquet(wide_typed, written["wide Parquet"])
     write_sav(long_typed, written["long SPSS"], _labels(scheme, wide=False), scheme)
-    write_sav(wide_typed, written["wide SPSS"], _labels(scheme, wide=True), scheme)
+    write_sav(wide_typed, written["wide SPSS"], _labels(scheme, wide=True) | extra, scheme)
     write_csv_atomic(written["by dyad CSV"], tables.by_dyad)
     by_dyad_typed = _numeric_where_possible(tables.by_dyad, text_columns)
     write_parquet(by_dyad_typed, written["by dyad Parquet"])
     write_sav(by_dyad_typed, written["by dyad SPSS"],
-              _by_dyad_labels(scheme, tables.by_dyad, tables.timepoints), scheme)
+              _by_dyad_labels(scheme, tables.by_dyad, tables.timepoints) | extra, scheme)
     return written
+
+
+def study_interview_scores(study: Study, ratings: StudyRatings) -> pd.DataFrame:
+    """The interview scores per dyad and timepoint from checked interview ratings and
+    transcripts.csv, under study.toml's [scores] clip_policy and min_item_share."""
+    return interview_scores(ratings.table, ratings.scheme, read_transcript_key(study),
+                            study.config.clip_policy, study.config.min_item_share)
 
 
 def score_study(study: Study, warnings: list[str] | None = None,
                 ratings: StudyRatings | None = None) -> dict[str, Path]:
     """Write STUDY/scores/: clip_scores.csv, dyad_scores.csv/.parquet/.sav (long: dyad x
     timepoint x composite), dyad_scores_wide.csv/.parquet/.sav (dyad x timepoint) and
-    dyad_scores_by_dyad.csv/.parquet/.sav (one row per dyad, columns per timepoint).
+    dyad_scores_by_dyad.csv/.parquet/.sav (one row per dyad, columns per timepoint); with
+    interview ratings also interview_scores.csv (dyad x timepoint) and the interview
+    composites as columns of the wide and by-dyad tables (a study rated on interviews only
+    gets interview_scores.csv alone).
 
     Uses study.toml's [scores] clip_policy and min_item_share. Returns label -> path written;
     warnings about the ratings (see `check_ratings`) are appended to `warnings` when given.
-    `ratings`: the study's ratings when already read and checked.
+    `ratings`: the study's clip ratings when already read and checked.
     """
-    ratings = read_study_ratings(study) if ratings is None else ratings
-    if warnings is not None:
-        warnings.extend(ratings.warnings)
-    return write_scores(study.scores_dir, study_scores(study, ratings), ratings.scheme)
+    if ratings is None:
+        ratings, interviews = read_ratings_by_kind(study)
+    else:
+        interviews = read_interview_ratings(study)
+    for found in (ratings, interviews):
+        if warnings is not None and found is not None:
+            warnings.extend(found.warnings)
+    rf = None if interviews is None else study_interview_scores(study, interviews)
+    written: dict[str, Path] = {}
+    if ratings is not None:
+        tables, labels = study_scores(study, ratings), None
+        if rf is not None:
+            tables = with_interview_scores(tables, rf, interviews.scheme)
+            labels = interview_labels(interviews.scheme, sorted(set(rf["timepoint"])))
+        written = write_scores(study.scores_dir, tables, ratings.scheme, labels)
+    if rf is not None:
+        written["interviews CSV"] = study.scores_dir / "interview_scores.csv"
+        write_csv_atomic(written["interviews CSV"], rf)
+    return written

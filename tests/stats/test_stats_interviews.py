@@ -7,6 +7,7 @@ import json
 import krippendorff
 import numpy as np
 import pandas as pd
+import pyreadstat
 import pytest
 from click.testing import CliRunner
 
@@ -25,6 +26,7 @@ from coding_pipeline.reliability import (
     reliability_study,
 )
 from coding_pipeline.scheme import load_scheme
+from coding_pipeline.scores import score_study
 from coding_pipeline.stats.icc import shrout_fleiss_forms
 from coding_pipeline.study import init_study, load_study, resolve_scheme
 
@@ -238,3 +240,93 @@ def test_reliability_study_keeps_returning_the_clip_result(tmp_path, add_intervi
     assert "unit" not in result
     assert set(result["items"]) == set(load_scheme(study.scheme_path).item_ids)
     assert (study.reliability_dir / "interviews" / "reliability.json").is_file()
+
+
+# ---------------------------------------------------------------- scores
+
+
+def scored_study(tmp_path, add_interview_ratings, policy="primary"):
+    study = clip_study(tmp_path)
+    study.sessions_csv.write_text("dyad_id,timepoint,arm,video,start,end\n"
+                                  "D1,baseline,A,a.mp4,,\nD2,baseline,B,b.mp4,,\n"
+                                  "D3,baseline,A,c.mp4,,\n", encoding="utf-8")
+    rows = add_interview_ratings(study, n_interviews=8, double_share=0.5, not_codable=0.1)
+    text = study.toml_path.read_text(encoding="utf-8")
+    study.toml_path.write_text(text.replace('clip_policy = "primary"',
+                                            f'clip_policy = "{policy}"'), encoding="utf-8")
+    return load_study(study.root), pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("policy", ["primary", "mean"])
+def test_interview_scores_per_dyad_and_timepoint(tmp_path, add_interview_ratings, policy):
+    study, rows = scored_study(tmp_path, add_interview_ratings, policy)
+    written = score_study(study)
+    scores = pd.read_csv(written["interviews CSV"])
+    assert list(scores.columns[:5]) == ["dyad_id", "timepoint", "arm", "interview",
+                                        "transcript_id"]
+    assert len(scores) == 8 and not scores.duplicated(["dyad_id", "timepoint"]).any()
+    rated = rows[rows["status"] == "rated"].assign(value=lambda t: t["value"].astype(float))
+    one = scores.iloc[0]
+    mine = rated[rated["clip_id"] == one["transcript_id"]]
+    coders = mine[mine["item"] == "overall"].set_index("coder")["value"]
+    expected = coders["a@lab.org"] if policy == "primary" else coders.mean()
+    assert one["rf_overall"] == pytest.approx(expected)
+    demand = [i.id for i in PDI.items if i.id != "overall"]
+    by_coder = mine[mine["item"].isin(demand)].groupby("coder")["value"].mean()
+    expected = by_coder["a@lab.org"] if policy == "primary" else by_coder.mean()
+    assert one["rf_demand_mean"] == pytest.approx(expected)  # not codable left out
+    assert one["n_coders"] == 2
+
+
+def test_rf_columns_in_the_wide_tables_and_spss(tmp_path, add_interview_ratings):
+    study, _ = scored_study(tmp_path, add_interview_ratings)
+    written = score_study(study)
+    wide = pd.read_csv(written["wide CSV"])
+    assert {"rf_overall", "rf_demand_mean"} <= set(wide.columns)
+    scores = pd.read_csv(written["interviews CSV"]).set_index(["dyad_id", "timepoint"])
+    row = wide.set_index(["dyad_id", "timepoint"]).loc[("D1", "baseline")]
+    assert row["rf_overall"] == pytest.approx(scores.loc[("D1", "baseline"), "rf_overall"])
+    assert ("D1", "post") in wide.set_index(["dyad_id", "timepoint"]).index  # interview only
+    by_dyad = pd.read_csv(written["by dyad CSV"]).set_index("dyad_id")
+    assert by_dyad.loc["D1", "rf_overall_post"] == pytest.approx(
+        scores.loc[("D1", "post"), "rf_overall"])
+    data, meta = pyreadstat.read_sav(str(written["wide SPSS"]))
+    assert meta.column_names_to_labels["rf_overall"] == (
+        "Overall reflective functioning (interview)")
+    assert meta.variable_measure["rf_overall"] == "scale"
+    data, meta = pyreadstat.read_sav(str(written["by dyad SPSS"]))
+    assert meta.column_names_to_labels["rf_demand_mean_post"] == (
+        "Mean RF of the demand questions (interview) at post")
+
+
+def test_scores_of_a_study_with_interview_ratings_only(tmp_path, add_interview_ratings):
+    study = init_study(tmp_path / "study")
+    add_interview_ratings(study, n_interviews=4)
+    written = score_study(study)
+    assert list(written) == ["interviews CSV"]
+    assert len(pd.read_csv(written["interviews CSV"])) == 4
+
+
+def test_clip_files_are_unchanged_by_interview_ratings_except_the_added_rf_columns(
+        tmp_path, add_interview_ratings):
+    study = clip_study(tmp_path)
+    reliability_study(study)
+    score_study(study)
+    files = sorted(p for p in study.reliability_dir.rglob("*") if p.is_file())
+    before = {p: p.read_bytes() for p in files}
+    scores_before = {name: pd.read_csv(study.scores_dir / name, dtype=str,
+                                       keep_default_na=False)
+                     for name in ("clip_scores.csv", "dyad_scores.csv", "dyad_scores_wide.csv")}
+    before_scores = {name: (study.scores_dir / name).read_bytes()
+                     for name in ("clip_scores.csv", "dyad_scores.csv")}
+    add_interview_ratings(study, n_interviews=6)
+    reliability_study(study)
+    written = score_study(study)
+    assert {p: p.read_bytes() for p in files} == before
+    assert (study.reliability_dir / "interviews" / "reliability.json").is_file()
+    for name in ("clip_scores.csv", "dyad_scores.csv"):
+        assert (study.scores_dir / name).read_bytes() == before_scores[name]
+    wide = pd.read_csv(written["wide CSV"], dtype=str, keep_default_na=False)
+    old = scores_before["dyad_scores_wide.csv"]
+    assert len(wide) > len(old)  # sessions with an interview and no video
+    pd.testing.assert_frame_equal(wide[old.columns].iloc[:len(old)], old)  # same text
