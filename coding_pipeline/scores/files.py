@@ -228,15 +228,26 @@ def score_study(study: Study, warnings: list[str] | None = None,
     for found in (ratings, interviews):
         if warnings is not None and found is not None:
             warnings.extend(found.warnings)
+    return write_study_scores(study, ratings, interviews)[0]
+
+
+def write_study_scores(study: Study, ratings: StudyRatings | None,
+                       interviews: StudyRatings | None
+                       ) -> tuple[dict[str, Path], ScoreTables | None, pd.DataFrame | None]:
+    """`score_study` from ratings already read and checked (clip ratings, interview ratings,
+    either may be None): label -> path written, the clip score tables (without the interview
+    columns) and the interview scores."""
     rf = None if interviews is None else study_interview_scores(study, interviews)
     written: dict[str, Path] = {}
+    tables = None
     if ratings is not None:
-        tables, labels = study_scores(study, ratings), None
+        tables, shown, labels = study_scores(study, ratings), None, None
         if rf is not None:
-            tables = with_interview_scores(tables, rf, interviews.scheme)
+            shown = with_interview_scores(tables, rf, interviews.scheme)
             labels = interview_labels(interviews.scheme, sorted(set(rf["timepoint"])))
-        written = write_scores(study.scores_dir, tables, ratings.scheme, labels)
+        written = write_scores(study.scores_dir, tables if shown is None else shown,
+                               ratings.scheme, labels)
     if rf is not None:
         written["interviews CSV"] = study.scores_dir / "interview_scores.csv"
         write_csv_atomic(written["interviews CSV"], rf)
-    return written
+    return written, tables, rf
