@@ -37,7 +37,8 @@ def clean_ratings(ratings: pd.DataFrame, scheme: Scheme, source: str = "ratings"
 
 
 def check_ratings(
-    ratings: pd.DataFrame, scheme: Scheme, source: str = "ratings"
+    ratings: pd.DataFrame, scheme: Scheme, source: str = "ratings",
+    rows: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Checked ratings: clip_id, coder, item, value (float), role, batch, rated_at, line; and
     warnings about conflicting duplicate ratings.
@@ -52,8 +53,14 @@ def check_ratings(
     clip and item more than once (in one batch, or in several), the latest is kept (latest
     updated_at, else the last row); differing values are reported as a warning naming the
     clip, coder, item and lines.
+
+    `rows`: which rows of `ratings` to check (a boolean array in file order; default all),
+    the others left out while every message keeps the file's line numbers: the clip rows of
+    a file that also holds interview rows, checked against the video scheme, and vice versa.
+    Rows whose status is "not_codable" (an interview passage that could not be rated) have
+    an empty value and are left out: a missing rating, never a number.
     """
-    table = _rated_rows(ratings, source)
+    table = _rated_rows(ratings, source, rows)
     _check_items_and_values(table, ratings.reset_index(drop=True)["value"], scheme, source)
     for column in ("role", "batch"):
         if column not in table.columns:
@@ -70,9 +77,10 @@ def check_ratings(
             spelling_warnings + duplicate_warnings)
 
 
-def _rated_rows(ratings: pd.DataFrame, source: str) -> pd.DataFrame:
+def _rated_rows(ratings: pd.DataFrame, source: str, rows: np.ndarray | None = None
+                ) -> pd.DataFrame:
     """The rows with a value (and status rated, when there is a status), numbered by file line,
-    text columns stripped, values as numbers (NaN where not a number)."""
+    text columns stripped, values as numbers (NaN where not a number); only `rows` when given."""
     missing = [c for c in REQUIRED_RATING_COLUMNS if c not in ratings.columns]
     if missing:
         raise PipelineError(
@@ -81,6 +89,8 @@ def _rated_rows(ratings: pd.DataFrame, source: str) -> pd.DataFrame:
         )
     table = ratings.reset_index(drop=True).copy()
     table["line"] = np.arange(len(table)) + 2
+    if rows is not None:
+        table = table[np.asarray(rows, dtype=bool)]
     for column in _TEXT_COLUMNS:
         if column in table.columns:
             # numpy objects: pandas' Arrow strings make every boolean selection a slow take

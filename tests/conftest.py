@@ -321,3 +321,67 @@ def simulated_session():
         return coder_session(url, email, passwords[email])
 
     return session
+
+
+def interview_rows(n_interviews: int = 16, double_share: float = 1.0, seed: int = 0,
+                   not_codable: float = 0.05, scheme_path: str = "pdi-rf.yaml",
+                   second_coder_shift: float = 0.0):
+    """Interview ratings as pull writes them (RF_DESIGN.md): the transcript key's rows
+    (transcript_id, dyad_id, timepoint, arm, ...) and ratings.csv rows of a primary coder on
+    every interview and a reliability coder on `double_share` of them; values -1..9 as text
+    around a dyad-level RF, `not_codable` of the demand-question ratings empty with status
+    not_codable, item `overall` for the whole interview. `second_coder_shift`: the
+    reliability coder's bias in RF points."""
+    import numpy as np
+
+    from coding_pipeline.scheme import load_scheme
+    from coding_pipeline.study import resolve_scheme
+
+    scheme = load_scheme(resolve_scheme(scheme_path))
+    rng = np.random.default_rng(seed)
+    key, rows = [], []
+    for index in range(n_interviews):
+        transcript_id = f"t{index + 1:012x}"
+        dyad, timepoint = f"D{index // 2 + 1}", ("baseline", "post")[index % 2]
+        key.append({"transcript_id": transcript_id, "dyad_id": dyad, "timepoint": timepoint,
+                    "arm": "AB"[(index // 2) % 2], "interview": "PDI",
+                    "source": f"transcripts/{dyad}_{timepoint}.txt", "sha256": "0" * 64,
+                    "read_at": "2026-02-01T09:00:00+00:00"})
+        level = 2 + (index // 2) % 5 + rng.normal(0, 0.7)
+        coders = [("a@lab.org", "primary")]
+        if index < round(double_share * n_interviews):
+            coders.append(("b@lab.org", "reliability"))
+        for coder, role in coders:
+            stamp = f"2026-03-{index % 28 + 1:02d}T10:00:00+00:00"
+            shift = second_coder_shift if role == "reliability" else 0.0
+            for item in scheme.items:
+                value = str(int(np.clip(round(level + shift + rng.normal(0, 0.8)), -1, 9)))
+                status = "rated"
+                if item.id != "overall" and rng.random() < not_codable:
+                    value, status = "", "not_codable"
+                rows.append({
+                    "clip_id": transcript_id, "coder": coder, "item": item.id, "value": value,
+                    "annotation_id": str(1000 + index), "project": "7", "batch": "rf-01",
+                    "role": role, "status": status, "created_at": stamp, "updated_at": stamp,
+                    "lead_time": "600.0", "scheme_version": str(scheme.version),
+                    "notes": ""})
+    return key, rows
+
+
+@pytest.fixture
+def add_interview_ratings():
+    """add_interview_ratings(study, **interview_rows options): writes transcripts.csv and
+    appends the interview ratings to ratings.csv (made when missing). Returns the rows."""
+    import pandas as pd
+
+    def add(study: Study, **options):
+        key, rows = interview_rows(**options)
+        pd.DataFrame(key).to_csv(study.transcripts_csv, index=False)
+        table = pd.DataFrame(rows)
+        if study.ratings_csv.is_file():
+            table = pd.concat([pd.read_csv(study.ratings_csv, dtype=str,
+                                           keep_default_na=False), table])
+        table.to_csv(study.ratings_csv, index=False)
+        return rows
+
+    return add

@@ -56,7 +56,9 @@ def reliability_command(
     certification and drift, and a methods paragraph.
 
     With a study folder, reads STUDY/ratings.csv and clips.csv and writes
-    STUDY/reliability/reliability.json and its CSV tables. Or give any ratings CSV and its
+    STUDY/reliability/reliability.json and its CSV tables; interview ratings (reflective
+    functioning) the same files in STUDY/reliability/interviews/, printed after the clips'
+    table (--json: the clips' result). Or give any ratings CSV and its
     scheme (and a clip key for the D-study):
 
     \b
@@ -64,12 +66,7 @@ def reliability_command(
       coding-pipeline reliability --ratings ratings.csv --scheme scheme.yaml --json out.json
       coding-pipeline reliability --ratings r.csv --scheme s.yaml --clips clips.csv
     """
-    from coding_pipeline.reliability import (
-        DEFAULT_SEED,
-        format_table,
-        reliability_of_files,
-        reliability_study,
-    )
+    from coding_pipeline.reliability import DEFAULT_SEED, format_table, reliability_of_files
 
     if (study is None) == (ratings_path is None):
         raise PipelineError(
@@ -92,13 +89,42 @@ def reliability_command(
             opened.config.bootstrap = bootstrap
         if seed is not None:
             opened.config.seed = seed
-        result = reliability_study(opened)
-        click.echo(f"Written: {opened.reliability_dir / 'reliability.json'} and reliability.csv")
+        _study_reliability(opened, json_path)
+        return
     if json_path is not None:
         write_json_atomic(json_path, result)
         click.echo(f"Written: {json_path}")
     echo_warnings(result["warnings"])
     click.echo(format_table(result))
+
+
+def _study_reliability(study, json_path: Path | None) -> None:
+    """The reliability command on a study folder: clips (when any is rated), then interviews
+    (when any is rated), each written, its warnings and table printed."""
+    from coding_pipeline.ratings import read_ratings_by_kind
+    from coding_pipeline.reliability import (
+        clip_reliability_study,
+        format_interview_table,
+        format_table,
+        interview_reliability_study,
+    )
+
+    clips, interviews = read_ratings_by_kind(study)
+    if clips is not None:
+        result = clip_reliability_study(study, clips)
+        click.echo(f"Written: {study.reliability_dir / 'reliability.json'} and reliability.csv")
+        if json_path is not None:
+            write_json_atomic(json_path, result)
+            click.echo(f"Written: {json_path}")
+        echo_warnings(result["warnings"])
+        click.echo(format_table(result))
+    if interviews is not None:
+        result = interview_reliability_study(study, interviews)
+        folder = study.reliability_dir / "interviews"
+        click.echo(f"{'' if clips is None else chr(10)}Written: {folder / 'reliability.json'} "
+                   "and reliability.csv")
+        echo_warnings(result["warnings"])
+        click.echo(format_interview_table(result))
 
 
 @click.command("scores")

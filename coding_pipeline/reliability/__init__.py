@@ -13,6 +13,11 @@ Which ratings count:
   certification;
 - consensus ratings are not independent and are left out of all of them.
 
+Interviews (reflective functioning) go through the same code with the interview scheme,
+interviews being the units (`interview_reliability_study`, STUDY/reliability/interviews/):
+certification is judged by [certification.interviews] (`InterviewCertificationCriteria`);
+with one interview per dyad and timepoint there is no D-study.
+
 Undefined statistics are null with a reason (`reasons` in each entry, `reason` in alpha/icc).
 
 Modules: `entries` (one item's or composite's statistics, coder pairs, bias),
@@ -24,6 +29,7 @@ tables), `files` (`reliability_study`: reads and writes the study folder).
 
 from coding_pipeline.reliability.certification import (
     CertificationCriteria,
+    InterviewCertificationCriteria,
     certification,
     drift,
     recalibration_flags,
@@ -37,17 +43,21 @@ from coding_pipeline.reliability.compute import (
 from coding_pipeline.reliability.d_study import d_study
 from coding_pipeline.reliability.entries import DEFAULT_SEED, band, icc_band
 from coding_pipeline.reliability.files import (
+    clip_reliability_study,
+    interview_reliability_study,
     reliability_of_files,
     reliability_study,
     software_versions,
     write_reliability_files,
 )
-from coding_pipeline.reliability.tables import flat_table, format_table
+from coding_pipeline.reliability.tables import flat_table, format_interview_table, format_table
 from coding_pipeline.stats.generalizability import g_coefficients
 
 __all__ = [
-    "DEFAULT_SEED", "CertificationCriteria", "ReliabilitySettings", "band", "certification",
-    "compute_reliability", "d_study", "drift", "flat_table", "format_table", "g_coefficients",
-    "icc_band", "recalibration_flags", "recertification", "reliability_of_checked",
+    "DEFAULT_SEED", "CertificationCriteria", "InterviewCertificationCriteria",
+    "ReliabilitySettings", "band", "certification", "clip_reliability_study",
+    "compute_reliability", "d_study", "drift", "flat_table", "format_interview_table",
+    "format_table", "g_coefficients", "icc_band", "interview_reliability_study",
+    "recalibration_flags", "recertification", "reliability_of_checked",
     "reliability_of_files", "reliability_study", "software_versions", "write_reliability_files",
 ]

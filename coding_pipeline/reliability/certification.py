@@ -7,13 +7,19 @@ All are judged or summarised per item and per composite, never pooled over items
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from coding_pipeline.rating_checks import RELIABILITY_ROLES
-from coding_pipeline.reliability.entries import clip_matrix, rounded, short_entry, unit_matrix
+from coding_pipeline.reliability.entries import (
+    clip_matrix,
+    icc_statistics,
+    rounded,
+    short_entry,
+    unit_matrix,
+)
 from coding_pipeline.scheme import Scheme
 from coding_pipeline.scores.core import coder_composites
 
@@ -35,8 +41,15 @@ class CertificationCriteria:
         return cls(config.certify_item_within_one_min, config.certify_items_share_min,
                    config.certify_composite_alpha_min, config.certify_min_clips)
 
+    icc_items = ()  # no item's ICC is judged
+
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def items_passing(self, items: dict[str, dict]) -> int:
+        """How many items reach the within-one criterion."""
+        return sum((e["within_one_agreement"] or 0) >= self.item_within_one_min
+                   for e in items.values())
 
     def judge(self, items: dict[str, dict], composites: dict[str, dict], n_clips: int
               ) -> tuple[bool, list[str]]:
@@ -64,18 +77,90 @@ class CertificationCriteria:
         return not reasons, reasons
 
 
+@dataclass(frozen=True)
+class InterviewCertificationCriteria:
+    """When a coder of interviews agrees well enough with the master coder (study.toml
+    [certification.interviews]): ICC(A,1) of the overall score >= icc_overall_min, and at
+    least demand_within_one_min of the demand-question ratings (every item but the overall)
+    within one point of the master's, on >= min_clips (min_interviews) shared interviews."""
+
+    icc_overall_min: float = 0.80
+    demand_within_one_min: float = 0.80
+    min_clips: int = 10
+    overall_item: str = "overall"
+
+    @classmethod
+    def from_config(cls, config) -> InterviewCertificationCriteria:
+        """The interview criteria of a StudyConfig."""
+        return cls(config.certify_interview_icc_overall_min,
+                   config.certify_interview_demand_within_one_min,
+                   config.certify_min_interviews)
+
+    @property
+    def icc_items(self) -> tuple[str, ...]:
+        return (self.overall_item,)
+
+    def as_dict(self) -> dict:
+        return {"icc_overall_min": self.icc_overall_min,
+                "demand_within_one_min": self.demand_within_one_min,
+                "min_interviews": self.min_clips}
+
+    def items_passing(self, items: dict[str, dict]) -> int:
+        """How many demand questions reach the within-one criterion on their own."""
+        return sum((e["within_one_agreement"] or 0) >= self.demand_within_one_min
+                   for i, e in items.items() if i != self.overall_item)
+
+    def demand_within_one(self, items: dict[str, dict]) -> float | None:
+        """The share of demand-question ratings within one point (pooled over questions)."""
+        pairs = [(e["within_one_agreement"], e["n_clips"]) for i, e in items.items()
+                 if i != self.overall_item and e["within_one_agreement"] is not None]
+        total = sum(n for _, n in pairs)
+        return sum(share * n for share, n in pairs) / total if total else None
+
+    def judge(self, items: dict[str, dict], composites: dict[str, dict], n_clips: int
+              ) -> tuple[bool, list[str]]:
+        """Pass or fail with the reasons (the composites are reported, not judged)."""
+        reasons = []
+        if n_clips < self.min_clips:
+            reasons.append(f"{n_clips} shared interviews (at least {self.min_clips} needed)")
+        icc = items.get(self.overall_item, {}).get("icc")
+        if icc is None or icc < self.icc_overall_min:
+            shown = "undefined" if icc is None else f"{icc:.3f}"
+            reasons.append(f"{self.overall_item} ICC(A,1) {shown} (at least "
+                           f"{self.icc_overall_min:.2f} needed)")
+        share = self.demand_within_one(items)
+        if share is None or share < self.demand_within_one_min:
+            shown = "undefined" if share is None else f"{share:.0%}"
+            reasons.append(f"demand questions within one point {shown} "
+                           f"({self.demand_within_one_min:.0%} needed)")
+        return not reasons, reasons
+
+
+Criteria = CertificationCriteria | InterviewCertificationCriteria
+
+
+def _overall_icc(matrix: np.ndarray, entry: dict) -> None:
+    """ICC(A,1) of one coder against the reference (REML), into `entry` (None: undefined)."""
+    _, icc, _, reasons = icc_statistics(matrix, 1.0, "one rating against the reference")
+    entry["icc"] = icc["value"]
+    if "icc" in reasons:
+        entry["reasons"]["icc"] = reasons["icc"]
+
 
 def _per_variable(table: pd.DataFrame, scheme: Scheme, min_item_share: float,
-                  composite_table: pd.DataFrame | None = None,
+                  composite_table: pd.DataFrame | None = None, icc_items: tuple[str, ...] = (),
                   ) -> tuple[dict[str, dict], dict[str, dict]]:
-    """`_short_entry` per item (ordinal alpha) and per composite (interval alpha); the
-    coders' composites are computed from `table` unless given."""
+    """`_short_entry` per item (ordinal alpha; and ICC(A,1) for `icc_items`) and per
+    composite (interval alpha); the coders' composites are computed from `table` unless
+    given."""
     items = {}
     by_item = dict(iter(table.groupby("item")))
     for item in scheme.items:
         rows = by_item.get(item.id, table.iloc[0:0])
         matrix = clip_matrix(rows)[0]
         items[item.id] = short_entry(matrix, "ordinal", np.array(item.scale.points, float))
+        if item.id in icc_items:
+            _overall_icc(matrix, items[item.id])
     if composite_table is None:
         composite_table = coder_composites(table, scheme, min_item_share).dropna(
             subset=["value"])
@@ -90,7 +175,7 @@ def _per_variable(table: pd.DataFrame, scheme: Scheme, min_item_share: float,
 
 def agreement_with(
     ratings: pd.DataFrame, reference: pd.DataFrame, scheme: Scheme,
-    criteria: CertificationCriteria, min_item_share: float = 0.75,
+    criteria: Criteria, min_item_share: float = 0.75,
 ) -> dict:
     """One coder's ratings against reference ratings (coder column constant: the master, or
     the other coders) on the clips and items both rated, per item and per composite
@@ -101,7 +186,8 @@ def agreement_with(
     shared = ratings.merge(reference[["clip_id", "item"]], on=["clip_id", "item"])
     paired = pd.concat([shared, reference.merge(
         shared[["clip_id", "item"]], on=["clip_id", "item"])])
-    items, composites = _per_variable(paired, scheme, min_item_share)
+    items, composites = _per_variable(paired, scheme, min_item_share,
+                                      icc_items=criteria.icc_items)
     n_clips = int(shared["clip_id"].nunique())
     passed, reasons = criteria.judge(items, composites, n_clips)
     points = np.array(sorted({p for item in scheme.items for p in item.scale.points}), float)
@@ -110,8 +196,7 @@ def agreement_with(
     summary = short_entry(matrix, "ordinal", points)
     return {
         "n_clips": n_clips, "items": items, "composites": composites,
-        "items_passing": sum((e["within_one_agreement"] or 0)
-                             >= criteria.item_within_one_min for e in items.values()),
+        "items_passing": criteria.items_passing(items),
         "criteria": criteria.as_dict(), "status": "pass" if passed else "fail",
         "reasons": reasons, "alpha": summary["alpha"],
         "within_one_agreement": summary["within_one_agreement"],
@@ -124,7 +209,7 @@ def _date(stamps: pd.Series) -> str | None:
 
 
 def certification(
-    clean: pd.DataFrame, scheme: Scheme, criteria: CertificationCriteria | None = None,
+    clean: pd.DataFrame, scheme: Scheme, criteria: Criteria | None = None,
     min_item_share: float = 0.75,
 ) -> list[dict]:
     """Each trainee against the master coder on the training clips both rated, per item
@@ -149,7 +234,7 @@ def certification(
 
 def recertification(
     clean: pd.DataFrame, scheme: Scheme, masters: dict[str, str],
-    criteria: CertificationCriteria | None = None, min_item_share: float = 0.75,
+    criteria: Criteria | None = None, min_item_share: float = 0.75,
 ) -> list[dict]:
     """Each recalibration batch (role recalibration; `masters`: batch -> master coder): the
     coder against the master's own ratings of those clips (training or study, the latest),
@@ -164,8 +249,8 @@ def recertification(
         reference = reference.sort_values(["rated_at", "line"], na_position="first")
         reference = reference.drop_duplicates(["clip_id", "item"], keep="last")
         # a recalibration set is as large as the lab manager made it (batch create --clips)
-        sized = CertificationCriteria(**{**criteria.as_dict(), "min_clips": min(
-            criteria.min_clips, int(ratings["clip_id"].nunique()))})
+        sized = replace(criteria, min_clips=min(criteria.min_clips,
+                                                int(ratings["clip_id"].nunique())))
         entry = agreement_with(ratings, reference.assign(coder="master"), scheme, sized,
                                min_item_share)
         results.append({
@@ -177,7 +262,7 @@ def recertification(
 
 def recalibration_flags(
     clean: pd.DataFrame, scheme: Scheme, last_clips: int = 10,
-    criteria: CertificationCriteria | None = None, min_item_share: float = 0.75,
+    criteria: Criteria | None = None, min_item_share: float = 0.75,
 ) -> list[dict]:
     """Each coder against the other coders over the coder's last `last_clips` double-coded
     study clips (by the coder's rating time), judged by the certification criteria: status
@@ -194,7 +279,7 @@ def recalibration_flags(
         own = mine[mine["clip_id"].isin(last)]
         others = double[(double["coder"] != coder) & double["clip_id"].isin(last)]
         others = others.sort_values("coder").drop_duplicates(["clip_id", "item"])
-        window = CertificationCriteria(**{**criteria.as_dict(), "min_clips": 2})
+        window = replace(criteria, min_clips=2)
         entry = agreement_with(own, others.assign(coder="others"), scheme, window,
                                min_item_share)
         status = ("too few clips" if entry["n_clips"] < 2

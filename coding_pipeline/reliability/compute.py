@@ -34,6 +34,10 @@ from coding_pipeline.scores.core import coder_composites
 from coding_pipeline.stats import UndefinedStatistic
 from coding_pipeline.stats.alpha import ClipResampler
 
+INTERVIEW_D_STUDY_REASON = (
+    "one interview per dyad and timepoint: the interview score is the session score, and "
+    "its reliability is the ICC(A,k) of its entry")
+
 
 @dataclass(frozen=True)
 class ReliabilitySettings:
@@ -99,10 +103,11 @@ def compute_reliability(
 def reliability_of_checked(
     clean: pd.DataFrame, warnings: list[str], scheme: Scheme, settings: ReliabilitySettings,
     clips: pd.DataFrame | None = None, recalibration_masters: dict[str, str] | None = None,
-    software: dict[str, str] | None = None,
+    software: dict[str, str] | None = None, unit: str = "clip",
 ) -> dict:
     """`compute_reliability` of ratings already checked (`check_ratings` output and its
-    warnings)."""
+    warnings). `unit` "interview": the units are interviews (transcript ids), one per dyad
+    and timepoint, so there is no D-study; the result says `"unit": "interview"`."""
     independent = clean[clean["role"].isin(RELIABILITY_ROLES)]
     resampler = ClipResampler(settings.bootstrap, settings.seed)
     starts: dict = {}  # each REML fit starts from the previous variable's estimates
@@ -134,7 +139,10 @@ def reliability_of_checked(
         "software": dict(software or {}),
         "warnings": warnings,
     }
-    if sessions is None:
+    if unit == "interview":
+        result["unit"] = unit
+        result["d_study_reason"] = INTERVIEW_D_STUDY_REASON
+    elif sessions is None:
         result["d_study_reason"] = ("clip-to-session membership unknown: run in a study folder "
                                     "or give --clips CLIPS.csv (clip_id, dyad_id, timepoint)")
     result["methods_text"] = methods_text(result, scheme)

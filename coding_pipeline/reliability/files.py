@@ -1,12 +1,20 @@
 """A study's reliability files: STUDY/reliability/reliability.json and its CSV tables, from
-the study's checked ratings, scheme, clip key and batches."""
+the study's checked ratings, scheme, clip key and batches; and the same files for interviews
+in STUDY/reliability/interviews/ when the study has interview ratings."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from coding_pipeline.batches import load_batches
-from coding_pipeline.ratings import REQUIRED_RATING_COLUMNS, StudyRatings, read_study_ratings
+from coding_pipeline.ratings import (
+    REQUIRED_RATING_COLUMNS,
+    StudyRatings,
+    read_interview_ratings,
+    read_study_ratings,
+)
+from coding_pipeline.reliability.certification import InterviewCertificationCriteria
 from coding_pipeline.reliability.compute import (
     ReliabilitySettings,
     compute_reliability,
@@ -39,10 +47,19 @@ def software_versions() -> dict[str, str]:
 
 
 def reliability_study(study: Study, ratings: StudyRatings | None = None) -> dict:
+    """`clip_reliability_study`, then `interview_reliability_study` (when the study has
+    interview ratings). Returns the clip result. `ratings`: the study's clip ratings when
+    already read and checked."""
+    result = clip_reliability_study(study, ratings)
+    interview_reliability_study(study)
+    return result
+
+
+def clip_reliability_study(study: Study, ratings: StudyRatings | None = None) -> dict:
     """Compute reliability from STUDY/ratings.csv, the study's scheme and clip key; write to
     STUDY/reliability/: reliability.json (everything), reliability.csv (items and composites),
     pairs.csv, bias.csv, d_study.csv, certification.csv and drift.csv. Returns the result.
-    `ratings`: the study's ratings when already read and checked."""
+    `ratings`: the study's clip ratings when already read and checked."""
     ratings = read_study_ratings(study) if ratings is None else ratings
     clips = read_clips(study) if study.clips_csv.is_file() else None
     masters = {p.name: p.master for p in load_batches(study) if p.extra.get("recalibrate")}
@@ -52,6 +69,28 @@ def reliability_study(study: Study, ratings: StudyRatings | None = None) -> dict
         recalibration_masters=masters, software=software_versions(),
     )
     write_reliability_files(study.reliability_dir, result)
+    return result
+
+
+INTERVIEWS_FOLDER = "interviews"
+
+
+def interview_reliability_study(study: Study, ratings: StudyRatings | None = None
+                                ) -> dict | None:
+    """The reliability of the study's interview ratings (`read_interview_ratings`) with the
+    clip statistics and settings, interviews being the units and [certification.interviews]
+    judging certification; written to STUDY/reliability/interviews/ (the files of
+    `write_reliability_files`). None, writing nothing, when there are no interview ratings."""
+    ratings = read_interview_ratings(study) if ratings is None else ratings
+    if ratings is None:
+        return None
+    masters = {p.name: p.master for p in load_batches(study) if p.extra.get("recalibrate")}
+    settings = replace(ReliabilitySettings.from_config(study.config),
+                       criteria=InterviewCertificationCriteria.from_config(study.config))
+    result = reliability_of_checked(
+        ratings.table, ratings.warnings, ratings.scheme, settings,
+        recalibration_masters=masters, software=software_versions(), unit="interview")
+    write_reliability_files(study.reliability_dir / INTERVIEWS_FOLDER, result)
     return result
 
 

@@ -4,6 +4,8 @@ statistics and their forms, intervals, software and versions. Pure.
 
 from __future__ import annotations
 
+import re
+
 from coding_pipeline.reliability.entries import ICC_CI_F
 from coding_pipeline.scheme import Scheme
 
@@ -65,8 +67,16 @@ def methods_text(result: dict, scheme: Scheme) -> str:
             f"{example['coders_per_clip']:g} coder(s) per clip): "
             + "; ".join(f"{name} G = {d['g']:.2f}, Phi = {d['phi']:.2f}"
                         for name, d in studies.items()) + ".")
+    if result.get("unit") == "interview":
+        parts = [re.sub(r"\bclip(s?)\b", r"interview\1", part) for part in parts]
+        parts.append(INTERVIEW_SESSION_SENTENCE)
     parts.append(_software_sentence(result["software"]))
     return " ".join(parts)
+
+
+INTERVIEW_SESSION_SENTENCE = (
+    "Each dyad and timepoint has one interview, so an interview's score is the session score "
+    "and its reliability is the ICC(A,k) above; no D-study over units per session applies.")
 
 
 def _software_sentence(versions: dict[str, str]) -> str:

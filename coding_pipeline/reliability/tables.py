@@ -55,8 +55,9 @@ def format_table(result: dict) -> str:
 
 def _variable_lines(result: dict) -> list[str]:
     """The header and one line per item and composite (a blank line between the two)."""
+    units = "clips" if result.get("unit", "clip") == "clip" else "units"
     header = (f"{'item / composite':<32} {'alpha':>6} {'95% CI':<15} {'ICC(A,1)':<18} "
-              f"{'AC2':>5} {'exact':>5} {'+-1':>5} {'clips':>5} {'coders':>6}  band")
+              f"{'AC2':>5} {'exact':>5} {'+-1':>5} {units:>5} {'coders':>6}  band")
     lines = [header, "-" * len(header)]
     previous_kind = "item"
     for kind, name, entry in _rows(result):
@@ -80,6 +81,14 @@ def _variable_lines(result: dict) -> list[str]:
     return lines
 
 
+INTERVIEW_TITLE = "Interviews (reflective functioning), each interview a unit:"
+
+
+def format_interview_table(result: dict) -> str:
+    """`format_table` of an interview result, under its title."""
+    return f"{INTERVIEW_TITLE}\n{format_table(result)}"
+
+
 def _d_study_lines(result: dict) -> list[str]:
     lines = []
     for name, study in result.get("d_study", {}).items():
@@ -95,6 +104,21 @@ def _d_study_lines(result: dict) -> list[str]:
     return lines
 
 
+def _judged_text(trainee: dict) -> str:
+    """What a certification entry's judgement rests on, in a few words."""
+    criteria, kind = trainee["criteria"], trainee.get("kind", "certification")
+    source = "training" if kind == "certification" else "master-rated"
+    if "icc_overall_min" in criteria:  # interviews
+        overall = next((e for e in trainee["items"].values() if "icc" in e), {})
+        return (f"overall ICC(A,1) {number_text(overall.get('icc'), 2)} (>= "
+                f"{criteria['icc_overall_min']:.2f}), {trainee['items_passing']} of "
+                f"{len(trainee['items']) - 1} demand questions within-one >= "
+                f"{criteria['demand_within_one_min']:.0%}, {trainee['n_clips']} {source} "
+                "interviews")
+    return (f"{trainee['items_passing']} of {len(trainee['items'])} items within-one >= "
+            f"{criteria['item_within_one_min']:.0%}, {trainee['n_clips']} {source} clips")
+
+
 def _coder_lines(result: dict) -> list[str]:
     """Certification and recertification of each coder, and the recalibration flags."""
     lines = []
@@ -102,17 +126,15 @@ def _coder_lines(result: dict) -> list[str]:
         kind = trainee.get("kind", "certification")
         why = f": {'; '.join(trainee['reasons'])}" if trainee["reasons"] else ""
         lines.append(
-            f"{kind} {trainee['coder']}: {trainee['status']} ({trainee['items_passing']}"
-            f" of {len(trainee['items'])} items within-one >= "
-            f"{trainee['criteria']['item_within_one_min']:.0%}, {trainee['n_clips']} "
-            f"{'training' if kind == 'certification' else 'master-rated'} clips, "
+            f"{kind} {trainee['coder']}: {trainee['status']} ({_judged_text(trainee)}, "
             f"{trainee.get('date') or 'no date'}){why}"
         )
+    units = "interviews" if result.get("unit") == "interview" else "clips"
     for flag in result.get("recalibration", []):
         if flag["status"] == "recalibrate":
             lines.append(
                 f"recalibrate {flag['coder']}: over their last {flag['n_clips']} double-coded "
-                f"clips alpha {number_text(flag['alpha'])}, within-one "
+                f"{units} alpha {number_text(flag['alpha'])}, within-one "
                 f"{percent_text(flag['within_one_agreement'])} over all items against the "
                 f"other coders, below the certification criteria ({'; '.join(flag['reasons'])})"
                 "; see `batch create --recalibrate`.")

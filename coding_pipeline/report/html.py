@@ -17,8 +17,8 @@ from coding_pipeline.batches import load_batches
 from coding_pipeline.consensus import consensus_summary, recoded_after_consensus
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.motion.scores import study_motion_scores
-from coding_pipeline.ratings import RELIABILITY_ROLES, read_study_ratings
-from coding_pipeline.reliability import reliability_study
+from coding_pipeline.ratings import RELIABILITY_ROLES, read_ratings_by_kind, read_study_ratings
+from coding_pipeline.reliability import clip_reliability_study, interview_reliability_study
 from coding_pipeline.report import plots
 from coding_pipeline.report.coders import (
     bland_altman_section,
@@ -28,6 +28,8 @@ from coding_pipeline.report.coders import (
     scores_section,
 )
 from coding_pipeline.report.format import esc, image
+from coding_pipeline.report.interviews import TITLE as INTERVIEW_TITLE
+from coding_pipeline.report.interviews import InterviewReport, interview_section
 from coding_pipeline.report.motion import MotionView, motion_section, motion_view
 from coding_pipeline.report.statistics import (
     bias_section,
@@ -40,7 +42,7 @@ from coding_pipeline.report.statistics import (
 )
 from coding_pipeline.scheme import Scheme
 from coding_pipeline.scores.core import coder_composites
-from coding_pipeline.scores.files import study_scores, write_scores
+from coding_pipeline.scores.files import write_study_scores
 from coding_pipeline.study import Study, write_text_atomic
 
 STYLE = """
@@ -67,12 +69,14 @@ def render_report(
     scores: pd.DataFrame | None, within_one_min: float = 0.85, generated_at: str | None = None,
     unblinded: bool = False,
     consensus: dict | None = None, motion: MotionView | None = None,
+    interviews: InterviewReport | None = None,
 ) -> str:
     """The report as one HTML document with every figure embedded as a PNG data URI.
 
     Blinded by default: no trial arm anywhere (scores by timepoint only). `unblinded` adds
     the score distributions by arm and says so in the title. `motion`: the movement-synchrony
-    section (shown only when given)."""
+    section (shown only when given). `interviews`: the section on interview (reflective
+    functioning) reliability and scores, last, when there are any."""
     generated_at = generated_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     settings = result.get("settings", {})
     scores_title = ("Score distributions by arm and timepoint" if unblinded
@@ -102,6 +106,8 @@ def render_report(
     ]
     if motion is not None:
         sections.append(("Movement synchrony", motion_section(motion)))
+    if interviews is not None:
+        sections.append((INTERVIEW_TITLE, interview_section(interviews, unblinded)))
     body = "".join(f"<h2>{esc(title)}</h2>{content}" for title, content in sections)
     title = (f"Coding report (UNBLINDED: shows trial arms, for analysts only): {study_name}"
              if unblinded else f"Coding report: {study_name}")
@@ -128,19 +134,20 @@ def report_study(study: Study, warnings: list[str] | None = None,
     `motion_session` ("DYAD:TIMEPOINT"; default: the first session with a score). Problems
     with the ratings or motion files found on the way are appended to `warnings`.
     """
-    ratings = read_study_ratings(study)
-    result = reliability_study(study, ratings)
+    ratings, interviews = read_ratings_by_kind(study)
+    ratings = read_study_ratings(study) if ratings is None else ratings  # says what is missing
+    result = clip_reliability_study(study, ratings)
+    rf = None if interviews is None else interview_reliability_study(study, interviews)
     if warnings is not None:
-        warnings.extend(result.get("warnings", []))
+        warnings.extend(result.get("warnings", []) + (rf or {}).get("warnings", []))
     scheme, clean = ratings.scheme, ratings.table
     independent = clean[clean["role"].isin(RELIABILITY_ROLES)]
     composites = coder_composites(independent, scheme, study.config.min_item_share)
-    tables = study_scores(study, ratings)
     motion = study_motion_scores(study, warnings)
-    write_scores(study.scores_dir, tables, scheme, motion)
     if motion is None and motion_session is not None:
         raise PipelineError(f"--motion-session {motion_session}: {study.root / 'motion'} holds "
                             "no motion series: run `coding-pipeline motion` first.")
+    _, tables, rf_scores = write_study_scores(study, ratings, interviews, motion)
     plans = load_batches(study)
     consensus = consensus_summary(plans) | {"recoded": recoded_after_consensus(clean, plans)}
     text = render_report(
@@ -148,6 +155,7 @@ def report_study(study: Study, warnings: list[str] | None = None,
         coder_composites=composites, scores=_shown_scores(tables.long, unblinded),
         within_one_min=study.config.within_one_min, unblinded=unblinded, consensus=consensus,
         motion=None if motion is None else motion_view(motion, motion_session, unblinded),
+        interviews=None if rf is None else InterviewReport(rf, interviews.scheme, rf_scores),
     )
     path = study.root / "report.html"
     write_text_atomic(path, text)

@@ -3,7 +3,9 @@
 `score_study` reads the study (its checked ratings, clips.csv, sessions.csv), scores it with
 `scores.core` and writes every table; `write_scores` writes tables already computed. When the
 study has motion series (STUDY/motion/), their scores (`coding_pipeline.motion.scores`) are
-written beside them and added to the wide and by-dyad tables (`scores.motion`).
+written beside them and added to the wide and by-dyad tables (`scores.motion`); with interview
+ratings, interview_scores.csv and the interview composites in the wide tables
+(`scores.interviews`).
 """
 
 from __future__ import annotations
@@ -13,15 +15,25 @@ from pathlib import Path
 import pandas as pd
 
 from coding_pipeline.motion.scores import MotionScores, study_motion_scores, write_motion_scores
-from coding_pipeline.ratings import StudyRatings, read_study_ratings
+from coding_pipeline.ratings import (
+    StudyRatings,
+    read_interview_ratings,
+    read_ratings_by_kind,
+)
 from coding_pipeline.scheme import Scheme
 from coding_pipeline.scores.core import ScoreTables, score_tables
+from coding_pipeline.scores.interviews import (
+    interview_labels,
+    interview_scores,
+    with_interview_scores,
+)
 from coding_pipeline.scores.motion import by_dyad_with_motion, motion_labels, wide_with_motion
 from coding_pipeline.study import (
     Study,
     atomic_path,
     read_clips,
     read_session_covariates,
+    read_transcript_key,
     write_csv_atomic,
 )
 
@@ -159,9 +171,11 @@ def study_scores(study: Study, ratings: StudyRatings) -> ScoreTables:
 
 
 def write_scores(folder: Path, tables: ScoreTables, scheme: Scheme,
-                 motion: MotionScores | None = None) -> dict[str, Path]:
+                 motion: MotionScores | None = None,
+                 extra_labels: dict[str, str] | None = None) -> dict[str, Path]:
     """Write every score table into `folder`, with the motion scores when given (their own
-    files, and their columns in the wide and by-dyad tables); returns label -> path written."""
+    files, and their columns in the wide and by-dyad tables); returns label -> path written.
+    `extra_labels`: SPSS variable labels of added columns (the interview scores)."""
     written = {
         "per clip CSV": folder / "clip_scores.csv",
         "long CSV": folder / "dyad_scores.csv",
@@ -175,8 +189,8 @@ def write_scores(folder: Path, tables: ScoreTables, scheme: Scheme,
         "by dyad SPSS": folder / "dyad_scores_by_dyad.sav",
     }
     wide, by_dyad = tables.wide, tables.by_dyad
-    wide_labels = _labels(scheme, wide=True)
-    by_dyad_labels = _by_dyad_labels(scheme, by_dyad, tables.timepoints)
+    wide_labels = _labels(scheme, wide=True) | (extra_labels or {})
+    by_dyad_labels = _by_dyad_labels(scheme, by_dyad, tables.timepoints) | (extra_labels or {})
     if motion is not None:
         wide = wide_with_motion(wide, motion.table)
         by_dyad = by_dyad_with_motion(by_dyad, motion.table, tables.timepoints)
@@ -201,20 +215,58 @@ def write_scores(folder: Path, tables: ScoreTables, scheme: Scheme,
     return written
 
 
+def study_interview_scores(study: Study, ratings: StudyRatings) -> pd.DataFrame:
+    """The interview scores per dyad and timepoint from checked interview ratings and
+    transcripts.csv, under study.toml's [scores] clip_policy and min_item_share."""
+    return interview_scores(ratings.table, ratings.scheme, read_transcript_key(study),
+                            study.config.clip_policy, study.config.min_item_share)
+
+
 def score_study(study: Study, warnings: list[str] | None = None,
                 ratings: StudyRatings | None = None) -> dict[str, Path]:
     """Write STUDY/scores/: clip_scores.csv, dyad_scores.csv/.parquet/.sav (long: dyad x
     timepoint x composite), dyad_scores_wide.csv/.parquet/.sav (dyad x timepoint) and
     dyad_scores_by_dyad.csv/.parquet/.sav (one row per dyad, columns per timepoint); with
-    motion series in STUDY/motion/, also motion_scores.csv and motion_pseudo.json, and the
-    motion columns in the wide and by-dyad tables.
+    interview ratings also interview_scores.csv (dyad x timepoint) and the interview
+    composites as columns of the wide and by-dyad tables (a study rated on interviews only
+    gets interview_scores.csv alone); with motion series in STUDY/motion/, also
+    motion_scores.csv and motion_pseudo.json, and the motion columns in the wide and by-dyad
+    tables.
 
     Uses study.toml's [scores] clip_policy and min_item_share. Returns label -> path written;
     warnings about the ratings (see `check_ratings`) and the motion files are appended to
-    `warnings` when given. `ratings`: the study's ratings when already read and checked.
+    `warnings` when given. `ratings`: the study's clip ratings when already read and checked.
     """
-    ratings = read_study_ratings(study) if ratings is None else ratings
-    if warnings is not None:
-        warnings.extend(ratings.warnings)
+    if ratings is None:
+        ratings, interviews = read_ratings_by_kind(study)
+    else:
+        interviews = read_interview_ratings(study)
+    for found in (ratings, interviews):
+        if warnings is not None and found is not None:
+            warnings.extend(found.warnings)
     motion = study_motion_scores(study, warnings)
-    return write_scores(study.scores_dir, study_scores(study, ratings), ratings.scheme, motion)
+    return write_study_scores(study, ratings, interviews, motion)[0]
+
+
+def write_study_scores(study: Study, ratings: StudyRatings | None,
+                       interviews: StudyRatings | None, motion: MotionScores | None = None,
+                       ) -> tuple[dict[str, Path], ScoreTables | None, pd.DataFrame | None]:
+    """`score_study` from ratings already read and checked (clip ratings, interview ratings,
+    either may be None) and the motion scores: label -> path written, the clip score tables
+    (without the interview columns) and the interview scores."""
+    rf = None if interviews is None else study_interview_scores(study, interviews)
+    written: dict[str, Path] = {}
+    tables = None
+    if ratings is not None:
+        tables, shown, labels = study_scores(study, ratings), None, None
+        if rf is not None:
+            shown = with_interview_scores(tables, rf, interviews.scheme)
+            labels = interview_labels(interviews.scheme, sorted(set(rf["timepoint"])))
+        written = write_scores(study.scores_dir, tables if shown is None else shown,
+                               ratings.scheme, motion, labels)
+    elif motion is not None:
+        written = write_motion_scores(study.scores_dir, motion)
+    if rf is not None:
+        written["interviews CSV"] = study.scores_dir / "interview_scores.csv"
+        write_csv_atomic(written["interviews CSV"], rf)
+    return written, tables, rf

@@ -74,6 +74,9 @@ class StudyConfig:
     certify_items_share_min: float = 0.80
     certify_composite_alpha_min: float = 0.70
     certify_min_clips: int = 5
+    certify_interview_icc_overall_min: float = 0.80
+    certify_interview_demand_within_one_min: float = 0.80
+    certify_min_interviews: int = 10
     recalibration_clips: int = 10
     group_access: bool = False
     motion_blur_kernel: int = 5
@@ -114,6 +117,12 @@ class StudyConfig:
         ("certification", "composite_alpha_min", "certify_composite_alpha_min", float,
          (-1.0, 1.0)),
         ("certification", "min_clips", "certify_min_clips", int, (1, 1_000_000)),
+        ("certification.interviews", "icc_overall_min", "certify_interview_icc_overall_min",
+         float, (-1.0, 1.0)),
+        ("certification.interviews", "demand_within_one_min",
+         "certify_interview_demand_within_one_min", float, (0.0, 1.0)),
+        ("certification.interviews", "min_interviews", "certify_min_interviews", int,
+         (1, 1_000_000)),
         ("scores", "clip_policy", "clip_policy", str, {"primary", "mean", "consensus"}),
         ("scores", "min_item_share", "min_item_share", float, (0.0, 1.0)),
         ("motion", "blur_kernel", "motion_blur_kernel", int, (0, 51)),
@@ -140,7 +149,7 @@ class StudyConfig:
         raw = _read_toml(path)
         config = cls(raw=raw)
         for section, key, attribute, kind, allowed in cls.FIELDS:
-            table = raw.get(section, {})
+            table = section_of(raw, section)
             if not isinstance(table, dict):
                 raise PipelineError(
                     f"{path}: {section} = {table!r} should be a table: write [{section}] on a "
@@ -153,8 +162,16 @@ class StudyConfig:
 
     def missing(self, section: str, key: str) -> bool:
         """True when study.toml does not set [section] key (the default is in use)."""
-        table = self.raw.get(section, {})
+        table = section_of(self.raw, section)
         return not isinstance(table, dict) or key not in table
+
+
+def section_of(raw: dict[str, Any], section: str) -> Any:
+    """A study.toml table by its dotted name ("certification.interviews"); {} when absent."""
+    table: Any = raw
+    for part in section.split("."):
+        table = table.get(part, {}) if isinstance(table, dict) else table
+    return table
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -254,6 +271,11 @@ item_within_one_min = 0.80      # an item passes with within-one agreement >= th
 items_share_min = 0.80          # ... and the trainee needs this share of items passing
 composite_alpha_min = 0.70      # every composite needs interval alpha >= this
 min_clips = 5                   # training clips rated by both, at least
+
+[certification.interviews]      # a trainee against the master coder, on training interviews
+icc_overall_min = 0.80          # ICC(A,1) of the overall RF score >= this ...
+demand_within_one_min = 0.80    # ... and this share of demand-question ratings within one point
+min_interviews = 10             # training interviews rated by both, at least
 
 [scores]
 clip_policy = "primary"         # double-coded clips: primary | mean | consensus

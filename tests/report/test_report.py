@@ -74,3 +74,32 @@ def test_report_reads_the_ratings_once_and_no_score_file_back(rated_study, monke
     report_study(load_study(rated_study.root))
     assert read.count("ratings.csv") == 1
     assert not [name for name in read if name.startswith("dyad_scores")]
+
+
+def test_report_has_a_blinded_rf_section_with_interview_ratings(rated_study,
+                                                                add_interview_ratings):
+    add_interview_ratings(rated_study, n_interviews=12, second_coder_shift=0.3)
+    key = pd.read_csv(rated_study.transcripts_csv, dtype=str, keep_default_na=False)
+    key["dyad_id"] = key["dyad_id"].str[1:].astype(int).map(lambda d: f"D{d - 1:02d}")
+    key["arm"] = key["dyad_id"].map(lambda d: "treatment" if int(d[1:]) % 2 else "control")
+    key.to_csv(rated_study.transcripts_csv, index=False)
+    blinded = report_study(load_study(rated_study.root)).read_text()
+    assert "<h2>Interviews: reflective functioning</h2>" in blinded
+    section = blinded[blinded.index("<h2>Interviews: reflective functioning</h2>"):]
+    assert "Overall reflective functioning (composite)" in section
+    assert "double-coded interviews" in section and "RF score distributions by timepoint" in section
+    visible = re.sub(r'src="[^"]+"', "", blinded)
+    for word in ("treatment", "control", "by arm", "UNBLINDED", "D00"):
+        assert word not in visible, word
+    figures = len(re.findall(r'src="data:image/png', section))
+    assert figures == 4  # one per RF composite
+    unblinded = report_study(load_study(rated_study.root), unblinded=True).read_text()
+    section = unblinded[unblinded.index("<h2>Interviews: reflective functioning</h2>"):]
+    assert "RF score distributions by arm and timepoint" in section
+    assert (rated_study.scores_dir / "interview_scores.csv").is_file()
+    assert "rf_overall" in pd.read_csv(rated_study.scores_dir / "dyad_scores_wide.csv").columns
+
+
+def test_report_without_interviews_has_no_rf_section(rated_study):
+    text = report_study(load_study(rated_study.root)).read_text()
+    assert "reflective functioning" not in text

@@ -15,6 +15,7 @@ from coding_pipeline.study import (
     read_interview_covariates,
     read_interviews,
 )
+from coding_pipeline.study.config import section_of
 
 
 def _study(tmp_path, text, encoding="utf-8"):
@@ -84,9 +85,15 @@ def test_a_missing_file_or_column_is_one_clear_error(tmp_path):
 def test_template_matches_the_defaults():
     data = tomllib.loads(STUDY_TOML_TEMPLATE.format(name="x", epoch=60.0, seed=1))
     defaults = StudyConfig()
+    compared = set()
     for section, key, attribute, _, _ in StudyConfig.FIELDS:
-        if key in data.get(section, {}) and key not in ("name", "seed", "scheme"):
-            assert data[section][key] == getattr(defaults, attribute), (section, key)
+        table = section_of(data, section)
+        if key in table and key not in ("name", "seed", "scheme"):
+            assert table[key] == getattr(defaults, attribute), (section, key)
+            compared.add((section, key))
+    assert {("certification.interviews", "icc_overall_min"),
+            ("certification.interviews", "demand_within_one_min"),
+            ("certification.interviews", "min_interviews")} <= compared
     assert data["interviews"]["scheme"] == DEFAULT_INTERVIEW_SCHEME == defaults.interview_scheme
     assert data["interviews"]["labels"] == DEFAULT_SPEAKER_LABELS == defaults.speaker_labels
 
