@@ -145,9 +145,9 @@ def report_command(study: Path, unblinded: bool) -> None:
 
 
 def _register_area_commands() -> None:
-    from coding_pipeline.cli import analysis, consensus, labelstudio, segment
+    from coding_pipeline.cli import analysis, consensus, labelstudio, motion, segment
 
-    for module in (segment, labelstudio, consensus, analysis):
+    for module in (segment, labelstudio, consensus, analysis, motion):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -19,10 +19,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import av
+import numpy as np
 
 from coding_pipeline.video.probe import Part, SourceInfo
 
 SEEK_AHEAD_S = 5  # a window starting further than this into a part seeks instead of decoding
+LUMA = "luma"  # Picture.pix_fmt: only the luma (grey) plane is wanted, read with luma_plane
+LUMA_FIRST = frozenset({  # 8-bit formats whose first plane is the luma plane
+    "gray", "yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p",
+    "yuvj440p", "yuv411p", "yuv410p", "yuva420p", "nv12", "nv21", "nv16"})
 
 
 class SourceError(Exception):
@@ -32,10 +37,26 @@ class SourceError(Exception):
 @dataclass(frozen=True)
 class Picture:
     """How placed frames look: `size` (width, height; None keeps the decoded size, rotated,
-    with its pixel aspect) and `pix_fmt`. Sized pictures get square pixels (bicubic scaling)."""
+    with its pixel aspect) and `pix_fmt`. Sized pictures get square pixels (bicubic scaling).
+
+    With pix_fmt LUMA, frames keep their decoded pixel format when it starts with an 8-bit luma
+    plane (else they are converted to yuv420p), and frames that need no deinterlacing or
+    rotation skip the filter graph: read their grey picture with `luma_plane`. The luma is as
+    stored (video range, 16-235, for most cameras), the same with or without the graph.
+    """
 
     size: tuple[int, int] | None
     pix_fmt: str
+
+
+def luma_plane(frame: av.VideoFrame) -> np.ndarray:
+    """The grey (luma) picture of a frame read with Picture pix_fmt LUMA: height x width uint8,
+    a view of the frame's memory (rows may be padded: not C-contiguous)."""
+    if frame.format.name not in LUMA_FIRST:
+        frame = frame.reformat(format="yuv420p")
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+    return rows[:, :frame.width]
 
 
 PlacedFrame = tuple[int, av.VideoFrame, bool]
@@ -48,8 +69,11 @@ class GridReader:
 
     After iterating, `dropped` counts source frames left out inside the window and `reached`
     is the slot after the last one placed (less than `end_slot` when the video decodes less
-    far than probed). `threads`: decoding threads (0: the codec's choice, decoded ahead in a
-    helper thread; 1: decoded in the calling thread).
+    far than probed). `deinterlace_starts` are the slots of the first frame out of each new
+    deinterlacer (one per file of an interlaced recording): having no frame before it, that
+    frame's missing field is interpolated from its own lines only, unlike the frames after it.
+    `threads`: decoding threads (0: the codec's choice, decoded ahead in a helper thread; 1:
+    decoded in the calling thread).
     """
 
     def __init__(self, info: SourceInfo, first_slot: int, end_slot: int, picture: Picture,
@@ -58,8 +82,10 @@ class GridReader:
         self.first_slot, self.end_slot = first_slot, end_slot
         self.dropped = 0
         self.reached = 0
+        self.deinterlace_starts: list[int] = []
         self._last: av.VideoFrame | None = None
         self._past_end = False
+        self._fresh_graph = False
 
     def frames(self) -> Iterator[PlacedFrame]:
         """Every slot of the window in order, once each (close it to stop early)."""
@@ -106,18 +132,29 @@ class GridReader:
                     yield from self._drain(graph, time_base, offset)
                 shape = (frame.width, frame.height, frame.format.name)
                 try:
-                    graph = self._graph(frame, time_base)
+                    graph = None if self._as_decoded(frame) else self._graph(frame, time_base)
+                    self._fresh_graph = graph is not None and self.info.interlaced
                 except (av.error.FFmpegError, ValueError) as exc:
                     raise SourceError(
                         f"its picture ({shape[2]}, {shape[0]}x{shape[1]}) cannot be converted: "
                         f"{exc}") from exc
-            graph.push(frame)
-            yield from self._drain(graph, time_base, offset)
+            if graph is None:
+                yield from self._place(frame, time_base, offset)
+            else:
+                graph.push(frame)
+                yield from self._drain(graph, time_base, offset)
             if self._past_end:
                 return
         if graph is not None:
             graph.push(None)
             yield from self._drain(graph, time_base, offset)
+
+    def _as_decoded(self, frame: av.VideoFrame) -> bool:
+        """Whether frames like this one need no filtering (only the luma is wanted, as is)."""
+        info = self.info
+        return (self.picture.pix_fmt == LUMA and self.picture.size is None
+                and not info.interlaced and info.rotation == 0
+                and frame.format.name in LUMA_FIRST)
 
     def _graph(self, frame: av.VideoFrame, time_base: Fraction) -> av.filter.Graph:
         graph = av.filter.Graph()
@@ -139,7 +176,10 @@ class GridReader:
             width, height = self.picture.size
             chain.append(graph.add("scale", f"{width}:{height}:flags=bicubic"))
             chain.append(graph.add("setsar", "1"))
-        chain.append(graph.add("format", self.picture.pix_fmt))
+        if self.picture.pix_fmt != LUMA:
+            chain.append(graph.add("format", self.picture.pix_fmt))
+        elif frame.format.name not in LUMA_FIRST:
+            chain.append(graph.add("format", "yuv420p"))
         chain.append(graph.add("buffersink"))
         graph.link_nodes(*chain).configure()
         return graph
@@ -147,34 +187,43 @@ class GridReader:
     def _drain(self, graph: av.filter.Graph, time_base: Fraction,
                offset: Fraction) -> Iterator[PlacedFrame]:
         """Place the filtered frames on the grid, until past the window."""
-        while True:
+        while not self._past_end:
             try:
                 frame = graph.pull()
             except (av.error.BlockingIOError, av.error.EOFError):
                 return
-            if frame.pts is None:
+            yield from self._place(frame, time_base, offset)
+
+    def _place(self, frame: av.VideoFrame, time_base: Fraction,
+               offset: Fraction) -> Iterator[PlacedFrame]:
+        """Place one frame in its slot, after repeating the frame before in any slots between
+        (nothing once past the window; a frame too late for a free slot is dropped)."""
+        if frame.pts is None:
+            slot = self.reached
+        else:
+            base = frame.time_base or time_base  # bwdif halves the time base
+            at = (frame.pts * base + offset) * self.info.fps  # in slots
+            slot = round(at)
+            if slot < self.reached:  # its slot is taken: the next one, if in time
+                if self.reached - at > 1:
+                    if self.first_slot <= slot < self.end_slot:
+                        self.dropped += 1
+                    return
                 slot = self.reached
-            else:
-                base = frame.time_base or time_base  # bwdif halves the time base
-                at = (frame.pts * base + offset) * self.info.fps  # in slots
-                slot = round(at)
-                if slot < self.reached:  # its slot is taken: the next one, if in time
-                    if self.reached - at > 1:
-                        if self.first_slot <= slot < self.end_slot:
-                            self.dropped += 1
-                        continue
-                    slot = self.reached
-            if self._last is not None:
-                for gap in range(self.reached, slot):  # a slot without a frame: repeat
-                    if not self._advance(gap):
-                        return
-                    if gap >= self.first_slot:
-                        yield gap, self._last, True
-            if not self._advance(slot):
-                return
-            if slot >= self.first_slot:
-                yield slot, frame, False
-            self._last = frame
+        if self._last is not None:
+            for gap in range(self.reached, slot):  # a slot without a frame: repeat
+                if not self._advance(gap):
+                    return
+                if gap >= self.first_slot:
+                    yield gap, self._last, True
+        if not self._advance(slot):
+            return
+        if self._fresh_graph:
+            self._fresh_graph = False
+            self.deinterlace_starts.append(slot)
+        if slot >= self.first_slot:
+            yield slot, frame, False
+        self._last = frame
 
     def _advance(self, slot: int) -> bool:
         """Move past `slot`; False (and stop) when it is beyond the window."""
