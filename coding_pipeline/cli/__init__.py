@@ -64,6 +64,7 @@ def cli() -> None:
       coding-pipeline consensus create my-study --coders a@lab.org   # agree disagreements
       coding-pipeline scores my-study        # per-dyad scores by timepoint
       coding-pipeline report my-study        # one HTML file with tables and plots
+      coding-pipeline motion my-study        # motion energy per session (rois.csv boxes)
 
     `coding-pipeline demo` runs all of it on generated sample sessions. Run any
     command with --help for its options and an example.

@@ -1,8 +1,23 @@
 """Motion energy of caregiver and child from video (issue 18).
 
-- `rois`: validate the rows of rois.csv (a box per person, optionally background, per session).
-- `energy`: a streaming accumulator fed decoded frames, giving per-frame motion energy per ROI
-  and the frames where the background moved.
+The `motion` stage: sessions.csv + rois.csv -> motion/<dyad_id>_<timepoint>.csv per session,
+with segment's guarantees (one run per study, resumable, progress, local workers or a Dask
+cluster; see stage.py). Modules, in the order a session goes through them:
+
+- rois.py     validate the rows of rois.csv (a box per person, optionally background, per
+              session)
+- jobs.py     MotionJob per session (its files, ROIs, settings and their fingerprint),
+              MotionOutcome, MotionReport
+- worker.py   measure_session: skip a complete session, else decode its window once on
+              segment's decode path (video/frames.py) and measure it
+- energy.py   MotionEnergyAccumulator: fed one decoded frame at a time, per-frame motion
+              energy per ROI and the frames where the background moved
+- files.py    the motion files: names (safe for any id), columns, rows, atomic writes
+- stage.py    motion_study: the orchestration of the above (and MOTION, the runners' Stage)
+
+Import from the modules (this package imports nothing, so that reading motion files does not
+load the video stack): `motion.stage.motion_study`, `motion.files.motion_csv_path` and
+`MOTION_COLUMNS`, `motion.rois.validate_rois`, `motion.energy.MotionEnergyAccumulator`.
 
 The synchrony statistics over these series are pure and live in `coding_pipeline.stats.synchrony`
 and `coding_pipeline.stats.pseudo_synchrony`.

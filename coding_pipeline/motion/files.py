@@ -32,12 +32,15 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from coding_pipeline.motion.energy import MotionEnergy
 from coding_pipeline.study import Study, write_csv_atomic
+
+if TYPE_CHECKING:
+    from coding_pipeline.motion.energy import MotionEnergy
 
 MOTION_DIR = "motion"
 MOTION_COLUMNS = ("time", "caregiver", "child", "background", "background_moved", "repeated")
