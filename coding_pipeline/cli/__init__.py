@@ -65,6 +65,7 @@ def cli() -> None:
       coding-pipeline consensus create my-study --coders a@lab.org   # agree disagreements
       coding-pipeline scores my-study        # per-dyad scores by timepoint
       coding-pipeline report my-study        # one HTML file with tables and plots
+      coding-pipeline motion my-study        # motion energy per session (rois.csv boxes)
 
     `coding-pipeline demo` runs all of it on generated sample sessions. Run any
     command with --help for its options and an example.
@@ -153,9 +154,17 @@ def report_command(study: Path, unblinded: bool, motion_session: str | None) -> 
 
 
 def _register_area_commands() -> None:
-    from coding_pipeline.cli import analysis, consensus, labelstudio, rois, segment, transcripts
+    from coding_pipeline.cli import (
+        analysis,
+        consensus,
+        labelstudio,
+        motion,
+        rois,
+        segment,
+        transcripts,
+    )
 
-    for module in (segment, transcripts, labelstudio, consensus, analysis, rois):
+    for module in (segment, transcripts, labelstudio, consensus, analysis, rois, motion):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -15,8 +15,9 @@ Noise threshold (grey levels, 0-63; a pixel counts as changed when its differenc
   repeated frames do not count), the 99th percentile of the background's differences; the
   threshold is the median of these over the session. On a still background, then, about 1% of
   its pixels count as changed in a typical frame;
-- else `DEFAULT_THRESHOLD` (10 grey levels), above the compression noise of typical H.264
-  footage after the 5x5 blur; set `threshold` after looking at a still stretch of the footage.
+- else `default_threshold` (DEFAULT_THRESHOLD, 10 grey levels), above the compression noise of
+  typical H.264 footage after the 5x5 blur; set `threshold` after looking at a still stretch of
+  the footage.
 
 Background moved: a frame whose background share of changed pixels exceeds
 `background_moved_share` (5%, five times the 1% a still background shows by the rule above) is
@@ -47,6 +48,7 @@ class MotionSettings:
     blur_kernel: int = 5  # Gaussian kernel side in (shrunk) pixels, odd; 0 or 1: no blur
     downscale: float = 0.5  # side factor before differencing; 1: full size
     threshold: int | None = None  # grey levels; None: from the background ROI, else the default
+    default_threshold: int = DEFAULT_THRESHOLD  # without a background ROI (or it never changed)
     background_percentile: float = 99.0
     background_moved_share: float = 0.05
 
@@ -55,9 +57,11 @@ class MotionSettings:
             raise ValueError(f"blur_kernel must be odd, not {self.blur_kernel}")
         if not 0 < self.downscale <= 1:
             raise ValueError(f"downscale must be in (0, 1], not {self.downscale}")
-        if self.threshold is not None and not 0 <= self.threshold < HISTOGRAM_BINS:
-            raise ValueError(f"threshold must be 0..{HISTOGRAM_BINS - 1} grey levels, "
-                             f"not {self.threshold}")
+        for name in ("threshold", "default_threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < HISTOGRAM_BINS:
+                raise ValueError(f"{name} must be 0..{HISTOGRAM_BINS - 1} grey levels, "
+                                 f"not {value}")
 
 
 @dataclass(frozen=True)
@@ -187,10 +191,11 @@ class MotionEnergyAccumulator:
     def _threshold(self, background: np.ndarray | None) -> tuple[int, str]:
         if self.settings.threshold is not None:
             return self.settings.threshold, "setting"
+        default = self.settings.default_threshold, "default"
         if background is None:
-            return DEFAULT_THRESHOLD, "default"
+            return default
         estimate = background_threshold(background[1:], self.settings.background_percentile)
-        return (DEFAULT_THRESHOLD, "default") if estimate is None else (estimate, "background")
+        return default if estimate is None else (estimate, "background")
 
 
 def background_threshold(histograms: np.ndarray, percentile: float = 99.0) -> int | None:

@@ -3,11 +3,13 @@ back, and put on one common frame rate.
 
 One file per session, one row per frame, written by `coding-pipeline motion`:
 
-    time        seconds from the session's start (its `start` in sessions.csv)
+    time        seconds from the video's first frame (the timeline of clips.csv)
     caregiver   the caregiver's motion energy: share of the ROI's pixels that changed (0..1)
     child       the same for the child
     background  the same for the background ROI (empty without one)
     background_moved   1 where the background moved (camera shake, light change), else 0
+    repeated    1 on a slot without a frame of its own (variable frame rate, the join of a
+                split recording): its energies are empty
 
 A frame whose flag is set, or whose caregiver or child value is empty, is missing: it takes no
 part in the synchrony. The flag column may also be spelled as in `MOVED_ALIASES`. Every name
@@ -30,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from coding_pipeline.errors import PipelineError
+from coding_pipeline.motion.files import session_file_stem
 from coding_pipeline.video.probe import nominal_rate
 
 MOTION_DIR = "motion"
@@ -44,8 +47,9 @@ _HALF = 0.5 + 1e-6  # a time half-way between two grid points goes to the later 
 
 
 def series_file_name(dyad_id: str, timepoint: str) -> str:
-    """The motion file of a session: `<dyad_id>_<timepoint>.csv`."""
-    return f"{dyad_id}_{timepoint}.csv"
+    """The motion file of a session, as the `motion` stage names it (`motion.files`):
+    `<dyad_id>_<timepoint>.csv`, odd characters escaped."""
+    return f"{session_file_stem(dyad_id, timepoint)}.csv"
 
 
 def series_path(root: Path, dyad_id: str, timepoint: str) -> Path:

@@ -18,10 +18,11 @@ Modules, in the order a session goes through them:
 - jobs.py      SessionJob per sessions.csv row, SessionOutcome, SegmentReport, manifest paths
 - clips.py     the clip table: read clips.csv, clips given to coders, relabel / drop / replace
 - worker.py    process_session: skip a complete session or probe, plan and cut what it lacks
-- runner.py    the Runner interface and LocalPool (this machine's processes)
+- runner.py    the Runner interface, Stage (what runs per session) and LocalPool (this
+               machine's processes); generic over the stage, so `motion` runs on them too
 - cluster.py   DaskCluster: the same on a Dask distributed cluster (`--scheduler`)
 - progress.py  ProgressDisplay on stderr
-- lock.py      the one file-lock helper and the study's segment locks
+- lock.py      the one file-lock helper and the stages' locks (segment_lock, stage_lock)
 - stage.py     segment_study: the orchestration of the above
 """
 
@@ -43,9 +44,9 @@ from coding_pipeline.segment.jobs import (
     recut_notes,
     session_where,
 )
-from coding_pipeline.segment.lock import WORKERS_GONE_WAIT, segment_lock
+from coding_pipeline.segment.lock import WORKERS_GONE_WAIT, segment_lock, stage_lock
 from coding_pipeline.segment.progress import ProgressDisplay
-from coding_pipeline.segment.runner import LocalPool, Runner
+from coding_pipeline.segment.runner import SEGMENT, LocalPool, Runner, Stage
 from coding_pipeline.segment.stage import segment_study
 from coding_pipeline.segment.worker import MAX_CLIPS_PER_SESSION, process_session
 
@@ -53,6 +54,7 @@ __all__ = [
     "CLIPS_TABLE_COLUMNS",
     "EXTRA_COLUMNS",
     "MAX_CLIPS_PER_SESSION",
+    "SEGMENT",
     "WORKERS_GONE_WAIT",
     "DaskCluster",
     "LocalPool",
@@ -61,6 +63,7 @@ __all__ = [
     "SegmentReport",
     "SessionJob",
     "SessionOutcome",
+    "Stage",
     "listed_sessions",
     "make_job",
     "plan_label",
@@ -73,4 +76,5 @@ __all__ = [
     "segment_lock",
     "segment_study",
     "session_where",
+    "stage_lock",
 ]

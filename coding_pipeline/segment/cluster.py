@@ -25,14 +25,13 @@ import os
 import secrets
 import socket
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.segment.jobs import SessionJob, SessionOutcome
 from coding_pipeline.segment.lock import session_lock
 from coding_pipeline.segment.progress import ProgressDisplay
-from coding_pipeline.segment.worker import process_session
+from coding_pipeline.segment.runner import SEGMENT, Stage
 
 CONNECT_SECONDS = 10
 WORKER_PATIENCE = 60.0  # seconds to wait for a worker to be there
@@ -40,34 +39,38 @@ WORKER_PATIENCE = 60.0  # seconds to wait for a worker to be there
 
 class DaskCluster:
     """Sessions as tasks on the workers of the Dask scheduler at `address` (tcp://HOST:PORT);
-    `root` is the study folder, at the same absolute path on every worker."""
+    `root` is the study folder, at the same absolute path on every worker. `stage` says what a
+    task does to its session (runner.Stage: segment by default)."""
 
-    def __init__(self, address: str, root: Path, patience: float = WORKER_PATIENCE) -> None:
+    def __init__(self, address: str, root: Path, patience: float = WORKER_PATIENCE,
+                 stage: Stage = SEGMENT) -> None:
         self.address = address
         self.root = root
         self.patience = patience
+        self.stage = stage
 
-    def run(self, jobs: list[SessionJob],
-            display: ProgressDisplay | None) -> Iterator[SessionOutcome]:
+    def run(self, jobs: list[Any], display: ProgressDisplay | None) -> Iterator[Any]:
         """Yield each session's outcome as the cluster completes it."""
         distributed = _distributed()
         client = _connect(distributed, self.address)
         token = secrets.token_hex(8)
-        marker = self.root / ".segment" / f"cluster-{token}"
+        name = self.stage.name
+        marker = self.root / f".{name}" / f"cluster-{token}"
         marker.write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
         try:
             _wait_for_workers(client, self.address, self.patience)
-            _check_workers(client, self.root, marker)
-            topic = f"coding-pipeline-segment-{token}"
+            _check_workers(client, self.root, marker, self.stage.output)
+            topic = f"coding-pipeline-{name}-{token}"
             if display is not None:
                 client.subscribe_topic(topic, lambda event: display.update(
                     tuple(event[1][0]), *event[1][1:]))
             futures = {
                 client.submit(run_session, job, str(marker), topic if display else None,
-                              key=f"segment-{job.session.dyad_id}-{job.session.timepoint}-{token}",
+                              self.stage, key=f"{name}-{job.key[0]}-{job.key[1]}-{token}",
                               pure=False): job
                 for job in jobs}
-            yield from _gather(distributed, client, futures, self.address, self.patience)
+            yield from _gather(distributed, client, futures, self.address, self.patience,
+                               self.stage)
         finally:
             client.close()
             marker.unlink(missing_ok=True)
@@ -111,10 +114,10 @@ def _wait_for_workers(client, address: str, patience: float) -> None:
             "workers (`dask worker " + address + "`) and rerun") from None
 
 
-def _check_workers(client, root: Path, marker: Path) -> None:
+def _check_workers(client, root: Path, marker: Path, output: str) -> None:
     """Every worker must see the marker at the same path: else a one-line error naming it."""
     try:
-        answers = client.run(_cannot_see, str(root), str(marker))
+        answers = client.run(_cannot_see, str(root), str(marker), output)
     except Exception as exc:  # a worker without coding-pipeline cannot unpickle the check
         raise PipelineError(
             f"a Dask worker could not run coding-pipeline's check ({type(exc).__name__}: {exc});"
@@ -128,19 +131,20 @@ def _check_workers(client, root: Path, marker: Path) -> None:
             "the shared filesystem at the same path on every worker, or stop that worker")
 
 
-def _cannot_see(root: str, marker: str) -> str:
+def _cannot_see(root: str, marker: str, output: str = "clips") -> str:
     """Why this machine cannot use the study folder, or '' (runs on a worker)."""
     if not Path(root).is_dir():
         return "no such folder here"
     if not Path(marker).is_file():
-        return "the folder here is not the client's: its .segment/ lacks this run's marker"
-    if not os.access(Path(root) / "clips", os.W_OK) and Path(root, "clips").exists():
-        return "clips/ is not writable here"
+        return (f"the folder here is not the client's: its {Path(marker).parent.name}/ lacks "
+                "this run's marker")
+    if not os.access(Path(root) / output, os.W_OK) and Path(root, output).exists():
+        return f"{output}/ is not writable here"
     return ""
 
 
-def _gather(distributed, client, futures: dict, address: str,
-            patience: float) -> Iterator[SessionOutcome]:
+def _gather(distributed, client, futures: dict, address: str, patience: float,
+            stage: Stage) -> Iterator[Any]:
     """Outcomes as sessions finish; a clear error if every worker is gone for `patience` s."""
     pending = set(futures)
     alone = 0.0
@@ -158,42 +162,44 @@ def _gather(distributed, client, futures: dict, address: str,
             if alone >= patience:
                 raise PipelineError(
                     f"every Dask worker of {address} is gone and none came back within "
-                    f"{patience:g} s; start workers and rerun (finished clips are kept and "
+                    f"{patience:g} s; start workers and rerun ({stage.kept} and "
                     "interrupted sessions resume)") from None
             continue
         for future in done:
-            yield _outcome(future, futures[future])
+            yield _outcome(future, futures[future], stage)
 
 
-def _outcome(future, job: SessionJob) -> SessionOutcome:
+def _outcome(future, job: Any, stage: Stage) -> Any:
     try:
         return future.result()
     except Exception as exc:  # KilledWorker, a lost scheduler, a task that could not unpickle
         kind = type(exc).__name__
         if kind == "KilledWorker":
-            why = ("the Dask workers cutting it died again and again (out of memory, or killed?);"
-                   " rerun to resume it (finished clips are kept)")
+            why = (f"the Dask workers {stage.doing} it died again and again (out of memory, or "
+                   f"killed?); rerun to resume it ({stage.kept})")
         else:
             why = (f"the cluster could not run it ({kind}: {exc}); check that the workers have "
-                   "coding-pipeline installed, then rerun (finished clips are kept)")
-        return SessionOutcome(job.key, "failed", problem=f"{job.where}: {why}.")
+                   f"coding-pipeline installed, then rerun ({stage.kept})")
+        return stage.failed(job, f"{job.where}: {why}.")
 
 
-def run_session(job: SessionJob, marker: str, topic: str | None) -> SessionOutcome:
-    """A session's task on a worker: check the study folder is there, then cut the session."""
+def run_session(job: Any, marker: str, topic: str | None, stage: Stage = SEGMENT) -> Any:
+    """A session's task on a worker: check the study folder is there, then run the stage's
+    function on the session."""
     distributed = _distributed()
     worker = distributed.get_worker()
-    why = _cannot_see(str(job.clips_dir.parent), marker)
+    root = Path(marker).parent.parent  # STUDY/.<stage>/cluster-<token>
+    why = _cannot_see(str(root), marker, stage.output)
     if why:
-        return SessionOutcome(job.key, "failed", problem=(
+        return stage.failed(job, (
             f"{job.where}: Dask worker {worker.address} cannot see the study folder "
-            f"{job.clips_dir.parent} ({why}); mount it at the same path on every worker."))
+            f"{root} ({why}); mount it at the same path on every worker."))
     report = None
     if topic is not None:
         def report(key, done, total, fps) -> None:
             worker.log_event(topic, [list(key), done, total, fps])
     # A worker thread is one core (Dask's --nthreads): the session decodes and encodes on it
     # alone, so a worker's sessions, and the workers sharing a machine, do not crowd each other.
-    job = replace(job, settings=replace(job.settings, threads=1))
-    with session_lock(job.manifest.with_suffix(".lock")):
-        return process_session(job, report)
+    job = job.with_threads(1)
+    with session_lock(job.lock_path):
+        return stage.process(job, report)

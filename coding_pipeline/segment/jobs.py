@@ -4,7 +4,7 @@ and clips.csv, each ending in a SessionOutcome, and the run's SegmentReport."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,15 @@ class SessionJob:
     @property
     def key(self) -> tuple[str, str]:
         return (self.session.dyad_id, self.session.timepoint)
+
+    @property
+    def lock_path(self) -> Path:
+        """Held by the one Dask task cutting this session (cluster.py)."""
+        return self.manifest.with_suffix(".lock")
+
+    def with_threads(self, threads: int) -> SessionJob:
+        """The same job, decoding and encoding on `threads` CPU threads."""
+        return replace(self, settings=replace(self.settings, threads=threads))
 
 
 @dataclass

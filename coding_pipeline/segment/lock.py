@@ -1,9 +1,10 @@
-"""File locks: one helper over fcntl (POSIX) and msvcrt (Windows), and the segment stage's locks.
+"""File locks: one helper over fcntl (POSIX) and msvcrt (Windows), and the stages' locks.
 
-- STUDY/.segment/lock: one `segment` run at a time per study (`segment_lock`);
-- STUDY/.segment/workers.lock: held shared by each local worker process while it lives, so a
-  new run waits for the workers of a killed one (`hold_shared`, `wait_for_old_workers`);
-- STUDY/.segment/<session>.lock: one Dask task at a time per session (`session_lock`).
+For each stage that runs sessions (`segment`, `motion`), in STUDY/.<stage>/:
+- lock: one run at a time per study (`stage_lock`; `segment_lock` for segment);
+- workers.lock: held shared by each local worker process while it lives, so a new run waits
+  for the workers of a killed one (`hold_shared`, `wait_for_old_workers`);
+- <session>.lock: one Dask task at a time per session (`session_lock`).
 
 The locks are advisory and released when their file is closed or their process dies.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -60,10 +61,16 @@ def unlock_file(handle: IO[str]) -> None:
     msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
 
 
-@contextmanager
-def segment_lock(study: Study) -> Iterator[None]:
+def segment_lock(study: Study) -> AbstractContextManager[None]:
     """Hold STUDY/.segment/lock for one `segment` run (released on exit, also on a crash)."""
-    folder = study.root / ".segment"
+    return stage_lock(study, "segment")
+
+
+@contextmanager
+def stage_lock(study: Study, stage: str) -> Iterator[None]:
+    """Hold STUDY/.<stage>/lock for one run of the `stage` command (segment, motion), then
+    wait for the worker processes of a killed earlier run to stop."""
+    folder = study.root / f".{stage}"
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "lock", "a+", encoding="utf-8") as handle:
         try:
@@ -75,18 +82,18 @@ def segment_lock(study: Study) -> Iterator[None]:
             except OSError:
                 pid = "unknown"
             raise PipelineError(
-                f"another `segment` is running on this study (pid {pid}); wait for it to finish."
+                f"another `{stage}` is running on this study (pid {pid}); wait for it to finish."
             ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
-        wait_for_old_workers(folder / "workers.lock")
+        wait_for_old_workers(folder / "workers.lock", stage)
         yield
 
 
-def wait_for_old_workers(path: Path) -> None:
-    """Wait until no worker of an earlier run holds STUDY/.segment/workers.lock.
+def wait_for_old_workers(path: Path, stage: str = "segment") -> None:
+    """Wait until no worker of an earlier run holds STUDY/.<stage>/workers.lock.
 
     Workers hold it (shared) while they live; those of a killed run exit within a second
     (see `runner.LocalPool`), so their clips cannot race this run's.
@@ -102,7 +109,7 @@ def wait_for_old_workers(path: Path) -> None:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise PipelineError(
-                        "worker processes of an earlier `segment` run are still running "
+                        f"worker processes of an earlier `{stage}` run are still running "
                         f"(they hold {path}); wait for them to stop, then rerun.") from None
                 time.sleep(0.1)
         unlock_file(handle)

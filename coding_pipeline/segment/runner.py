@@ -2,6 +2,12 @@
 
 A runner takes the planned jobs and yields each session's outcome as it completes; the
 orchestration (stage.py) writes clips.csv after each. The Dask cluster is in cluster.py.
+
+Runners are generic over the stage (`Stage`: segment by default, motion/ for `motion`): its
+per-session function gets a job and a progress callback and returns the session's outcome.
+A job is picklable and has `key` ((dyad_id, timepoint)), `where` (the sessions.csv row, for
+messages), `lock_path` (one Dask task at a time per session) and `with_threads(n)` (the same
+job on n CPU threads); an outcome has `key` and `status`.
 """
 
 from __future__ import annotations
@@ -9,25 +15,44 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import replace
+from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.managers import SyncManager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from coding_pipeline.segment.jobs import SessionJob, SessionOutcome
+from coding_pipeline.segment.jobs import SessionOutcome
 from coding_pipeline.segment.lock import hold_shared
 from coding_pipeline.segment.progress import ProgressDisplay
-from coding_pipeline.segment.worker import process_session
+from coding_pipeline.segment.worker import ReportProgress, process_session
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A command that runs per session: its per-session function and its folders."""
+
+    name: str  # the command ("segment"); its run files live in STUDY/.<name>/
+    process: Callable[[Any, ReportProgress | None], Any]  # module-level: sent to workers
+    outcome: type  # its outcomes' class, made as outcome(key, status, problem=...)
+    output: str  # the study's folder the sessions write into (workers must be able to)
+    doing: str  # what a worker does to a session, for messages ("cutting")
+    kept: str  # what a rerun keeps, for messages ("finished clips are kept")
+
+    def failed(self, job: Any, problem: str) -> Any:
+        """The outcome of a session that could not be run."""
+        return self.outcome(job.key, "failed", problem=problem)
+
+
+SEGMENT = Stage("segment", process_session, SessionOutcome, "clips", "cutting",
+                "finished clips are kept")
 
 
 class Runner(Protocol):
     """Runs sessions' jobs somewhere, showing their progress on `display` when given."""
 
-    def run(self, jobs: list[SessionJob],
-            display: ProgressDisplay | None) -> Iterator[SessionOutcome]:
+    def run(self, jobs: list[Any], display: ProgressDisplay | None) -> Iterator[Any]:
         """Yield each session's outcome as it completes (in any order)."""
         ...
 
@@ -36,25 +61,24 @@ class LocalPool:
     """Sessions in worker processes of this machine, `workers` at a time (in this process
     when one worker or one session). The cores are shared among the sessions running at once.
 
-    Each worker holds STUDY/.segment/workers.lock (shared) while it lives and exits when this
+    Each worker holds STUDY/.<stage>/workers.lock (shared) while it lives and exits when this
     process dies, so a new run never races the workers of a killed one (lock.py).
     """
 
-    def __init__(self, workers: int, lock_path: Path) -> None:
+    def __init__(self, workers: int, lock_path: Path, stage: Stage = SEGMENT) -> None:
         self.workers = workers
         self.lock_path = lock_path
+        self.stage = stage
 
-    def run(self, jobs: list[SessionJob],
-            display: ProgressDisplay | None) -> Iterator[SessionOutcome]:
+    def run(self, jobs: list[Any], display: ProgressDisplay | None) -> Iterator[Any]:
         if self.workers <= 1 or len(jobs) <= 1:
-            return _in_this_process(jobs, display)
+            return _in_this_process(self.stage, jobs, display)
         return self._in_processes(jobs, display)
 
-    def _in_processes(self, jobs: list[SessionJob],
-                      display: ProgressDisplay | None) -> Iterator[SessionOutcome]:
+    def _in_processes(self, jobs: list[Any], display: ProgressDisplay | None) -> Iterator[Any]:
         at_once = min(self.workers, len(jobs))
         threads = max(1, (os.cpu_count() or 1) // at_once)  # the cores shared by the sessions
-        jobs = [replace(job, settings=replace(job.settings, threads=threads)) for job in jobs]
+        jobs = [job.with_threads(threads) for job in jobs]
         context = get_context("spawn")
         watch = (os.getpid(), str(self.lock_path))
         manager = SyncManager(ctx=context)
@@ -67,7 +91,8 @@ class LocalPool:
                 reader.start()
             with ProcessPoolExecutor(max_workers=at_once, mp_context=context,
                                      initializer=_worker_start, initargs=watch) as pool:
-                pending = {pool.submit(_process_in_worker, job, queue) for job in jobs}
+                pending = {pool.submit(_process_in_worker, self.stage.process, job, queue)
+                           for job in jobs}
                 while pending:
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
@@ -77,10 +102,10 @@ class LocalPool:
                 reader.join()
 
 
-def _in_this_process(jobs: list[SessionJob],
-                     display: ProgressDisplay | None) -> Iterator[SessionOutcome]:
+def _in_this_process(stage: Stage, jobs: list[Any],
+                     display: ProgressDisplay | None) -> Iterator[Any]:
     for job in jobs:
-        yield process_session(job, display.update if display else None)
+        yield stage.process(job, display.update if display else None)
 
 
 def _relay(queue, display: ProgressDisplay) -> None:
@@ -92,9 +117,10 @@ def _relay(queue, display: ProgressDisplay) -> None:
         return
 
 
-def _process_in_worker(job: SessionJob, queue) -> SessionOutcome:
+def _process_in_worker(process: Callable[[Any, ReportProgress | None], Any], job: Any,
+                       queue) -> Any:
     report = None if queue is None else (lambda *message: queue.put(message))
-    return process_session(job, report)
+    return process(job, report)
 
 
 _WORKER_LOCK = None  # a worker's open workers.lock, held while it lives

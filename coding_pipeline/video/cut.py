@@ -1,22 +1,18 @@
 """Cut one session into clips in a single decoding pass (PyAV).
 
-The picture is decoded once, file after file for a recording in several parts (see
-sources.py); each decoded frame goes through one filter graph (deinterlace, rotate, scale,
-yuv420p) and is placed on the session's constant-rate frame grid (see plan.py), then encoded
-into the clip whose epoch holds its slot. The grid runs at the source's full rate: a slot
-without a frame of its own repeats the frame before (a slower stretch, a gap between parts),
-and a frame that finds its slot taken (timestamp jitter) takes the next one if that is at most
-one frame late, else it is dropped and counted. The sound is decoded once by a second reader,
-resampled, and cut by sample position on the same timeline, so each clip's audio starts and
-ends with its picture. Every clip is written to a temporary name and renamed when complete.
+The picture is decoded once and placed on the session's constant-rate frame grid by
+frames.GridReader (deinterlaced, rotated, scaled, yuv420p; a slot without a frame of its own
+repeats the frame before), then encoded into the clip whose epoch holds its slot. The sound is
+decoded once by a second reader, resampled, and cut by sample position on the same timeline, so
+each clip's audio starts and ends with its picture. Every clip is written to a temporary name
+and renamed when complete.
 """
 
 from __future__ import annotations
 
 import os
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -24,16 +20,13 @@ from pathlib import Path
 import av
 import numpy as np
 
+from coding_pipeline.video.frames import GridReader, Picture, SourceError
 from coding_pipeline.video.plan import Epoch
-from coding_pipeline.video.probe import Part, SourceInfo
+from coding_pipeline.video.probe import SourceInfo
 from coding_pipeline.video.qc import SAMPLE_SIZE, ClipCheck
 
 AUDIO_RATE = 48000
 RESYNC_SECONDS = 0.03  # audio timestamps further than this from the running count re-anchor it
-
-
-class SourceError(Exception):
-    """Reading or converting the source video failed (not writing the clips)."""
 
 
 @dataclass(frozen=True)
@@ -120,82 +113,32 @@ class _Cutter:
         self.result = CutResult()
         self.job_index = 0
         self.writer: _ClipWriter | None = None
-        self.next_slot = 0
-        self.last_frame: av.VideoFrame | None = None
         self.sample_every = max(1, round(float(info.fps) / 2))
         self.audio = _AudioFeed(info) if info.has_audio else None
         self.end_slot = jobs[-1].epoch.end_frame if jobs else 0
-        self.dropped = 0
 
     def run(self) -> None:
         if not self.jobs or all(job.done for job in self.jobs):
             return
-        first = self.jobs[0].epoch.start_s
-        parts = self.info.parts
-        for number, part in enumerate(parts):
-            if part.end_s < first - 2 and number < len(parts) - 1:
-                continue  # wholly before the first epoch
-            if not self._read_part(part, first):
-                break
+        reader = GridReader(self.info, self.jobs[0].epoch.first_frame, self.end_slot,
+                            Picture(self.size, "yuv420p"), self.settings.threads)
+        with closing(reader.frames()) as frames:
+            for slot, frame, repeat in frames:
+                self._emit(slot, frame, repeat)
         self._finish_clip()
-        if self.dropped:
+        if reader.dropped:
+            dropped = reader.dropped
             self.result.warnings.append(
-                f"{self.dropped} source frame{'s' if self.dropped > 1 else ' was'} "
-                f"{'were ' if self.dropped > 1 else ''}left out: each came less than one frame "
+                f"{dropped} source frame{'s' if dropped > 1 else ' was'} "
+                f"{'were ' if dropped > 1 else ''}left out: each came less than one frame "
                 f"after the frame before (faster than the clips' {float(self.info.fps):g} fps, "
                 "or an overlap between parts)")
-        if self.next_slot < self.end_slot:
-            reached = float(self.next_slot / self.info.fps)
+        if reader.reached < self.end_slot:
+            reached = float(reader.reached / self.info.fps)
             self.result.warnings.append(
                 f"the video decodes only to {reached:.2f} s of {self.info.duration_s:.2f} s "
                 "(file cut short or damaged?); clips were made from what decodes"
             )
-
-    def _read_part(self, part: Part, first: float) -> bool:
-        """Decode one file of the recording onto the grid; False once past the last epoch."""
-        try:
-            container = av.open(str(part.path))
-        except av.error.FFmpegError as exc:
-            raise SourceError(f"{part.path.name}: {type(exc).__name__}: {exc}") from exc
-        with container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            if self.settings.threads:
-                stream.thread_count = self.settings.threads
-            if first - part.start_s > 5:  # skip decoding long stretches before the first epoch
-                target = Fraction(first - 2).limit_denominator(1000) - part.offset
-                container.seek(int(target / stream.time_base), stream=stream, backward=True)
-            if self.settings.threads == 1:  # one core: decode in this thread, between encodes
-                return self._place_all(_decode(container, stream), stream.time_base, part.offset)
-            decoded = _DecodeAhead(container, stream)
-            try:
-                return self._place_all(decoded, stream.time_base, part.offset)
-            finally:
-                decoded.stop()
-
-    def _place_all(self, frames: Iterable[av.VideoFrame], time_base: Fraction,
-                   offset: Fraction) -> bool:
-        """Filter decoded frames and place them on the grid; False once past the last epoch."""
-        graph, shape = None, None
-        for frame in frames:
-            if shape != (frame.width, frame.height, frame.format.name):
-                if graph is not None:  # the picture changed size mid-stream: a new graph
-                    graph.push(None)
-                    self._drain(graph, time_base, offset)
-                shape = (frame.width, frame.height, frame.format.name)
-                try:
-                    graph = self._graph(frame, time_base)
-                except (av.error.FFmpegError, ValueError) as exc:
-                    raise SourceError(
-                        f"its picture ({shape[2]}, {shape[0]}x{shape[1]}) cannot be converted: "
-                        f"{exc}") from exc
-            graph.push(frame)
-            if not self._drain(graph, time_base, offset):
-                return False
-        if graph is not None:
-            graph.push(None)
-            return self._drain(graph, time_base, offset)
-        return True
 
     def abandon(self) -> None:
         """Remove a half-written clip after an error (the completed ones stay)."""
@@ -205,68 +148,11 @@ class _Cutter:
         if self.audio is not None:
             self.audio.close()
 
-    def _graph(self, frame: av.VideoFrame, time_base: Fraction) -> av.filter.Graph:
-        graph = av.filter.Graph()
-        aspect = self.info.sample_aspect
-        source = graph.add(
-            "buffer",
-            f"video_size={frame.width}x{frame.height}:pix_fmt={frame.format.name}:"
-            f"time_base={time_base.numerator}/{time_base.denominator}:"
-            f"pixel_aspect={aspect.numerator}/{aspect.denominator}",
-        )
-        chain = [source]
-        if self.info.interlaced:
-            chain.append(graph.add("bwdif", "mode=send_frame:parity=auto:deint=all"))
-        rotation = {90: ["transpose=cclock"], 180: ["hflip", "vflip"], 270: ["transpose=clock"]}
-        for step in rotation.get(self.info.rotation, []):
-            name, _, args = step.partition("=")
-            chain.append(graph.add(name, args or None))
-        width, height = self.size
-        chain.append(graph.add("scale", f"{width}:{height}:flags=bicubic"))
-        chain.append(graph.add("setsar", "1"))
-        chain.append(graph.add("format", "yuv420p"))
-        chain.append(graph.add("buffersink"))
-        graph.link_nodes(*chain).configure()
-        return graph
-
-    def _drain(self, graph: av.filter.Graph, time_base: Fraction, offset: Fraction) -> bool:
-        """Place filtered frames on the grid; False once past the last epoch."""
-        while True:
-            try:
-                frame = graph.pull()
-            except (av.error.BlockingIOError, av.error.EOFError):
-                return True
-            if frame.pts is None:
-                slot = self.next_slot
-            else:
-                base = frame.time_base or time_base  # bwdif halves the time base
-                at = (frame.pts * base + offset) * self.info.fps  # in slots
-                slot = round(at)
-                if slot < self.next_slot:  # its slot is taken: the next one, if in time
-                    if self.next_slot - at > 1:
-                        if self.jobs[0].epoch.first_frame <= slot < self.end_slot:
-                            self.dropped += 1
-                        continue
-                    slot = self.next_slot
-            if self.last_frame is not None:
-                for gap in range(self.next_slot, slot):  # a slot without a frame: repeat
-                    if not self._emit(gap, self.last_frame, repeat=True):
-                        return False
-            if not self._emit(slot, frame):
-                return False
-            self.last_frame = frame
-
-    def _emit(self, slot: int, frame: av.VideoFrame, repeat: bool = False) -> bool:
-        self.next_slot = slot + 1
-        if slot >= self.end_slot:
-            self.next_slot = self.end_slot
-            return False
+    def _emit(self, slot: int, frame: av.VideoFrame, repeat: bool) -> None:
         while self.jobs[self.job_index].epoch.end_frame <= slot:
             self._finish_clip()
             self.job_index += 1
         job = self.jobs[self.job_index]
-        if slot < job.epoch.first_frame:
-            return True
         if not job.done:
             if self.writer is None:
                 self.writer = _ClipWriter(job, self.info, self.settings, self.size, self.audio)
@@ -275,7 +161,6 @@ class _Cutter:
                             repeat=repeat)
         if self.progress is not None and slot % 15 == 0:
             self.progress(slot + 1)
-        return True
 
     def _finish_clip(self) -> None:
         if self.writer is not None:
@@ -284,61 +169,6 @@ class _Cutter:
             self.result.clips.append(clip)
             if self.on_clip is not None:
                 self.on_clip(clip)
-
-
-class _DecodeAhead:
-    """Decoded frames from a helper thread, so decoding overlaps filtering and encoding
-    (PyAV releases the GIL inside FFmpeg). At most `depth` frames wait in memory."""
-
-    _END = object()
-
-    def __init__(self, container, stream, depth: int = 8) -> None:
-        self.frames: queue.Queue = queue.Queue(maxsize=depth)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._work, args=(container, stream), daemon=True)
-        self.thread.start()
-
-    def _work(self, container, stream) -> None:
-        try:
-            for frame in _decode(container, stream):
-                if not self._put(frame):
-                    return
-            self._put(self._END)
-        except Exception as exc:  # handed to the consumer, raised there
-            error = SourceError(f"{type(exc).__name__}: {exc}")
-            error.__cause__ = exc
-            self._put(error)
-
-    def _put(self, item) -> bool:
-        while not self.stopping.is_set():
-            try:
-                self.frames.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator[av.VideoFrame]:
-        while (item := self.frames.get()) is not self._END:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-
-    def stop(self) -> None:
-        """Stop decoding and wait for the thread (before the container closes)."""
-        self.stopping.set()
-        self.thread.join()
-
-
-def _decode(container, stream) -> Iterator[av.VideoFrame]:
-    """Decoded frames; damaged packets (a file cut short, bad sectors) are skipped."""
-    for packet in container.demux(stream):
-        if packet.is_corrupt:
-            continue
-        try:
-            yield from packet.decode()
-        except av.error.FFmpegError:
-            continue
 
 
 class _ClipWriter:

@@ -51,13 +51,9 @@ def frame_at(seconds: float | Fraction, fps: Fraction) -> int:
     return math.ceil(value * fps)
 
 
-def plan_epochs(
-    total_frames: int, fps: Fraction, epoch_seconds: float, start_s: float | None = None,
-    end_s: float | None = None, min_last_epoch: float = 0.5,
-) -> list[Epoch]:
-    """Split grid slots [start, end) of a `total_frames`-slot session into epochs."""
-    if epoch_seconds <= 0:
-        raise PlanError(f"the epoch must be more than 0 seconds (got {epoch_seconds:g})")
+def plan_window(total_frames: int, fps: Fraction, start_s: float | None = None,
+                end_s: float | None = None) -> tuple[int, int]:
+    """Grid slots [first, end) of a session's start/end window (the whole video when None)."""
     duration = float(total_frames / fps)
     start = exact(start_s or 0.0)
     first = frame_at(start, fps)
@@ -68,6 +64,18 @@ def plan_epochs(
         )
     if first >= last:
         raise PlanError(f"start {float(start):g} s is not before end {end_s:g} s")
+    return first, last
+
+
+def plan_epochs(
+    total_frames: int, fps: Fraction, epoch_seconds: float, start_s: float | None = None,
+    end_s: float | None = None, min_last_epoch: float = 0.5,
+) -> list[Epoch]:
+    """Split grid slots [start, end) of a `total_frames`-slot session into epochs."""
+    if epoch_seconds <= 0:
+        raise PlanError(f"the epoch must be more than 0 seconds (got {epoch_seconds:g})")
+    first, last = plan_window(total_frames, fps, start_s, end_s)
+    start = exact(start_s or 0.0)
     epoch = exact(epoch_seconds)
     bounds = [first]
     k = 1

@@ -68,6 +68,13 @@ def test_bench_segment_quick(case, figures):
     assert names(run_quick("bench_segment.py", "--case", case)) == figures
 
 
+@pytest.mark.video
+def test_bench_motion_quick():
+    assert names(run_quick("bench_motion.py")) == [
+        "2 s 1080p: motion energy speed against FFmpeg decode-only",
+        "2 s 1080p: motion energy, x real time"]
+
+
 @pytest.mark.labelstudio
 def test_bench_labelstudio_quick():
     found = names(run_quick("bench_labelstudio.py"))

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from video_helpers import decode_clip, make_study, stamps
 
 import coding_pipeline.video.cut as cut
+import coding_pipeline.video.frames as frames
 from coding_pipeline.cli import cli
 from coding_pipeline.segment import segment_study
 from coding_pipeline.video.synth import write_sample_video
@@ -104,7 +105,7 @@ def test_only_a_failure_to_decode_the_source_advises_converting_it(study, monkey
         raise RuntimeError("bitstream broken")
         yield
 
-    monkeypatch.setattr(cut, "_decode", undecodable)
+    monkeypatch.setattr(frames, "_decode", undecodable)  # the decoding loop of cut.py
     report = segment_study(study, workers=1, progress=False)
     assert len(report.problems) == 2
     assert report.problems[0].startswith(
