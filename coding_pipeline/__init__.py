@@ -39,13 +39,16 @@ _API = {
     "report_study": "coding_pipeline.report.html",  # report
     "run_demo": "coding_pipeline.demo",  # demo
     "transcripts_study": "coding_pipeline.transcripts.stage",  # transcripts
+    "motion_study": "coding_pipeline.motion.stage",  # motion
+    "push_rois": "coding_pipeline.labelstudio.rois",  # rois push
+    "pull_rois": "coding_pipeline.labelstudio.rois",  # rois pull
 }
 __all__ = [
     "__version__", "connect", "coder_invite_link", "create_batch", "create_consensus_batch",
     "create_recalibration_batch", "create_training_batch", "init_study", "load_study",
     "pull_study", "push_study", "reliability_of_files", "reliability_study", "report_study",
     "run_demo", "score_study", "segment_study", "simulate_coders", "start_server",
-    "stop_server", "study_status", "transcripts_study",
+    "stop_server", "study_status", "transcripts_study", "motion_study", "push_rois", "pull_rois",
 ]
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time __getattr__ imports on use
@@ -60,9 +63,11 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time __getattr__ impo
     from coding_pipeline.labelstudio.coders import coder_invite_link
     from coding_pipeline.labelstudio.pull import pull_study
     from coding_pipeline.labelstudio.push import push_study
+    from coding_pipeline.labelstudio.rois import pull_rois, push_rois
     from coding_pipeline.labelstudio.server import start_server, stop_server
     from coding_pipeline.labelstudio.simulate import simulate_coders
     from coding_pipeline.labelstudio.status import study_status
+    from coding_pipeline.motion.stage import motion_study
     from coding_pipeline.reliability import reliability_of_files, reliability_study
     from coding_pipeline.report.html import report_study
     from coding_pipeline.scores import score_study

@@ -65,6 +65,12 @@ def cli() -> None:
       coding-pipeline consensus create my-study --coders a@lab.org   # agree disagreements
       coding-pipeline scores my-study        # per-dyad scores by timepoint
       coding-pipeline report my-study        # one HTML file with tables and plots
+
+    Movement synchrony beside the ratings (see the README):
+
+    \b
+      coding-pipeline rois push my-study     # a still per session to draw the people on
+      coding-pipeline rois pull my-study     # the boxes drawn -> rois.csv
       coding-pipeline motion my-study        # motion energy per session (rois.csv boxes)
 
     `coding-pipeline demo` runs all of it on generated sample sessions. Run any
