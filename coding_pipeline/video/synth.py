@@ -164,26 +164,14 @@ def write_sample_video(
     time_base = Fraction(1, 90000) if not constant_rate or start_offset else 1 / fps
     options = {"movflags": "+faststart"} if path.suffix.lower() in {".mp4", ".mov"} else {}
     with av.open(str(path), "w", format=container_format, options=options) as output:
-        video = output.add_stream(video_codec, rate=fps)
-        video.width, video.height = width, height
-        video.pix_fmt = {"mjpeg": "yuvj420p", "dvvideo": "yuv411p"}.get(video_codec, "yuv420p")
-        video.time_base = time_base
-        video.codec_context.time_base = time_base
-        if video_codec == "libx264":
-            params = "interlaced=1:tff=1" if interlaced else ""
-            video.options = {"preset": "ultrafast", "crf": str(crf), "x264-params": params}
-        if rotation:
-            video.set_display_rotation(rotation)
+        video = _video_stream(output, video_codec, fps, (width, height), time_base,
+                              interlaced, crf, rotation)
         sound = None
         if audio:
-            layout = {1: "mono", 2: "stereo", 6: "5.1"}[channels]
-            sound = output.add_stream(audio_codec, rate=SAMPLE_RATE, layout=layout)
-            sound.bit_rate = 128000
             length = frame_times[-1] + 1 / float(fps) if audio_seconds is None else audio_seconds
             beeps = [frame_times[i] - audio_offset for i in sorted(flash_frames)]
-            samples = render_audio(length, seed=seed, beeps=beeps, silent=silent,
-                                   channels=channels)
-            sound = _AudioWriter(output, sound, samples, start_offset + audio_offset, layout)
+            sound = _audio_writer(output, audio_codec, channels, length, seed, beeps, silent,
+                                  start_offset + audio_offset)
         painter = Painter(width, height, seed)
         grain = _grain(width, height, time_base, noise) if noise else None
         for index, at in enumerate(frame_times):
@@ -203,6 +191,32 @@ def write_sample_video(
         if sound is not None:
             sound.write_until(None)
     return path
+
+
+def _video_stream(output, codec: str, fps: Fraction, size: tuple[int, int],
+                  time_base: Fraction, interlaced: bool, crf: int, rotation: int):
+    """The picture stream of a generated recording."""
+    video = output.add_stream(codec, rate=fps)
+    video.width, video.height = size
+    video.pix_fmt = {"mjpeg": "yuvj420p", "dvvideo": "yuv411p"}.get(codec, "yuv420p")
+    video.time_base = time_base
+    video.codec_context.time_base = time_base
+    if codec == "libx264":
+        params = "interlaced=1:tff=1" if interlaced else ""
+        video.options = {"preset": "ultrafast", "crf": str(crf), "x264-params": params}
+    if rotation:
+        video.set_display_rotation(rotation)
+    return video
+
+
+def _audio_writer(output, codec: str, channels: int, length: float, seed: int,
+                  beeps: list[float], silent: bool, offset: float) -> _AudioWriter:
+    """The sound stream of a generated recording, with its samples ready to write."""
+    layout = {1: "mono", 2: "stereo", 6: "5.1"}[channels]
+    stream = output.add_stream(codec, rate=SAMPLE_RATE, layout=layout)
+    stream.bit_rate = 128000
+    samples = render_audio(length, seed=seed, beeps=beeps, silent=silent, channels=channels)
+    return _AudioWriter(output, stream, samples, offset, layout)
 
 
 def _grain(width: int, height: int, time_base: Fraction, strength: int) -> av.filter.Graph:
