@@ -343,8 +343,9 @@ def pull_study(
             continue
         exports.append((record["project_id"], raw))
         tasks = json.loads(raw)
-        project_rows, problems = _project_ratings(study, record, tasks, *schemes(record["batch"]),
-                                                  emails, roles)
+        current, not_codable = schemes(record["batch"])
+        project_rows, problems = _project_ratings(study, record, tasks, current, emails, roles,
+                                                  not_codable)
         on_server |= {str(a["id"]) for t in tasks for a in t.get("annotations", [])}
         rows.extend(project_rows)
         report.problems.extend(problems)
