@@ -2,7 +2,8 @@
 study's own server, at 1440x900 and at 1280x720: the transcript and the rating panel on screen
 together while the transcript scrolls (each rated passage's heading and its control in view at
 once), no key rates behind the coder's back, every item rated from the keyboard (one "not
-codable"), Ctrl+Enter submits; then `pull` has exactly those ratings.
+codable"), Ctrl+Enter submits; choices of a third interview, not submitted, survive closing the
+tab; then `pull` has exactly the submitted ratings.
 
 Screenshots go to $CODING_PIPELINE_SCREENSHOTS, else to a folder under pytest's temporary folder;
 the test prints where, with the measured figures (`pytest -s`).
@@ -71,6 +72,26 @@ def rate_interview(page, items, chosen: dict[str, str], numbers: dict[str, str])
     return seen
 
 
+def draft_survives_closing_the_tab(browser, url: str, password: str, project_id: int, items,
+                                   chosen: dict[str, str]) -> None:
+    """Three items rated, the tab closes 6.5 s later; the coder's next page has them."""
+    context = browser.new_context(viewport={"width": SIZES[-1][0], "height": SIZES[-1][1]})
+    page = context.new_page()
+    log_in(page, url, CODER, password)
+    open_interview(page, url, project_id)
+    rate_interview(page, items[:3], chosen, {})
+    page.wait_for_timeout(6_500)  # Label Studio saves a draft 5 s after a change
+    page.close()
+    page = context.new_page()
+    open_interview(page, url, project_id)
+    groups = page.locator(".cp-panel .lsf-choices")
+    for index, item in enumerate(items):
+        position = [*map(str, item.scale.points), "not codable"].index(chosen[item.id])
+        checked = groups.nth(index).locator("input[type=radio]").nth(position).is_checked()
+        assert checked == (index < 3), item.id
+    context.close()
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(),
                     reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_a_coder_reads_and_rates_an_interview_by_keyboard_at_both_sizes(
@@ -118,6 +139,8 @@ def test_a_coder_reads_and_rates_an_interview_by_keyboard_at_both_sizes(
                     figures.append(f"{width}x{height}: {len(rated)} items rated, each with its "
                                    "passage heading and control on screen together")
                     context.close()
+                draft_survives_closing_the_tab(browser, url, passwords[CODER], project_id,
+                                               items, chosen)
             finally:
                 browser.close()
         print(f"\nscreenshots in {shots}\n" + "\n".join(figures))

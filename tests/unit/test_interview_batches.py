@@ -7,7 +7,13 @@ import pytest
 
 from coding_pipeline import batches
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.study import init_study, read_transcript_key, write_transcript_key
+from coding_pipeline.study import (
+    batch_clip_ids,
+    check_clip_key,
+    init_study,
+    read_transcript_key,
+    write_transcript_key,
+)
 
 CODERS = ["a@x.org", "b@x.org"]
 
@@ -73,3 +79,9 @@ def test_training_and_recalibration_sets_of_interviews(study):
                                                interviews=True)
     assert again.extra == {"recalibrate": "a@x.org", "unit": "interview"}
     assert set(again.assignments.clip_id) <= set(ratings.clip_id)
+
+
+def test_the_clip_key_check_ignores_the_transcript_ids_of_interview_batches(study):
+    plan = batches.create_batch(study, CODERS, reliability_share=0.0, seed=1, interviews=True)
+    assert batch_clip_ids(study) == {study.batches_dir / f"{plan.name}.csv": set()}
+    check_clip_key(study, pd.DataFrame({"clip_id": []}, dtype=str))  # no clip is missing
