@@ -26,9 +26,10 @@ def format_pair_matrix(matrix: pd.DataFrame, title: str) -> str:
 def format_plan(plan: BatchPlan) -> str:
     """A plain-text summary of a batch for the lab manager: clips per coder and role."""
     table = plan.assignments
+    units = "interviews" if plan.extra.get("unit") == "interview" else "clips"
     lines = [
         f"Batch {plan.name} ({plan.kind}), created {plan.created_at}, seed {plan.seed}",
-        f"  clips: {table['clip_id'].nunique()}"
+        f"  {units}: {table['clip_id'].nunique()}"
         + (f", double-coded: {(table['role'] == 'reliability').sum()}"
            f" ({plan.reliability_share:.0%} asked)" if plan.kind == "coding" else ""),
     ]
