@@ -132,8 +132,8 @@ def run_demo(
     url = start_server(study)
     echo(f"  running at {url}")
     _code_with_simulated_coders(study, echo)
-    _analyse(study, echo)
     _code_interviews(study, echo)
+    _analyse(study, echo)
     echo("")
     echo("9/9 Your own coder seat: a DEMO-ONLY coder account and clips nobody has rated yet")
     email, password = demo_coder_account(study)
@@ -246,19 +246,18 @@ def _code_interviews(study: Study, echo: Callable[[str], None]) -> None:
     echo(f"  {push_study(study)}")
     echo(f"  {simulate_coders(study, SIMULATED_CODERS, seed=11)} simulated annotations submitted")
     echo(f"  {pull_study(study)}")
-    _interview_figures(study, echo)
 
 
 def _interview_figures(study: Study, echo: Callable[[str], None]) -> None:
-    """What the demo shows of the interview ratings. The one place to print RF reliability and
-    scores beside the video ones (reliability/interviews/, scores/interview_scores.csv)."""
-    import pandas as pd
+    """The interview (RF) reliability beside the video one; RF scores are in the score files."""
+    from coding_pipeline.reliability import format_interview_table, interview_reliability_study
 
-    ratings = pd.read_csv(study.ratings_csv, dtype=str, keep_default_na=False)
-    interviews = set(batches.interview_units(study)["clip_id"])
-    mine = ratings[ratings["clip_id"].isin(interviews)]
-    echo(f"  {len(mine)} interview ratings pulled ({(mine['status'] == 'not_codable').sum()} "
-         f"not codable) of {mine['clip_id'].nunique()} interviews, in {study.ratings_csv}")
+    result = interview_reliability_study(study)
+    if result is None:
+        echo("  no interview ratings yet")
+        return
+    echo("")
+    echo(format_interview_table(result))
 
 
 def _analyse(study: Study, echo: Callable[[str], None]) -> None:
@@ -267,8 +266,9 @@ def _analyse(study: Study, echo: Callable[[str], None]) -> None:
     from coding_pipeline.report.html import report_study
     from coding_pipeline.scores import score_study
 
-    echo("8/9 Reliability, per-dyad scores and the report")
+    echo("8/9 Reliability, per-dyad scores and the report (clips, then interviews)")
     echo(format_table(reliability_study(study)))
+    _interview_figures(study, echo)
     written = score_study(study)
     report = report_study(study)
     echo("")

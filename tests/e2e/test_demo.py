@@ -71,7 +71,10 @@ def test_the_demo_codes_its_interviews_blind_with_the_simulated_coders(demo):
     study, _, output = demo
     key = read_transcript_key(study)
     assert len(key) == 8 and {k[-5:] for k in key["source"]} >= {".docx"}
-    assert "interview ratings pulled" in output
+    assert "Interviews (reflective functioning), each interview a unit:" in output
+    assert (study.reliability_dir / "interviews" / "reliability.json").is_file()
+    rf = pd.read_csv(study.scores_dir / "interview_scores.csv", dtype=str)
+    assert len(rf) == len(key)  # every interview scored, one row per dyad x timepoint
     ratings = pd.read_csv(study.ratings_csv, dtype=str, keep_default_na=False)
     mine = ratings[ratings["clip_id"].isin(key["transcript_id"])]
     assert set(mine["clip_id"]) == set(key["transcript_id"])
