@@ -241,15 +241,15 @@ def consensus_summary(plans: list[batches.BatchPlan], interviews: bool = False) 
             "spreads": dict(sorted(spreads.items()))}
 
 
-def format_recoded(changed: list[dict], shown: int = 5) -> list[str]:
-    """Lines about ratings changed after their clip went to consensus."""
+def format_recoded(changed: list[dict], shown: int = 5, unit: str = "clip") -> list[str]:
+    """Lines about ratings changed after their clip (or `unit`) went to consensus."""
     if not changed:
         return []
     clips = sorted({(c["batch"], c["clip_id"]) for c in changed})
-    lines = [f"Re-coded after consensus: {len(clips)} clip(s) have ratings changed since their "
-             "consensus batch was made (the consensus coder saw the old ones):"]
+    lines = [f"Re-coded after consensus: {len(clips)} {unit}(s) have ratings changed since "
+             "their consensus batch was made (the consensus coder saw the old ones):"]
     for change in changed[:shown]:
-        lines.append(f"  {change['batch']}, clip {change['clip_id']}, {change['email']} "
+        lines.append(f"  {change['batch']}, {unit} {change['clip_id']}, {change['email']} "
                      f"({change['coder']}), {change['item']}: {change['was']} -> {change['now']}")
     if len(changed) > shown:
         lines.append(f"  ... and {len(changed) - shown} more")

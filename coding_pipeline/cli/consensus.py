@@ -66,10 +66,10 @@ def consensus_create(
         require_members(connect(loaded, url), batches.parse_coders(coders))
     result = create_consensus_batch(loaded, coders, threshold=threshold, composite=composite,
                                     name=name, seed=seed, interviews=interviews)
-    for line in format_recoded(result.recoded):
+    unit = "interview" if interviews else "clip"
+    for line in format_recoded(result.recoded, unit=unit):
         click.echo(line)
     if result.plan is None:
-        unit = "interview" if interviews else "clip"
         click.echo(f"No new {unit} differs by more than {threshold:g} scale point(s): nothing "
                    f"added ({unit}s already in a consensus batch are not sent again).")
         return

@@ -115,6 +115,10 @@ def test_create_saves_a_consensus_batch_of_interviews(tmp_path):
     assert consensus.recoded_after_consensus(clean, plans, interviews=True) == [
         {"batch": "consensus-01", "clip_id": T1, "coder": "Coder 2", "email": "b@x.org",
          "item": "overall", "was": 8, "now": 6}]
+    lines = consensus.format_recoded(
+        consensus.recoded_after_consensus(clean, plans, interviews=True), unit="interview")
+    assert lines[0].startswith("Re-coded after consensus: 1 interview(s) have ratings changed")
+    assert lines[1] == f"  consensus-01, interview {T1}, b@x.org (Coder 2), overall: 8 -> 6"
 
 
 def test_the_interview_consensus_config_shows_the_coders_ratings_in_each_row():
