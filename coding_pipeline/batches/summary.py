@@ -65,7 +65,8 @@ def _consensus_lines(plan: BatchPlan) -> str:
         for over in entry["over"]:
             per[over.get("item") or over.get("composite")] += 1
             spreads[over["spread"]] += 1
-    lines = [f"  {len(found)} clip(s) whose coders differ by more than "
+    units = "interview(s)" if plan.extra.get("unit") == "interview" else "clip(s)"
+    lines = [f"  {len(found)} {units} whose coders differ by more than "
              f"{plan.extra.get('threshold', 1):g} scale point(s) on {what}"]
     if per:
         lines.append("  over the threshold: " + ", ".join(f"{k} {n}" for k, n in per.items()))

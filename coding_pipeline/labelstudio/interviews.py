@@ -10,6 +10,10 @@ Before anything is sent, every interview to push is checked for the terms of red
 dyad's and everyone's) and the dyad's own id in the words a coder would read
 (coding_pipeline.transcripts.redact.remaining_terms): one left refuses the push, naming the
 interview (its transcript id) and the term.
+
+A consensus batch of interviews (`consensus create --interviews`) gets the consensus variant of
+the labeling config, and each task also holds the coders' earlier ratings as shown
+(`consensus.with_consensus_fields`), as clip consensus batches do.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from coding_pipeline import batches
+from coding_pipeline.consensus import with_consensus_fields
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.transcript_config import (
     render_transcript_config,
@@ -50,12 +56,14 @@ class ProjectKind:
     has_clips: bool = True
 
 
-def interview_kind(study: Study) -> tuple[ProjectKind, TranscriptScheme]:
-    """The project kind of interview batches, and the study's transcript scheme."""
+def interview_kind(study: Study, consensus: bool = False
+                   ) -> tuple[ProjectKind, TranscriptScheme]:
+    """The project kind of interview batches (with `consensus`: of interview consensus
+    batches), and the study's transcript scheme."""
     scheme = interview_scheme(study)
     kind = ProjectKind(scheme.scheme, interview_scheme_path(study),
-                       render_transcript_config(scheme), render_transcript_instructions(scheme),
-                       has_clips=False)
+                       render_transcript_config(scheme, consensus=consensus),
+                       render_transcript_instructions(scheme), has_clips=False)
     return kind, scheme
 
 
@@ -95,15 +103,17 @@ def refuse_leaks(study: Study, documents: dict[str, dict]) -> None:
 
 
 def interview_queues(
-    study: Study, assignments: pd.DataFrame,
+    study: Study, assignments: pd.DataFrame, plans: list[batches.BatchPlan] | None = None,
 ) -> tuple[dict[tuple[str, str], list[dict]], ProjectKind | None]:
-    """The interview batches' (batch, coder) -> tasks in queue order, after the leak check,
-    and their project kind (None when there are no interview batches)."""
+    """The interview batches' (batch, coder) -> tasks in queue order, after the leak check
+    (the tasks of the consensus batches among `plans` with the coders' ratings shown), and
+    their project kind (None when there are no interview batches)."""
     if assignments.empty:
         return {}, None
     kind, scheme = interview_kind(study)
     documents = read_documents(study, sorted(set(assignments["clip_id"])))
     refuse_leaks(study, documents)
     tasks = {tid: transcript_task(document, scheme) for tid, document in documents.items()}
-    return {(batch, coder): [tasks[t] for t in rows.sort_values("order")["clip_id"]]
-            for (batch, coder), rows in assignments.groupby(["batch", "coder"], sort=False)}, kind
+    queues = {(batch, coder): [tasks[t] for t in rows.sort_values("order")["clip_id"]]
+              for (batch, coder), rows in assignments.groupby(["batch", "coder"], sort=False)}
+    return with_consensus_fields(queues, plans or [], scheme.scheme), kind

@@ -28,6 +28,7 @@ leaks before anything is sent.
 Consensus batches: their (batch, coder) project is made the same way, with the consensus labeling
 config, and each task's data also hold the coders' ratings as shown to the consensus coder
 ("Coder 1 / Coder 2: 2 / 5", `consensus.shown_fields`): never a coder's name or a family's.
+A consensus batch of interviews gets the interview consensus config the same way.
 """
 
 from __future__ import annotations
@@ -39,10 +40,15 @@ from pathlib import Path
 import pandas as pd
 
 from coding_pipeline import batches, consensus
+from coding_pipeline.consensus import with_consensus_fields
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.client import Connection, connect, local_files_root
 from coding_pipeline.labelstudio.config import render_instructions, render_label_config
-from coding_pipeline.labelstudio.interviews import ProjectKind, interview_queues
+from coding_pipeline.labelstudio.interviews import (
+    ProjectKind,
+    interview_kind,
+    interview_queues,
+)
 from coding_pipeline.labelstudio.project_schemes import (
     first_pushed_note,
     keep_scheme_copy,
@@ -104,21 +110,6 @@ class PushReport:
 def task_data(clip_id: str, video_url: str, fps: float) -> dict:
     """A task's data: the video URL, the opaque clip id and the frame rate. Nothing else."""
     return {"video": video_url, "clip_id": clip_id, "fps": fps}
-
-
-def with_consensus_fields(
-    queues: dict[tuple[str, str], list[dict]], plans: list[batches.BatchPlan], scheme: Scheme,
-) -> dict[tuple[str, str], list[dict]]:
-    """The queues, with the ratings shown added to the tasks of consensus batches (pure)."""
-    shown = {
-        (plan.name, entry["clip_id"]): consensus.shown_fields(entry, scheme)
-        for plan in plans if plan.kind == consensus.CONSENSUS_KIND
-        for entry in plan.extra.get("disagreements", [])
-    }
-    return {
-        (batch, coder): [{**task, **shown.get((batch, task["clip_id"]), {})} for task in queue]
-        for (batch, coder), queue in queues.items()
-    }
 
 
 def missing_tasks(queue: list[dict], existing_clip_ids: Iterable[str]) -> list[dict]:
@@ -375,7 +366,9 @@ def push_study(
     plans = batches.load_batches(study)
     interviews = {p.name for p in plans if batches.is_interview_batch(p)}
     of_interviews = every["batch"].isin(interviews)
-    interview_tasks, interview_project = interview_queues(study, every[of_interviews])
+    interview_tasks, interview_project = interview_queues(study, every[of_interviews], plans)
+    interview_kinds = ({False: interview_project, True: interview_kind(study, consensus=True)[0]}
+                       if interview_project is not None else {})
     connection = connect(study, url, token)
     transport = choose_transport(study, local_files_root(study, connection.own))
     queues, files = _clip_queues(study, every[~of_interviews], transport, plans, scheme)
@@ -393,7 +386,7 @@ def push_study(
                if is_master_project(rows["role"])}
     queues |= interview_tasks
     for batch, coder in push_order(list(queues), masters):
-        kind = interview_project if batch in interviews else clip_kinds[
+        kind = (interview_kinds if batch in interviews else clip_kinds)[
             kinds[batch] == consensus.CONSENSUS_KIND]
         push.project(batch, coder, queues[(batch, coder)], kind)
     training = every.loc[every["kind"] == "training", "batch"]

@@ -16,6 +16,11 @@ interview's items such as `overall`), each a required single-radio row of the sc
 the scheme's "not codable" choice, with a line from the task data saying where the question's
 passage is (task data `where_<item id>`), then the notes box and the scale's anchors.
 
+A consensus project (`consensus=True`) has the same rows, and shows at the top of the panel what
+the coders disagreed on (task data `shown_summary`) and in each row every coder's independent
+rating ("Coder 1 / Coder 2: 2 / 5", task data `shown_<item id>`), as clip consensus projects do
+(config.py; coding_pipeline/consensus.py).
+
 Keyboard as on the video side (config.py): radios are form controls (Tab, Space, Ctrl+Enter to
 submit); no scale point has a live hotkey (`NO_HOTKEY`), and the hotkey marks are hidden.
 """
@@ -26,8 +31,15 @@ from html import escape
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
+from coding_pipeline.consensus import SHOWN_PREFIX, SUMMARY_KEY
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.labelstudio.config import NO_HOTKEY, NOTES_NAME, _attrs
+from coding_pipeline.labelstudio.config import (
+    _SHOWN_STYLE,
+    NO_HOTKEY,
+    NOTES_NAME,
+    NOTES_PLACEHOLDER,
+    _attrs,
+)
 from coding_pipeline.scheme import Item
 from coding_pipeline.transcripts.scheme import TranscriptScheme
 
@@ -54,6 +66,11 @@ _PANEL_STYLE = "flex: 1 1 42%; min-width: 380px"
 _ROW_STYLE = "padding: 4px 0 6px; border-bottom: 1px solid #e5e5e5"
 _WHERE_STYLE = "font-size: 12px; font-weight: normal; color: #555; margin: 0"
 _ANCHOR_STYLE = "font-size: 12px; font-weight: normal; color: #444; margin: 1px 0"
+CONSENSUS_INSTRUCTION = (
+    "Consensus: the coders' independent ratings are shown in each row as Coder 1 / Coder 2; "
+    "rows marked DISAGREE differ by more than the threshold. Read the interview, agree one "
+    "rating for every row and note how you decided."
+)
 SCREEN_FACTS = (
     ("The screen", "the interview is on the left, each question's passage under a heading "
      "(demand questions marked DEMAND, in orange); the ratings stay in view on the right while "
@@ -77,7 +94,8 @@ def rated_items(scheme: TranscriptScheme) -> list[Item]:
     return [by_id[item_id] for item_id in order]
 
 
-def _item_row(item: Item, scheme: TranscriptScheme, numbers: dict[str, str]) -> list[str]:
+def _item_row(item: Item, scheme: TranscriptScheme, numbers: dict[str, str],
+              consensus: bool = False) -> list[str]:
     points = "".join(
         f"<Choice {_attrs(value=f'{item.id}_{p}', alias=str(p), html=str(p))} "
         f"{_attrs(hotkey=NO_HOTKEY, **({'hint': item.anchors[p]} if p in item.anchors else {}))}/>"
@@ -90,6 +108,8 @@ def _item_row(item: Item, scheme: TranscriptScheme, numbers: dict[str, str]) -> 
         f'        <Header {_attrs(value=title, size="5")}/>',
         f'        <Header {_attrs(value=f"${WHERE_PREFIX}{item.id}", size="6")} '
         f'{_attrs(style=_WHERE_STYLE)}/>',
+        *([f'        <Header {_attrs(value=f"${SHOWN_PREFIX}{item.id}", size="6")} '
+           f'{_attrs(style=_SHOWN_STYLE)}/>'] if consensus else []),
         f'        <Choices {_attrs(name=item.id, toName=TRANSCRIPT_NAME, choice="single-radio")} '
         f'{_attrs(required="true", showInline="true", requiredMessage=f"Rate {item.label}")}>'
         f"{points}{not_codable}</Choices>",
@@ -97,8 +117,9 @@ def _item_row(item: Item, scheme: TranscriptScheme, numbers: dict[str, str]) -> 
     ]
 
 
-def render_transcript_config(scheme: TranscriptScheme) -> str:
-    """The labeling config XML of interview projects (see the module doc)."""
+def render_transcript_config(scheme: TranscriptScheme, consensus: bool = False) -> str:
+    """The labeling config XML of interview projects, or of interview consensus projects
+    (see the module doc)."""
     items = rated_items(scheme)
     for reserved in (TRANSCRIPT_NAME, NOTES_NAME):
         if reserved in scheme.scheme.item_ids:
@@ -116,14 +137,18 @@ def render_transcript_config(scheme: TranscriptScheme) -> str:
         f'    <View {_attrs(className="cp-panel", style=_PANEL_STYLE)}>',
         f'      <Header {_attrs(value=name, size="4")}/>',
     ]
+    if consensus:
+        lines += [f'      <Header {_attrs(value=CONSENSUS_INSTRUCTION, size="6")}/>',
+                  f'      <Header {_attrs(value=f"${SUMMARY_KEY}", size="5")} '
+                  f'{_attrs(style=_SHOWN_STYLE)}/>']
     for item in items:
-        lines += _item_row(item, scheme, numbers)
+        lines += _item_row(item, scheme, numbers, consensus)
     anchors = items[0].anchors if items else {}
     lines += [
         f'      <Header {_attrs(value="Notes (optional)", size="5")}/>',
         f'      <TextArea {_attrs(name=NOTES_NAME, toName=TRANSCRIPT_NAME, rows="3")} '
         f'{_attrs(maxSubmissions="1", editable="true")} '
-        f'{_attrs(placeholder="Anything the ratings do not capture")}/>',
+        f'{_attrs(placeholder=NOTES_PLACEHOLDER[consensus])}/>',
         *(f'      <Header {_attrs(value=f"{p} = {text}", size="6", style=_ANCHOR_STYLE)}/>'
           for p, text in anchors.items()),
         "    </View>",
