@@ -304,11 +304,8 @@ def batch_create(
         if not master or training or coders:
             raise PipelineError("--recalibrate CODER needs --master M (and no --training or "
                                 "--coders): the coder rates clips the master has rated.")
-        require_members(connect(loaded, url), batches.parse_coders([recalibrate, master]))
-        plan = batches.create_recalibration_batch(loaded, recalibrate, master, n_clips=n_clips,
-                                                  seed=seed, name=name, interviews=interviews)
-        click.echo(batches.format_plan(plan))
-        click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
+        _recalibration_batch(loaded, study, recalibrate, master, (n_clips, seed, name),
+                             interviews, url)
         return
     if not coders:
         raise PipelineError("Give --coders a@lab.org,b@lab.org (or --recalibrate CODER).")
@@ -329,6 +326,23 @@ def batch_create(
     click.echo(batches.format_plan(plan))
     if training and not connection.has_spaces:
         click.echo(f"Note: {training_note([plan.name])}")
+    click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
+
+
+def _recalibration_batch(loaded, study: Path, coder: str, master: str,
+                         plan_options: tuple[int, int | None, str | None], interviews: bool,
+                         url: str | None) -> None:
+    """`batch create --recalibrate`: a set of units the master rated, for one coder
+    (`plan_options`: the number of units, the seed and the batch name)."""
+    n_clips, seed, name = plan_options
+    from coding_pipeline import batches
+    from coding_pipeline.labelstudio.client import connect
+    from coding_pipeline.labelstudio.coders import require_members
+
+    require_members(connect(loaded, url), batches.parse_coders([coder, master]))
+    plan = batches.create_recalibration_batch(loaded, coder, master, n_clips=n_clips,
+                                              seed=seed, name=name, interviews=interviews)
+    click.echo(batches.format_plan(plan))
     click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
 
 
