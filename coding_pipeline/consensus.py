@@ -10,6 +10,12 @@ ratings of every item at the time the batch was made, and what was over the thre
 
 Only independent ratings of study clips count (role primary, reliability or none); training
 and master ratings, and earlier consensus ratings, never do.
+
+Interviews (`interviews=True`): the same, interviews being the units (their ratings read with
+the study's [interviews] scheme; items are the demand questions and `overall`); the batch's
+NAME.json also says `"unit": "interview"`, so push and pull treat it as a batch of interviews.
+Clip and interview consensus batches are kept apart: each kind's selection, re-coding check
+and summary look only at consensus batches of its own unit.
 """
 
 from __future__ import annotations
@@ -22,7 +28,12 @@ import pandas as pd
 
 from coding_pipeline import batches
 from coding_pipeline.errors import PipelineError
-from coding_pipeline.ratings import RELIABILITY_ROLES, read_study_ratings
+from coding_pipeline.ratings import (
+    RELIABILITY_ROLES,
+    StudyRatings,
+    read_interview_ratings,
+    read_study_ratings,
+)
 from coding_pipeline.scheme import Scheme
 from coding_pipeline.scores.core import coder_composites
 from coding_pipeline.study import Study, read_clips, seed_or_random
@@ -32,6 +43,13 @@ CONSENSUS_KIND = "consensus"
 SHOWN_PREFIX = "shown_"  # task data key of the ratings shown for an item: shown_<item id>
 SUMMARY_KEY = "shown_summary"
 _ROLE_ORDER = {"primary": 0, "reliability": 1}
+
+
+def consensus_plans(plans: list[batches.BatchPlan], interviews: bool = False
+                    ) -> list[batches.BatchPlan]:
+    """The consensus batches among `plans` of clips (or, with `interviews`, of interviews)."""
+    return [p for p in plans
+            if p.kind == CONSENSUS_KIND and batches.is_interview_batch(p) == interviews]
 
 
 def _coder_order(rows: pd.DataFrame) -> list[str]:
@@ -140,6 +158,24 @@ def shown_fields(entry: dict, scheme: Scheme) -> dict[str, str]:
     return fields
 
 
+def with_consensus_fields(
+    queues: dict[tuple[str, str], list[dict]], plans: list[batches.BatchPlan], scheme: Scheme,
+) -> dict[tuple[str, str], list[dict]]:
+    """The push queues ((batch, coder) -> task data), with the ratings shown (`shown_fields`)
+    added to the tasks of the consensus batches among them (pure). `scheme` is the scheme of
+    the queues' units."""
+    pushed = {batch for batch, _ in queues}
+    shown = {
+        (plan.name, entry["clip_id"]): shown_fields(entry, scheme)
+        for plan in plans if plan.kind == CONSENSUS_KIND and plan.name in pushed
+        for entry in plan.extra.get("disagreements", [])
+    }
+    return {
+        (batch, coder): [{**task, **shown.get((batch, task["clip_id"]), {})} for task in queue]
+        for (batch, coder), queue in queues.items()
+    }
+
+
 def plan_consensus_batch(
     disagreements: list[dict], consensus_coders: list[str], clips: pd.DataFrame, name: str,
     threshold: float, composite: bool, seed: int,
@@ -165,16 +201,16 @@ def plan_consensus_batch(
     return plan
 
 
-def recoded_after_consensus(clean: pd.DataFrame, plans: list[batches.BatchPlan]) -> list[dict]:
-    """Ratings of clips sent to consensus that changed since: batch, clip_id, coder (as shown,
-    "Coder 1"...), email, item, was, now (None when the rating is gone)."""
+def recoded_after_consensus(clean: pd.DataFrame, plans: list[batches.BatchPlan],
+                            interviews: bool = False) -> list[dict]:
+    """Ratings of clips (with `interviews`: interviews) sent to consensus that changed since:
+    batch, clip_id, coder (as shown, "Coder 1"...), email, item, was, now (None when the rating
+    is gone)."""
     study = clean[clean["role"].isin(RELIABILITY_ROLES)]
     current = study.drop_duplicates(["clip_id", "coder", "item"], keep="last").set_index(
         ["clip_id", "coder", "item"])["value"]
     changed = []
-    for plan in plans:
-        if plan.kind != CONSENSUS_KIND:
-            continue
+    for plan in consensus_plans(plans, interviews):
         for entry in plan.extra.get("disagreements", []):
             for item_id, values in entry["ratings"].items():
                 for number, (coder, was) in enumerate(zip(entry["coders"], values, strict=True),
@@ -188,15 +224,14 @@ def recoded_after_consensus(clean: pd.DataFrame, plans: list[batches.BatchPlan])
     return changed
 
 
-def consensus_summary(plans: list[batches.BatchPlan]) -> dict:
+def consensus_summary(plans: list[batches.BatchPlan], interviews: bool = False) -> dict:
     """What went to consensus: clips, clips per item (or composite) over the threshold, and
-    how far apart (spread -> count), over every consensus batch."""
+    how far apart (spread -> count), over every consensus batch of clips (with `interviews`:
+    of interviews; the count is still under "clips")."""
     clips = 0
     per_item: Counter = Counter()
     spreads: Counter = Counter()
-    for plan in plans:
-        if plan.kind != CONSENSUS_KIND:
-            continue
+    for plan in consensus_plans(plans, interviews):
         for entry in plan.extra.get("disagreements", []):
             clips += 1
             for over in entry["over"]:
@@ -206,15 +241,15 @@ def consensus_summary(plans: list[batches.BatchPlan]) -> dict:
             "spreads": dict(sorted(spreads.items()))}
 
 
-def format_recoded(changed: list[dict], shown: int = 5) -> list[str]:
-    """Lines about ratings changed after their clip went to consensus."""
+def format_recoded(changed: list[dict], shown: int = 5, unit: str = "clip") -> list[str]:
+    """Lines about ratings changed after their clip (or `unit`) went to consensus."""
     if not changed:
         return []
     clips = sorted({(c["batch"], c["clip_id"]) for c in changed})
-    lines = [f"Re-coded after consensus: {len(clips)} clip(s) have ratings changed since their "
-             "consensus batch was made (the consensus coder saw the old ones):"]
+    lines = [f"Re-coded after consensus: {len(clips)} {unit}(s) have ratings changed since "
+             "their consensus batch was made (the consensus coder saw the old ones):"]
     for change in changed[:shown]:
-        lines.append(f"  {change['batch']}, clip {change['clip_id']}, {change['email']} "
+        lines.append(f"  {change['batch']}, {unit} {change['clip_id']}, {change['email']} "
                      f"({change['coder']}), {change['item']}: {change['was']} -> {change['now']}")
     if len(changed) > shown:
         lines.append(f"  ... and {len(changed) - shown} more")
@@ -244,29 +279,48 @@ def _default_coders(plans: list[batches.BatchPlan]) -> list[str]:
     return masters
 
 
+def _unit_ratings(study: Study, interviews: bool) -> StudyRatings:
+    """The study's checked clip ratings, or with `interviews` its interview ratings."""
+    if not interviews:
+        return read_study_ratings(study)
+    ratings = read_interview_ratings(study)
+    if ratings is None:
+        raise PipelineError(
+            f"--interviews: {study.ratings_csv} holds no rating of an interview of "
+            f"{study.transcripts_csv}: push the interview batches, let them be coded, and run "
+            f"`coding-pipeline pull {study.root}` first.")
+    return ratings
+
+
 def create_consensus_batch(
     study: Study, coders: list[str] | str | None = None, threshold: float = 1.0,
     composite: bool = False, name: str | None = None, seed: int | None = None,
+    interviews: bool = False,
 ) -> ConsensusResult:
-    """Plan a consensus batch of the double-coded study clips that disagree by more than
-    `threshold` and are in no consensus batch yet, and save it (nothing when none is new)."""
+    """Plan a consensus batch of the double-coded study clips (with `interviews`: interviews)
+    that disagree by more than `threshold` and are in no consensus batch yet, and save it
+    (nothing when none is new)."""
     if threshold < 0:
         raise PipelineError(f"--threshold {threshold:g}: give 0 or more scale points.")
-    plans = batches.load_batches(study)
+    plans = [p for p in batches.load_batches(study)
+             if batches.is_interview_batch(p) == interviews]
     consensus_coders = (batches.parse_coders(coders) if coders
                         else _default_coders(plans))
-    ratings = read_study_ratings(study)
+    ratings = _unit_ratings(study, interviews)
     clean, scheme = ratings.table, ratings.scheme
     if composite and not scheme.composites:
         raise PipelineError(f"--composite: scheme {scheme.name} has no composites.")
-    done = {c for p in plans if p.kind == CONSENSUS_KIND for c in p.assignments["clip_id"]}
-    recoded = recoded_after_consensus(clean, plans)
+    done = {c for p in consensus_plans(plans, interviews) for c in p.assignments["clip_id"]}
+    recoded = recoded_after_consensus(clean, plans, interviews)
     found = find_disagreements(clean, scheme, threshold, composite,
                                study.config.min_item_share, exclude=done)
     if not found:
         return ConsensusResult(None, recoded)
     seed = seed_or_random(seed)
+    units = batches.interview_units(study) if interviews else read_clips(study)
     plan = plan_consensus_batch(
-        found, consensus_coders, read_clips(study), batches.new_name(study, name, "consensus"),
+        found, consensus_coders, units, batches.new_name(study, name, "consensus"),
         threshold, composite, seed)
+    if interviews:
+        plan.extra["unit"] = batches.INTERVIEW_UNIT
     return ConsensusResult(batches.save_plan(study, plan), recoded)

@@ -1,7 +1,9 @@
 """The end-to-end demo: sample sessions -> clips -> Label Studio -> simulated coders -> statistics,
 and a coder's seat for the person running it.
 
-Everything is generated on the spot (nothing is downloaded). Each step is the same function the
+Everything is generated on the spot (nothing is downloaded): sample sessions and, for the
+interviews (reflective functioning), short PDI-style transcripts with a redact.csv naming every
+name in them. Each step is the same function the
 CLI command of that name calls, so the demo doubles as a worked example of the Python API, and
 rerunning it continues from where the previous run stopped.
 
@@ -130,6 +132,7 @@ def run_demo(
     url = start_server(study)
     echo(f"  running at {url}")
     _code_with_simulated_coders(study, echo)
+    _code_interviews(study, echo)
     _analyse(study, echo)
     echo("")
     echo("9/9 Your own coder seat: a DEMO-ONLY coder account and clips nobody has rated yet")
@@ -191,14 +194,81 @@ def _code_with_simulated_coders(study: Study, echo: Callable[[str], None]) -> No
     echo(f"  {pull_study(study)}")
 
 
+def make_sample_interviews(study: Study) -> None:
+    """Write a short generated PDI-style transcript per sample session (the first a .docx, the
+    others text), list them in interviews.csv, and every name in them in redact.csv."""
+    from coding_pipeline.transcripts import synth
+
+    folder = study.root / "interviews"
+    folder.mkdir(exist_ok=True)
+    rows, rules = [], []
+    for number, (dyad, arm, _age) in enumerate(DYADS):
+        family = synth.family(number)
+        for visit, timepoint in enumerate(TIMEPOINTS):
+            name = f"{dyad}_{timepoint}" + (".docx" if number == visit == 0 else ".txt")
+            lines = synth.interview(family, seed=number * 10 + visit)
+            synth.write_transcript(folder / name, lines, markers="prefix" if visit else None)
+            rows.append(f"{dyad},{timepoint},{arm},interviews/{name}")
+        rules += [f"{r['dyad_id']},{r['term']},{r['replacement']}"
+                  for r in synth.redact_rows(family, dyad)
+                  if f"{r['dyad_id']},{r['term']},{r['replacement']}" not in rules]
+        rules += [f"{dyad},{family.relative},[RELATIVE]",
+                  f"{dyad},{family.relative_place},[PLACE]"]
+    write_text_atomic(study.interviews_csv,
+                      "\n".join(["dyad_id,timepoint,arm,transcript", *rows]) + "\n")
+    write_text_atomic(study.redact_csv,
+                      "\n".join(["dyad_id,term,replacement", *rules]) + "\n")
+
+
+def _code_interviews(study: Study, echo: Callable[[str], None]) -> None:
+    """The interviews: sample transcripts read and de-identified, a batch of them for the
+    SIMULATED coders (every interview double-coded), pushed, rated, pulled."""
+    from coding_pipeline.labelstudio.pull import pull_study
+    from coding_pipeline.labelstudio.push import push_study
+    from coding_pipeline.labelstudio.simulate import simulate_coders
+    from coding_pipeline.transcripts.stage import transcripts_study
+
+    echo("")
+    echo("Interviews (reflective functioning): sample PDI-style transcripts, de-identified")
+    if not study.interviews_csv.is_file() or len(
+            study.interviews_csv.read_text(encoding="utf-8").strip().splitlines()) < 2:
+        make_sample_interviews(study)
+    report = transcripts_study(study)
+    for line in report.problems + report.warnings:
+        echo(f"  {line}")
+    echo(f"  {len(report.results)} interviews read into {study.transcripts_dir}/ "
+         f"(key: {study.transcripts_csv})")
+    taken = set(batches.load_assignments(study)["clip_id"])
+    if set(batches.interview_units(study)["clip_id"]) - taken:
+        plan = batches.create_batch(study, SIMULATED_CODERS, reliability_share=1.0, seed=13,
+                                    interviews=True)
+        echo(batches.format_plan(plan))
+    echo(f"  {push_study(study)}")
+    echo(f"  {simulate_coders(study, SIMULATED_CODERS, seed=11)} simulated annotations submitted")
+    echo(f"  {pull_study(study)}")
+
+
+def _interview_figures(study: Study, echo: Callable[[str], None]) -> None:
+    """The interview (RF) reliability beside the video one; RF scores are in the score files."""
+    from coding_pipeline.reliability import format_interview_table, interview_reliability_study
+
+    result = interview_reliability_study(study)
+    if result is None:
+        echo("  no interview ratings yet")
+        return
+    echo("")
+    echo(format_interview_table(result))
+
+
 def _analyse(study: Study, echo: Callable[[str], None]) -> None:
     """Step 8: reliability, scores and the report, and where they are."""
     from coding_pipeline.reliability import format_table, reliability_study
     from coding_pipeline.report.html import report_study
     from coding_pipeline.scores import score_study
 
-    echo("8/9 Reliability, per-dyad scores and the report")
+    echo("8/9 Reliability, per-dyad scores and the report (clips, then interviews)")
     echo(format_table(reliability_study(study)))
+    _interview_figures(study, echo)
     written = score_study(study)
     report = report_study(study)
     echo("")

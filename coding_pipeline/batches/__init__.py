@@ -9,6 +9,11 @@ files in STUDY/batches/:
     <name>.json   name, kind, created_at, coders, master, seed, reliability_share (and, for
                   consensus and recalibration batches, their own fields: see consensus.py)
 
+Batches of interviews (`interviews=True`): the same planning over the interviews of
+transcripts.csv, each one's transcript id in `clip_id`; NAME.json then says `"unit":
+"interview"`. Interviews and clips are planned apart (an interview batch's fairness history is
+the study's earlier interview batches).
+
 Roles: `primary` (the coder first assigned to a clip in a coding batch), `reliability` (the second
 coder of a double-coded clip), `training` (a trainee on a training clip), `master` (the master
 coder on a training clip) and `consensus` (the coder who records the agreed rating of a clip
@@ -28,10 +33,13 @@ Every name below is re-exported here, so `from coding_pipeline import batches` a
 
 from coding_pipeline.batches.coding import Loads, pair_matrix, plan_coding_batch
 from coding_pipeline.batches.files import (
+    INTERVIEW_UNIT,
     batches_dir,
     create_batch,
     create_recalibration_batch,
     create_training_batch,
+    interview_units,
+    is_interview_batch,
     load_assignments,
     load_batches,
     new_name,
@@ -53,6 +61,7 @@ from coding_pipeline.batches.plan import (
 from coding_pipeline.batches.summary import format_pair_matrix, format_plan
 
 __all__ = [
+    "INTERVIEW_UNIT", "interview_units", "is_interview_batch",
     "ASSIGNMENT_COLUMNS", "META_KEYS", "BatchPlan", "Loads", "_strata", "_stratified_sample",
     "batches_dir", "create_batch", "create_recalibration_batch", "create_training_batch",
     "families_of", "format_pair_matrix", "format_plan", "load_assignments", "load_batches",

@@ -24,6 +24,8 @@ from coding_pipeline.study import (
     Study,
     read_batch_csv,
     read_clips,
+    read_table,
+    read_transcript_key,
     restore_advice,
     seed_or_random,
     write_csv_atomic,
@@ -34,8 +36,38 @@ _META_KEYS = ("name", "kind", "coders", "seed", "reliability_share", "created_at
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+INTERVIEW_UNIT = "interview"  # NAME.json "unit" of a batch of interviews (none: of clips)
+
+
 def batches_dir(study: Study) -> Path:
     return study.batches_dir
+
+
+def interview_units(study: Study) -> pd.DataFrame:
+    """The study's interviews as units to plan: transcripts.csv's rows, the transcript id in
+    `clip_id` (as batches and ratings.csv hold it), with dyad_id, timepoint and arm."""
+    key = read_transcript_key(study)
+    if key.empty:
+        raise PipelineError(
+            f"{study.transcripts_csv} lists no interviews: run `coding-pipeline transcripts "
+            f"{study.root}` first.")
+    return key.rename(columns={"transcript_id": "clip_id"})[
+        ["clip_id", "dyad_id", "timepoint", "arm"]]
+
+
+def _units(study: Study, interviews: bool) -> pd.DataFrame:
+    """What a batch plans: the study's interviews, or its clips."""
+    return interview_units(study) if interviews else read_clips(study)
+
+
+def is_interview_batch(plan: BatchPlan) -> bool:
+    return plan.extra.get("unit") == INTERVIEW_UNIT
+
+
+def _marked(plan: BatchPlan, interviews: bool) -> BatchPlan:
+    if interviews:
+        plan.extra["unit"] = INTERVIEW_UNIT
+    return plan
 
 
 def _read_meta(meta_path: Path) -> dict:
@@ -84,6 +116,15 @@ def load_batches(study: Study) -> list[BatchPlan]:
     return sorted(plans, key=lambda p: p.created_at)
 
 
+def _coding_history(study: Study, interviews: bool) -> pd.DataFrame:
+    """The assignments of the study's coding batches of the same unit (interviews or clips)."""
+    plans = [p for p in load_batches(study)
+             if p.kind == "coding" and is_interview_batch(p) == interviews]
+    if not plans:
+        return pd.DataFrame(columns=["batch", *ASSIGNMENT_COLUMNS])
+    return pd.concat([p.assignments.assign(batch=p.name) for p in plans], ignore_index=True)
+
+
 def load_assignments(study: Study) -> pd.DataFrame:
     """All assignments of all batches: batch, kind, clip_id, coder, role, order."""
     frames = [p.assignments.assign(batch=p.name, kind=p.kind) for p in load_batches(study)]
@@ -119,58 +160,73 @@ def save_plan(study: Study, plan: BatchPlan) -> BatchPlan:
 def create_batch(
     study: Study, coders: list[str] | str, reliability_share: float | None = None,
     seed: int | None = None, name: str | None = None, clip_ids: list[str] | None = None,
+    interviews: bool = False,
 ) -> BatchPlan:
-    """Plan a coding batch of every clip not yet in a coding batch (of those in `clip_ids`,
-    when given), and save it."""
+    """Plan a coding batch of every clip (with `interviews`, every interview of
+    transcripts.csv) not yet in a coding batch (of those in `clip_ids`, when given), and save
+    it."""
     coders = parse_coders(coders)
-    clips = read_clips(study)
+    units = _units(study, interviews)
     if clip_ids is not None:
-        clips = clips[clips["clip_id"].isin(clip_ids)]
-    assigned = load_assignments(study)
-    taken = set(assigned.loc[assigned["kind"] == "coding", "clip_id"])
-    available = clips[~clips["clip_id"].isin(taken)]
+        units = units[units["clip_id"].isin(clip_ids)]
+    history = _coding_history(study, interviews)
+    available = units[~units["clip_id"].isin(set(history["clip_id"]))]
     if available.empty:
+        what, source, fresh = (
+            ("interview", study.transcripts_csv, "read new interviews") if interviews
+            else ("clip", study.clips_csv, "segment new sessions"))
         raise PipelineError(
-            f"Every clip in {study.clips_csv} is already in a coding batch: "
-            "segment new sessions first, or see `coding-pipeline batch show`."
+            f"Every {what} in {source} is already in a coding batch: "
+            f"{fresh} first, or see `coding-pipeline batch show`."
         )
     share = study.config.reliability_share if reliability_share is None else reliability_share
     seed = seed_or_random(seed)
-    history = assigned[assigned["kind"] == "coding"]
     plan = plan_coding_batch(available, coders, new_name(study, name, "batch"), share, seed,
                              history=history)
-    return save_plan(study, plan)
+    return save_plan(study, _marked(plan, interviews))
 
 
 def create_training_batch(
     study: Study, master: str, coders: list[str] | str, n_clips: int = 10,
-    seed: int | None = None, name: str | None = None,
+    seed: int | None = None, name: str | None = None, interviews: bool = False,
 ) -> BatchPlan:
-    """Plan a training set that the master and every trainee code, and save it."""
+    """Plan a training set (of clips, or with `interviews` of interviews) that the master and
+    every trainee code, and save it."""
     (master,) = parse_coders([master])
     coders = parse_coders(coders)
-    clips = read_clips(study)
+    units = _units(study, interviews)
     seed = seed_or_random(seed)
     plan = plan_training_batch(
-        clips, master, coders, new_name(study, name, "training"), n_clips, seed,
+        units, master, coders, new_name(study, name, "training"), n_clips, seed,
     )
-    return save_plan(study, plan)
+    return save_plan(study, _marked(plan, interviews))
+
+
+def _interview_ratings(study: Study) -> pd.DataFrame:
+    """The rated rows of interviews in ratings.csv (clip_id, coder, role): who rated which
+    interview. Read without the video scheme's checks, which interview items do not pass."""
+    table = read_table(study.ratings_csv, ["clip_id", "coder", "value"],
+                       f"run `coding-pipeline pull {study.root}` first")
+    if "role" not in table.columns:
+        table["role"] = ""
+    rated = table["clip_id"].isin(set(interview_units(study)["clip_id"])) & (table["value"] != "")
+    return table.loc[rated, ["clip_id", "coder", "role"]]
 
 
 def create_recalibration_batch(
     study: Study, coder: str, master: str, n_clips: int = 10, seed: int | None = None,
-    name: str | None = None,
+    name: str | None = None, interviews: bool = False,
 ) -> BatchPlan:
-    """Plan a recalibration set for `coder` of clips `master` has rated (ratings.csv), and
-    save it."""
+    """Plan a recalibration set for `coder` of clips (with `interviews`, interviews) `master`
+    has rated (ratings.csv), and save it."""
     (coder,) = parse_coders([coder])
     (master,) = parse_coders([master])
-    clean = study_ratings(study)
+    clean = _interview_ratings(study) if interviews else study_ratings(study)
     own = clean[clean["role"].isin(["master", "primary", "reliability", ""])]
     master_rated = set(own.loc[own["coder"] == master, "clip_id"])
     coder_rated = set(clean.loc[clean["coder"] == coder, "clip_id"])
     seed = seed_or_random(seed)
     plan = plan_recalibration_batch(
-        read_clips(study), master_rated, coder_rated, coder, master,
+        _units(study, interviews), master_rated, coder_rated, coder, master,
         new_name(study, name, "recalibration"), n_clips, seed)
-    return save_plan(study, plan)
+    return save_plan(study, _marked(plan, interviews))

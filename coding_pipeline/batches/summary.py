@@ -26,9 +26,10 @@ def format_pair_matrix(matrix: pd.DataFrame, title: str) -> str:
 def format_plan(plan: BatchPlan) -> str:
     """A plain-text summary of a batch for the lab manager: clips per coder and role."""
     table = plan.assignments
+    units = "interviews" if plan.extra.get("unit") == "interview" else "clips"
     lines = [
         f"Batch {plan.name} ({plan.kind}), created {plan.created_at}, seed {plan.seed}",
-        f"  clips: {table['clip_id'].nunique()}"
+        f"  {units}: {table['clip_id'].nunique()}"
         + (f", double-coded: {(table['role'] == 'reliability').sum()}"
            f" ({plan.reliability_share:.0%} asked)" if plan.kind == "coding" else ""),
     ]
@@ -64,7 +65,8 @@ def _consensus_lines(plan: BatchPlan) -> str:
         for over in entry["over"]:
             per[over.get("item") or over.get("composite")] += 1
             spreads[over["spread"]] += 1
-    lines = [f"  {len(found)} clip(s) whose coders differ by more than "
+    units = "interview(s)" if plan.extra.get("unit") == "interview" else "clip(s)"
+    lines = [f"  {len(found)} {units} whose coders differ by more than "
              f"{plan.extra.get('threshold', 1):g} scale point(s) on {what}"]
     if per:
         lines.append("  over the threshold: " + ", ".join(f"{k} {n}" for k, n in per.items()))

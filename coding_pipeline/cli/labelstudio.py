@@ -263,12 +263,14 @@ def batch_group() -> None:
               help="A recalibration set for this coder: clips the --master has rated.")
 @click.option("--master", help="With --training or --recalibrate: the master coder's email.")
 @click.option("--clips", "n_clips", type=click.IntRange(min=2), default=10, show_default=True,
-              help="With --training or --recalibrate: how many clips.")
+              help="With --training or --recalibrate: how many clips (or interviews).")
+@click.option("--interviews", is_flag=True,
+              help="Plan interviews (transcripts.csv) instead of clips: RF coding.")
 @URL
 def batch_create(
     study: Path, coders: str | None, reliability: float | None, seed: int | None,
     name: str | None, training: bool, recalibrate: str | None, master: str | None,
-    n_clips: int, url: str | None,
+    n_clips: int, interviews: bool, url: str | None,
 ) -> None:
     """Plan a batch of every clip not yet in one and save it in STUDY/batches/.
 
@@ -281,6 +283,11 @@ def batch_create(
       coding-pipeline batch create my-study --training --master m@lab.org \\
           --coders a@lab.org,b@lab.org --clips 10
       coding-pipeline batch create my-study --recalibrate a@lab.org --master m@lab.org
+      coding-pipeline batch create my-study --interviews --coders a@lab.org,b@lab.org
+
+    With --interviews the batch holds the interviews of transcripts.csv (run `transcripts`
+    first) instead of clips, planned the same way (one mother's interviews never in a row);
+    --training and --recalibrate work with it too.
 
     A recalibration set (for a coder `reliability` flags) holds clips the master has rated,
     those the coder has not rated first; it is pushed and scored like a training set, and
@@ -297,11 +304,8 @@ def batch_create(
         if not master or training or coders:
             raise PipelineError("--recalibrate CODER needs --master M (and no --training or "
                                 "--coders): the coder rates clips the master has rated.")
-        require_members(connect(loaded, url), batches.parse_coders([recalibrate, master]))
-        plan = batches.create_recalibration_batch(loaded, recalibrate, master, n_clips=n_clips,
-                                                  seed=seed, name=name)
-        click.echo(batches.format_plan(plan))
-        click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
+        _recalibration_batch(loaded, study, recalibrate, master, (n_clips, seed, name),
+                             interviews, url)
         return
     if not coders:
         raise PipelineError("Give --coders a@lab.org,b@lab.org (or --recalibrate CODER).")
@@ -315,13 +319,30 @@ def batch_create(
     require_members(connection, everyone)
     if training:
         plan = batches.create_training_batch(loaded, master, emails, n_clips=n_clips,
-                                             seed=seed, name=name)
+                                             seed=seed, name=name, interviews=interviews)
     else:
         plan = batches.create_batch(loaded, emails, reliability_share=reliability, seed=seed,
-                                    name=name)
+                                    name=name, interviews=interviews)
     click.echo(batches.format_plan(plan))
     if training and not connection.has_spaces:
         click.echo(f"Note: {training_note([plan.name])}")
+    click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
+
+
+def _recalibration_batch(loaded, study: Path, coder: str, master: str,
+                         plan_options: tuple[int, int | None, str | None], interviews: bool,
+                         url: str | None) -> None:
+    """`batch create --recalibrate`: a set of units the master rated, for one coder
+    (`plan_options`: the number of units, the seed and the batch name)."""
+    n_clips, seed, name = plan_options
+    from coding_pipeline import batches
+    from coding_pipeline.labelstudio.client import connect
+    from coding_pipeline.labelstudio.coders import require_members
+
+    require_members(connect(loaded, url), batches.parse_coders([coder, master]))
+    plan = batches.create_recalibration_batch(loaded, coder, master, n_clips=n_clips,
+                                              seed=seed, name=name, interviews=interviews)
+    click.echo(batches.format_plan(plan))
     click.echo(f"Saved in {batches.batches_dir(loaded)}. Next: coding-pipeline push {study}")
 
 

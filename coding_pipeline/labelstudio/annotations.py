@@ -1,7 +1,9 @@
 """A project's exported annotations as rows of STUDY/ratings.csv, and the problems found in them
 (pure: data in, data out).
 
-One row per rated item; one row (no item, no value) per skipped annotation, status `skipped`; a
+One row per rated item; one row (no item, no value) per skipped annotation, status `skipped`; an
+interview's "not codable" choice (the transcript scheme's `not_codable` text) is a row with an
+empty value and status `not_codable`, never a number; a
 value outside the item's scale is kept with status `out_of_scale` and reported. Problems are
 summarised one line per kind, with a count and a few examples. `compare_ratings` says which
 annotations are new, updated or removed since the last pull; `carried_over` keeps the rows of
@@ -128,7 +130,7 @@ def _context(task: dict, annotation: dict, project: dict, coder: str, roles: Rol
 
 def _annotation_rows(
     task: dict, annotation: dict, project: dict, emails: dict[int, str], scheme: Scheme,
-    roles: Roles,
+    roles: Roles, not_codable: str | None = None,
 ) -> tuple[list[dict], list[Problem]]:
     """The rows and problems of one annotation."""
     coder = user_email(annotation.get("completed_by"), emails)
@@ -154,6 +156,9 @@ def _annotation_rows(
                 str(item_id), "", f"{where}, clip {clip_id}, annotation {number}: control "
                 f"'{item_id}' is not an item of scheme {scheme.name} (left out)."))
             continue
+        if not_codable is not None and _result_value(result)[0] == not_codable:
+            rows.append({**base, "item": item_id, "value": "", "status": "not_codable"})
+            continue
         value, problem, kind = _scale_value(result, items[item_id])
         if problem is not None:
             problems.append(Problem(
@@ -167,18 +172,21 @@ def _annotation_rows(
 
 def ratings_from_export(
     tasks: list[dict], project: dict, emails: dict[int, str], scheme: Scheme, roles: Roles,
+    not_codable: str | None = None,
 ) -> tuple[list[dict], list[Problem]]:
     """Rows of ratings.csv from one project's JSON export, and problems found on the way.
 
     `project` is the project's projects.csv row; `roles` maps (batch, clip_id, coder) to the
     role of the assignment. One row per rated item; one row (no item, no value) per skipped
-    annotation; a value outside the item's scale gets status `out_of_scale` and a problem.
+    annotation; a value outside the item's scale gets status `out_of_scale` and a problem;
+    the choice `not_codable` (interview projects) an empty value with status `not_codable`.
     """
     rows: list[dict] = []
     problems: list[Problem] = []
     for task in tasks:
         for annotation in task.get("annotations", []):
-            found, noticed = _annotation_rows(task, annotation, project, emails, scheme, roles)
+            found, noticed = _annotation_rows(task, annotation, project, emails, scheme, roles,
+                                              not_codable)
             rows += found
             problems += noticed
     return rows, problems

@@ -48,10 +48,12 @@ def scheme_problem(record: pd.Series, scheme: Scheme, scheme_path: Path) -> str 
     )
 
 
-def refuse_changed_scheme(study: Study, records: pd.DataFrame, scheme: Scheme) -> None:
-    """Stop before anything is sent if the scheme changed without a new version."""
+def refuse_changed_scheme(study: Study, records: pd.DataFrame, scheme: Scheme,
+                          path: Path | None = None) -> None:
+    """Stop before anything is sent if the scheme (read from `path`, default the study's
+    scheme) changed without a new version."""
     for _, record in records.iterrows():
-        problem = scheme_problem(record, scheme, study.scheme_path)
+        problem = scheme_problem(record, scheme, path or study.scheme_path)
         if problem:
             raise PipelineError(f"Push refused: {problem}")
 
@@ -61,12 +63,13 @@ def scheme_copy_path(study: Study, scheme: Scheme) -> Path:
     return study.root / "schemes" / f"{scheme.name}-v{scheme.version}-{scheme.content_hash}.yaml"
 
 
-def keep_scheme_copy(study: Study, scheme: Scheme) -> None:
-    """Keep a copy of the scheme file pushed, so a project's scheme can always be restored."""
+def keep_scheme_copy(study: Study, scheme: Scheme, path: Path | None = None) -> None:
+    """Keep a copy of the scheme file pushed (`path`, default the study's scheme), so a
+    project's scheme can always be restored."""
     target = scheme_copy_path(study, scheme)
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(target, study.scheme_path.read_text(encoding="utf-8"))
+        write_text_atomic(target, (path or study.scheme_path).read_text(encoding="utf-8"))
 
 
 def project_scheme(study: Study, record: pd.Series, current: Scheme) -> Scheme:

@@ -11,6 +11,8 @@ Never lose a rating:
   reported as removed (they stay in the raw exports);
 - problems are summarised, one line per kind with a count and a few examples; the full list is
   saved as exports/<timestamp>_problems.txt (not again while it stays the same);
+- interview projects are read with the study's interview scheme; their "not codable" choice is
+  a row with an empty value and status `not_codable`;
 - a project made with an earlier scheme version is read with that version's copy in
   STUDY/schemes/ (kept by push) when there is one.
 
@@ -76,6 +78,7 @@ from coding_pipeline.study import (
     Study,
     write_csv_atomic,
 )
+from coding_pipeline.transcripts.inputs import interview_scheme
 
 GONE_KIND = "project not on the server any more (its ratings pulled before are kept)"
 MOVED_KIND = "project moved or renamed on the server (its ratings pulled as usual)"
@@ -253,19 +256,33 @@ def _fetch(
 
 def _project_ratings(
     study: Study, record: pd.Series, tasks: list[dict], scheme: Scheme,
-    emails: dict[int, str], roles: Roles,
+    emails: dict[int, str], roles: Roles, not_codable: str | None = None,
 ) -> tuple[list[dict], list[Problem]]:
     """One project's rows of ratings.csv (a foreign annotation replaced by the coder's own last
-    version), and its problems."""
+    version), and its problems; `not_codable`: the choice of interview projects kept as missing."""
     scheme = project_scheme(study, record, scheme)
-    rows, problems = ratings_from_export(tasks, record, emails, scheme, roles)
+    rows, problems = ratings_from_export(tasks, record, emails, scheme, roles, not_codable)
     foreign = foreign_annotations(tasks, record, emails, roles)
     if foreign:
         rows, tampered = keep_coders_own(
             rows, foreign, saved_exports(study.exports_dir, record["project_id"]),
-            record, emails, scheme, roles)
+            record, emails, scheme, roles, not_codable)
         problems = tampered + problems
     return rows, problems
+
+
+def _schemes_by_batch(study: Study, scheme: Scheme):
+    """batch -> (its current scheme, its not-codable choice): the interview scheme for batches
+    of interviews, the study's scheme (no such choice) for the others."""
+    interviews = {p.name for p in batches.load_batches(study) if batches.is_interview_batch(p)}
+    transcript = interview_scheme(study) if interviews else None
+
+    def of(batch: str) -> tuple[Scheme, str | None]:
+        if transcript is not None and batch in interviews:
+            return transcript.scheme, transcript.not_codable
+        return scheme, None
+
+    return of
 
 
 def _write(
@@ -315,6 +332,7 @@ def pull_study(
               | _moved_members(connection, records, unlisted))
     roles = {(str(a.batch), str(a.clip_id), str(a.coder)): str(a.role)
              for a in batches.load_assignments(study).itertuples(index=False)}
+    schemes = _schemes_by_batch(study, scheme)
     exports: list[tuple[str, bytes]] = []
     rows: list[dict] = []
     on_server: set[str] = set()
@@ -325,7 +343,9 @@ def pull_study(
             continue
         exports.append((record["project_id"], raw))
         tasks = json.loads(raw)
-        project_rows, problems = _project_ratings(study, record, tasks, scheme, emails, roles)
+        current, not_codable = schemes(record["batch"])
+        project_rows, problems = _project_ratings(study, record, tasks, current, emails, roles,
+                                                  not_codable)
         on_server |= {str(a["id"]) for t in tasks for a in t.get("annotations", [])}
         rows.extend(project_rows)
         report.problems.extend(problems)

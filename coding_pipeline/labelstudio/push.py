@@ -21,9 +21,14 @@ Training batches: on any other server Community edition cannot hide one project 
 member, so the master's project is created last and a note recommends that the master rates after
 the trainees.
 
+Interview batches (interviews.py): the same projects, with the transcript scheme's labeling
+config and one task per interview (no file sent); every interview is checked for de-identification
+leaks before anything is sent.
+
 Consensus batches: their (batch, coder) project is made the same way, with the consensus labeling
 config, and each task's data also hold the coders' ratings as shown to the consensus coder
 ("Coder 1 / Coder 2: 2 / 5", `consensus.shown_fields`): never a coder's name or a family's.
+A consensus batch of interviews gets the interview consensus config the same way.
 """
 
 from __future__ import annotations
@@ -35,9 +40,15 @@ from pathlib import Path
 import pandas as pd
 
 from coding_pipeline import batches, consensus
+from coding_pipeline.consensus import with_consensus_fields
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio.client import Connection, connect, local_files_root
 from coding_pipeline.labelstudio.config import render_instructions, render_label_config
+from coding_pipeline.labelstudio.interviews import (
+    ProjectKind,
+    interview_kind,
+    interview_queues,
+)
 from coding_pipeline.labelstudio.project_schemes import (
     first_pushed_note,
     keep_scheme_copy,
@@ -99,21 +110,6 @@ class PushReport:
 def task_data(clip_id: str, video_url: str, fps: float) -> dict:
     """A task's data: the video URL, the opaque clip id and the frame rate. Nothing else."""
     return {"video": video_url, "clip_id": clip_id, "fps": fps}
-
-
-def with_consensus_fields(
-    queues: dict[tuple[str, str], list[dict]], plans: list[batches.BatchPlan], scheme: Scheme,
-) -> dict[tuple[str, str], list[dict]]:
-    """The queues, with the ratings shown added to the tasks of consensus batches (pure)."""
-    shown = {
-        (plan.name, entry["clip_id"]): consensus.shown_fields(entry, scheme)
-        for plan in plans if plan.kind == consensus.CONSENSUS_KIND
-        for entry in plan.extra.get("disagreements", [])
-    }
-    return {
-        (batch, coder): [{**task, **shown.get((batch, task["clip_id"]), {})} for task in queue]
-        for (batch, coder), queue in queues.items()
-    }
 
 
 def missing_tasks(queue: list[dict], existing_clip_ids: Iterable[str]) -> list[dict]:
@@ -183,14 +179,15 @@ def coder_queues(
 
 
 def _create_project(
-    connection: Connection, title: str, batch: str, coder: str, scheme: Scheme, config: str,
+    connection: Connection, title: str, batch: str, coder: str, kind: ProjectKind,
 ) -> int:
+    scheme = kind.scheme
     settings = {
         "title": title,
         "description": f"Coding batch {batch} for {coder}. "
                        f"Scheme: {scheme.name}, version {scheme.version}.",
-        "label_config": config,
-        "expert_instruction": render_instructions(scheme),
+        "label_config": kind.config,
+        "expert_instruction": kind.instructions,
         "show_instruction": True,
         "show_skip_button": True,
         "enable_empty_annotation": False,
@@ -205,14 +202,15 @@ def _create_project(
 
 
 def _import_missing(
-    connection: Connection, project_id: int, queue: list[dict], transport: ClipTransport,
-    files: dict[str, Path], report: PushReport,
+    connection: Connection, project_id: int, queue: list[dict],
+    transport: ClipTransport | None, files: dict[str, Path], report: PushReport,
 ) -> int:
     """Import the queue's tasks the project does not hold yet, in bulk, their clips placed by
-    the transport first (uploads); return how many."""
+    the transport first (uploads; no transport: interviews, no file); return how many."""
     todo = missing_tasks(queue, existing_clip_ids(connection, project_id))
-    todo, uploaded = transport.place(connection, project_id, todo, files)
-    report.clips_uploaded += uploaded
+    if transport is not None:
+        todo, uploaded = transport.place(connection, project_id, todo, files)
+        report.clips_uploaded += uploaded
     for start in range(0, len(todo), IMPORT_CHUNK):
         chunk = todo[start:start + IMPORT_CHUNK]
         connection.call(
@@ -230,7 +228,6 @@ class _Push:
 
     study: Study
     connection: Connection
-    scheme: Scheme
     transport: ClipTransport
     files: dict[str, Path]  # clip id -> file
     records: pd.DataFrame
@@ -268,7 +265,7 @@ class _Push:
         return project_id
 
     def adopt_or_create(self, server: Connection, batch: str, coder: str,
-                        mine: dict[int, str], config: str) -> int:
+                        mine: dict[int, str], kind: ProjectKind) -> int:
         """A project not in projects.csv: the server's one of that title (after a push that
         stopped before recording it), else a new one; recorded in projects.csv."""
         title = project_title(batch, coder)
@@ -277,7 +274,7 @@ class _Push:
             project_id = by_title[title]
             live = server.call("reading a project",
                                lambda: server.client.projects.get(id=project_id))
-            if (live.label_config or "").strip() != config.strip():
+            if (live.label_config or "").strip() != kind.config.strip():
                 raise PipelineError(
                     f"Push refused: project {project_id} ('{title}') on {server.url} has a "
                     f"different labeling config from the study's scheme, and "
@@ -286,15 +283,15 @@ class _Push:
                 )
             self.report.projects_existing += 1
         else:
-            project_id = _create_project(server, title, batch, coder, self.scheme, config)
+            project_id = _create_project(server, title, batch, coder, kind)
             self.report.projects_created += 1
         self.records = add_project(self.study, self.records, batch, coder, project_id,
-                                   self.scheme, server.space)
+                                   kind.scheme, server.space)
         return project_id
 
-    def project(self, batch: str, coder: str, queue: list[dict], config: str) -> None:
-        """Make sure the coder's project of the batch exists and holds the queue's clips."""
-        title, scheme, report = project_title(batch, coder), self.scheme, self.report
+    def project(self, batch: str, coder: str, queue: list[dict], kind: ProjectKind) -> None:
+        """Make sure the coder's project of the batch exists and holds the queue's tasks."""
+        title, scheme, report = project_title(batch, coder), kind.scheme, self.report
         server, mine = self.connection, self.listed.titles
         if self.connection.has_spaces:
             space = self.coder_space(coder)
@@ -316,10 +313,12 @@ class _Push:
                 first_pushed_note(first_pushed.iloc[0], batch, coder, scheme, self.study))
             return
         else:
-            project_id = self.adopt_or_create(server, batch, coder, mine, config)
-        keep_scheme_copy(self.study, scheme)
-        self.transport.ready_project(server, project_id)
-        imported = _import_missing(server, project_id, queue, self.transport, self.files, report)
+            project_id = self.adopt_or_create(server, batch, coder, mine, kind)
+        keep_scheme_copy(self.study, scheme, kind.scheme_path)
+        if kind.has_clips:
+            self.transport.ready_project(server, project_id)
+        imported = _import_missing(server, project_id, queue,
+                                   self.transport if kind.has_clips else None, self.files, report)
         report.tasks_imported += imported
         report.tasks_existing += len(queue) - imported
         self.say(f"  {title}: {imported} imported, {len(queue) - imported} already there")
@@ -328,39 +327,69 @@ class _Push:
 # ---------------------------------------------------------------- push
 
 
+def _clip_kinds(study: Study, scheme: Scheme) -> dict[bool, ProjectKind]:
+    """The project kinds of clip batches: coding and training (False), consensus (True)."""
+    return {consensus_: ProjectKind(scheme, study.scheme_path,
+                                    render_label_config(scheme, consensus=consensus_),
+                                    render_instructions(scheme))
+            for consensus_ in (False, True)}
+
+
+def _clip_queues(
+    study: Study, assignments: pd.DataFrame, transport: ClipTransport,
+    plans: list[batches.BatchPlan], scheme: Scheme,
+) -> tuple[dict[tuple[str, str], list[dict]], dict[str, Path]]:
+    """The clip batches' queues (every clip file checked) and clip id -> file."""
+    if assignments.empty:
+        return {}, {}
+    clips = read_clips(study).set_index("clip_id")
+    queues = with_consensus_fields(coder_queues(study, clips, assignments, transport), plans,
+                                   scheme)
+    return queues, {c: study.absolute(clips.loc[c, "file"])
+                    for c in assignments["clip_id"].unique()}
+
+
 def push_study(
     study: Study, url: str | None = None, token: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> PushReport:
-    """Create each (batch, coder) project once and import the clips it is missing."""
+    """Create each (batch, coder) project once and import the clips (or interviews) it is
+    missing."""
     scheme = load_video_scheme(study.scheme_path)
-    configs = {False: render_label_config(scheme),
-               True: render_label_config(scheme, consensus=True)}
-    assignments = batches.load_assignments(study)
-    if assignments.empty:
+    clip_kinds = _clip_kinds(study, scheme)
+    every = batches.load_assignments(study)
+    if every.empty:
         raise PipelineError(
             f"No batch in {study.root / 'batches'}: plan one first with "
             f"`coding-pipeline batch create {study.root} --coders a@lab.org,b@lab.org`."
         )
+    plans = batches.load_batches(study)
+    interviews = {p.name for p in plans if batches.is_interview_batch(p)}
+    of_interviews = every["batch"].isin(interviews)
+    interview_tasks, interview_project = interview_queues(study, every[of_interviews], plans)
+    interview_kinds = ({False: interview_project, True: interview_kind(study, consensus=True)[0]}
+                       if interview_project is not None else {})
     connection = connect(study, url, token)
     transport = choose_transport(study, local_files_root(study, connection.own))
-    clips = read_clips(study).set_index("clip_id")
-    queues = with_consensus_fields(coder_queues(study, clips, assignments, transport),
-                                   batches.load_batches(study), scheme)
+    queues, files = _clip_queues(study, every[~of_interviews], transport, plans, scheme)
     report = PushReport(url=connection.url, clips=transport.describe())
-    files = {c: study.absolute(clips.loc[c, "file"]) for c in assignments["clip_id"].unique()}
     report.clips_uploaded = transport.send(sorted(set(files.values())))
     records = read_projects(study)
     refuse_changed_scheme(study, records, scheme)
-    push = _Push(study, connection, scheme, transport, files, records,
-                 server_projects(connection), report, progress or (lambda _line: None))
-    kinds = dict(zip(assignments["batch"], assignments["kind"], strict=True))
-    masters = {key for key, rows in assignments.groupby(["batch", "coder"], sort=False)
+    if interview_project is not None:
+        refuse_changed_scheme(study, records, interview_project.scheme,
+                              interview_project.scheme_path)
+    push = _Push(study, connection, transport, files, records, server_projects(connection),
+                 report, progress or (lambda _line: None))
+    kinds = dict(zip(every["batch"], every["kind"], strict=True))
+    masters = {key for key, rows in every.groupby(["batch", "coder"], sort=False)
                if is_master_project(rows["role"])}
+    queues |= interview_tasks
     for batch, coder in push_order(list(queues), masters):
-        push.project(batch, coder, queues[(batch, coder)],
-                     configs[kinds[batch] == consensus.CONSENSUS_KIND])
-    training = assignments.loc[assignments["kind"] == "training", "batch"]
+        kind = (interview_kinds if batch in interviews else clip_kinds)[
+            kinds[batch] == consensus.CONSENSUS_KIND]
+        push.project(batch, coder, queues[(batch, coder)], kind)
+    training = every.loc[every["kind"] == "training", "batch"]
     if not training.empty and not connection.has_spaces:  # in spaces nobody sees another's
         report.notes.append(training_note(training))
     return report

@@ -65,7 +65,7 @@ def _single(task: dict, annotation: dict) -> list[dict]:
 
 def _own_version(
     annotation_id: str, history: list[tuple[str, list[dict]]], project: dict,
-    emails: dict[int, str], scheme: Scheme, roles: Roles,
+    emails: dict[int, str], scheme: Scheme, roles: Roles, not_codable: str | None = None,
 ) -> tuple[list[dict], str]:
     """The coder's own last version of an annotation in the saved exports (newest first): its
     rows and the export's name, or ([], "") when there is none."""
@@ -77,7 +77,7 @@ def _own_version(
                         foreign_annotations(_single(task, annotation), project, emails, roles)):
                     continue
                 own, _ = ratings_from_export(
-                    _single(task, annotation), project, emails, scheme, roles)
+                    _single(task, annotation), project, emails, scheme, roles, not_codable)
                 source = name
         if source:
             return own, source
@@ -98,6 +98,7 @@ def _what_happened(change: dict, annotation_id: str) -> str:
 def keep_coders_own(
     rows: list[dict], foreign: dict[str, dict], history: list[tuple[str, list[dict]]],
     project: dict, emails: dict[int, str], scheme: Scheme, roles: Roles,
+    not_codable: str | None = None,
 ) -> tuple[list[dict], list[Problem]]:
     """The project's rows with every foreign annotation's rows replaced by the coder's own last
     version of it from `history` (saved exports, oldest first, as (name, tasks)), or left out;
@@ -105,7 +106,8 @@ def keep_coders_own(
     kept = [row for row in rows if row["annotation_id"] not in foreign]
     problems = []
     for annotation_id, change in foreign.items():
-        own, source = _own_version(annotation_id, history, project, emails, scheme, roles)
+        own, source = _own_version(annotation_id, history, project, emails, scheme, roles,
+                                   not_codable)
         kept.extend(own)
         kept_text = (f"ratings.csv keeps {change['coder']}'s own last version from {source}"
                      if source else f"ratings.csv has no rating of it by {change['coder']}")

@@ -14,6 +14,7 @@ import pandas as pd
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.study.folder import Study
 from coding_pipeline.study.tables import read_table
+from coding_pipeline.study.transcript_key import TRANSCRIPT_ID
 
 
 def batch_csv_paths(study: Study) -> list[Path]:
@@ -29,7 +30,8 @@ def read_batch_csv(path: Path, required: Sequence[str] = ()) -> pd.DataFrame:
 
 
 def batch_clip_ids(study: Study, skip_unreadable: bool = False) -> dict[Path, set[str]]:
-    """The clip ids in each batches/*.csv that has a clip_id column.
+    """The clip ids in each batches/*.csv that has a clip_id column (not the transcript ids
+    that batches of interviews hold in that column).
 
     A damaged or unreadable file stops with its error, or is left out with `skip_unreadable`
     (for checks that only look for more evidence, such as the clip key's).
@@ -43,5 +45,5 @@ def batch_clip_ids(study: Study, skip_unreadable: bool = False) -> dict[Path, se
                 continue
             raise
         if "clip_id" in table.columns:
-            given[path] = set(table["clip_id"])
+            given[path] = {c for c in table["clip_id"] if not TRANSCRIPT_ID.match(c)}
     return given

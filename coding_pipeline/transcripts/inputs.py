@@ -22,11 +22,15 @@ from coding_pipeline.transcripts.scheme import TranscriptScheme, load_transcript
 CORRECTIONS_HEADER = "transcript_id,question,first_turn\n"
 
 
+def interview_scheme_path(study: Study) -> Path:
+    """Where study.toml's [interviews] scheme is: a file in the study folder, else shipped."""
+    local = study.absolute(study.config.interview_scheme)
+    return local if local.is_file() else resolve_scheme(study.config.interview_scheme)
+
+
 def interview_scheme(study: Study) -> TranscriptScheme:
     """study.toml's [interviews] scheme: a file in the study folder, else a shipped scheme."""
-    name = study.config.interview_scheme
-    local = study.absolute(name)
-    path = local if local.is_file() else resolve_scheme(name)
+    path = interview_scheme_path(study)
     try:
         return load_transcript_scheme(path)
     except PipelineError as exc:

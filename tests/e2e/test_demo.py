@@ -5,12 +5,13 @@ from contextlib import closing
 import pandas as pd
 import pytest
 
+from coding_pipeline import batches
 from coding_pipeline.demo import DEMO_CODER, SIMULATED_CODERS, demo_coder_path, run_demo
 from coding_pipeline.labelstudio.client import connect
 from coding_pipeline.labelstudio.coders import coder_session, list_members
 from coding_pipeline.labelstudio.server import log_path, read_credentials, stop_server
 from coding_pipeline.labelstudio.spaces import in_space
-from coding_pipeline.study import load_study, read_clips
+from coding_pipeline.study import load_study, read_clips, read_transcript_key
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.video]
 
@@ -39,6 +40,8 @@ def test_server_holds_one_task_per_clip_and_two_coders_annotations(demo):
     connection = connect(study)
     clips = read_clips(study)
     projects = pd.read_csv(study.root / "projects.csv", dtype=str, keep_default_na=False)
+    interviews = {p.name for p in batches.load_batches(study) if batches.is_interview_batch(p)}
+    projects = projects[~projects["batch"].isin(interviews)]  # the clips' projects
     emails = {m.id: m.email for m in list_members(connection, study)}
     served = []  # (coder of the project, clip_id, annotator)
     tasks_of = {}  # coder -> clip ids of their tasks
@@ -57,9 +60,28 @@ def test_server_holds_one_task_per_clip_and_two_coders_annotations(demo):
     assert len(served) == 2 * (len(clips) - len(held_back))  # double-coded, once per coder
 
     ratings = pd.read_csv(study.ratings_csv, dtype=str, keep_default_na=False)
-    rated = ratings[ratings["status"] == "rated"]
+    rated = ratings[(ratings["status"] == "rated") & ratings["clip_id"].isin(clips["clip_id"])]
     assert set(zip(rated["clip_id"], rated["coder"], strict=True)) == {
         (clip, annotator) for _, clip, annotator in served}
+
+
+def test_the_demo_codes_its_interviews_blind_with_the_simulated_coders(demo):
+    """Generated transcripts (one .docx) read, de-identified, double-coded by the SIMULATED
+    coders in their own interview projects; not codable pulled as missing."""
+    study, _, output = demo
+    key = read_transcript_key(study)
+    assert len(key) == 8 and {k[-5:] for k in key["source"]} >= {".docx"}
+    assert "Interviews (reflective functioning), each interview a unit:" in output
+    assert (study.reliability_dir / "interviews" / "reliability.json").is_file()
+    rf = pd.read_csv(study.scores_dir / "interview_scores.csv", dtype=str)
+    assert len(rf) == len(key)  # every interview scored, one row per dyad x timepoint
+    ratings = pd.read_csv(study.ratings_csv, dtype=str, keep_default_na=False)
+    mine = ratings[ratings["clip_id"].isin(key["transcript_id"])]
+    assert set(mine["clip_id"]) == set(key["transcript_id"])
+    assert set(mine["coder"]) == set(SIMULATED_CODERS)
+    assert set(mine.loc[mine["status"] == "not_codable", "value"]) <= {""}
+    assert mine.loc[mine["status"] == "rated", "value"].astype(int).between(-1, 9).all()
+    assert "overall" in set(mine["item"])
 
 
 def test_the_demo_ends_with_a_real_coder_seat(demo):

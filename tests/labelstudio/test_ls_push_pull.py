@@ -16,6 +16,7 @@ from coding_pipeline.labelstudio.pull import RATINGS_COLUMNS, pull_study
 from coding_pipeline.labelstudio.push import push_study, read_projects
 from coding_pipeline.labelstudio.simulate import simulate_coders, simulated_ratings
 from coding_pipeline.scheme import load_scheme
+from coding_pipeline.study import read_clips
 
 pytestmark = pytest.mark.labelstudio
 
@@ -285,6 +286,8 @@ def test_the_differently_shaped_scheme_round_trips_through_the_server(
         values = ratings.loc[ratings["item"] == item.id, "value"].astype(int)
         assert values.between(item.scale.min, item.scale.max).all()
     # Every value arrives exactly as the coder submitted it, on the 9-point scale.
+    dyads = read_clips(study).set_index("clip_id")["dyad_id"]
     for row in ratings.itertuples():
-        sent = simulated_ratings(scheme, row.clip_id, row.coder, seed=3)[row.item]
+        sent = simulated_ratings(scheme, row.clip_id, row.coder, seed=3,
+                                 dyad=dyads[row.clip_id])[row.item]
         assert int(row.value) == sent, row
