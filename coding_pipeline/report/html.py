@@ -108,6 +108,31 @@ def render_report(
         sections.append(("Movement synchrony", motion_section(motion)))
     if interviews is not None:
         sections.append((INTERVIEW_TITLE, interview_section(interviews, unblinded)))
+    return _page(study_name, sections, unblinded,
+                 f"Scheme {esc(scheme.name)} version {esc(scheme.version)} &middot; "
+                 f"{result.get('n_ratings', 0)} ratings", generated_at)
+
+
+def render_interview_report(
+    *, study_name: str, interviews: InterviewReport, unblinded: bool = False,
+    motion: MotionView | None = None, generated_at: str | None = None,
+) -> str:
+    """The report of a study rated on interviews only (no clip rated yet): the RF section,
+    and the movement-synchrony section when given; blinded as `render_report`."""
+    sections = [(INTERVIEW_TITLE, interview_section(interviews, unblinded))]
+    if motion is not None:
+        sections.append(("Movement synchrony", motion_section(motion)))
+    scheme = interviews.scheme
+    return _page(study_name, sections, unblinded,
+                 f"Interview scheme {esc(scheme.name)} version {esc(scheme.version)} &middot; "
+                 f"{interviews.result.get('n_ratings', 0)} ratings; no clip rated yet",
+                 generated_at)
+
+
+def _page(study_name: str, sections: list[tuple[str, str]], unblinded: bool, meta: str,
+          generated_at: str | None) -> str:
+    """The whole HTML document: title, the `meta` line (HTML), blinding, the sections."""
+    generated_at = generated_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = "".join(f"<h2>{esc(title)}</h2>{content}" for title, content in sections)
     title = (f"Coding report (UNBLINDED: shows trial arms, for analysts only): {study_name}"
              if unblinded else f"Coding report: {study_name}")
@@ -119,9 +144,9 @@ def render_report(
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{esc(title)}</h1>"
-        f"<p class='meta'>Scheme {esc(scheme.name)} version {esc(scheme.version)} &middot; "
-        f"{result.get('n_ratings', 0)} ratings &middot; generated {esc(generated_at)} by "
-        f"coding-pipeline &middot; {esc(blinding)}</p>" + body + "</body></html>"
+        f"<p class='meta'>{meta} &middot; generated "
+        f"{esc(generated_at)} by coding-pipeline &middot; {esc(blinding)}</p>"
+        + body + "</body></html>"
     )
 
 
@@ -135,6 +160,8 @@ def report_study(study: Study, warnings: list[str] | None = None,
     with the ratings or motion files found on the way are appended to `warnings`.
     """
     ratings, interviews = read_ratings_by_kind(study)
+    if ratings is None and interviews is not None:
+        return _interview_report_study(study, interviews, warnings, unblinded, motion_session)
     ratings = read_study_ratings(study) if ratings is None else ratings  # says what is missing
     result = clip_reliability_study(study, ratings)
     rf = None if interviews is None else interview_reliability_study(study, interviews)
@@ -143,10 +170,7 @@ def report_study(study: Study, warnings: list[str] | None = None,
     scheme, clean = ratings.scheme, ratings.table
     independent = clean[clean["role"].isin(RELIABILITY_ROLES)]
     composites = coder_composites(independent, scheme, study.config.min_item_share)
-    motion = study_motion_scores(study, warnings)
-    if motion is None and motion_session is not None:
-        raise PipelineError(f"--motion-session {motion_session}: {study.root / 'motion'} holds "
-                            "no motion series: run `coding-pipeline motion` first.")
+    motion = _motion_scores(study, warnings, motion_session)
     _, tables, rf_scores = write_study_scores(study, ratings, interviews, motion)
     plans = load_batches(study)
     consensus = consensus_summary(plans) | {"recoded": recoded_after_consensus(clean, plans)}
@@ -157,6 +181,32 @@ def report_study(study: Study, warnings: list[str] | None = None,
         motion=None if motion is None else motion_view(motion, motion_session, unblinded),
         interviews=None if rf is None else InterviewReport(rf, interviews.scheme, rf_scores),
     )
+    path = study.root / "report.html"
+    write_text_atomic(path, text)
+    return path
+
+
+def _motion_scores(study: Study, warnings: list[str] | None, motion_session: str | None):
+    """The study's motion scores (None without motion series: then no session can be asked)."""
+    motion = study_motion_scores(study, warnings)
+    if motion is None and motion_session is not None:
+        raise PipelineError(f"--motion-session {motion_session}: {study.root / 'motion'} holds "
+                            "no motion series: run `coding-pipeline motion` first.")
+    return motion
+
+
+def _interview_report_study(study: Study, interviews, warnings: list[str] | None,
+                            unblinded: bool, motion_session: str | None) -> Path:
+    """`report_study` of a study rated on interviews only."""
+    rf = interview_reliability_study(study, interviews)
+    if warnings is not None:
+        warnings.extend(rf.get("warnings", []))
+    motion = _motion_scores(study, warnings, motion_session)
+    _, _, rf_scores = write_study_scores(study, None, interviews, motion)
+    text = render_interview_report(
+        study_name=study.config.name, unblinded=unblinded,
+        interviews=InterviewReport(rf, interviews.scheme, rf_scores),
+        motion=None if motion is None else motion_view(motion, motion_session, unblinded))
     path = study.root / "report.html"
     write_text_atomic(path, text)
     return path

@@ -103,3 +103,15 @@ def test_report_has_a_blinded_rf_section_with_interview_ratings(rated_study,
 def test_report_without_interviews_has_no_rf_section(rated_study):
     text = report_study(load_study(rated_study.root)).read_text()
     assert "reflective functioning" not in text
+
+
+def test_a_study_rated_on_interviews_only_gets_its_rf_report(rated_study, add_interview_ratings):
+    """RF is the trial's primary outcome: a study whose coders have rated interviews but no clip
+    yet still gets its report (the RF section), blinded."""
+    rated_study.ratings_csv.unlink()
+    add_interview_ratings(rated_study, n_interviews=12, second_coder_shift=0.3)
+    text = report_study(load_study(rated_study.root)).read_text()
+    assert "<h2>Interviews: reflective functioning</h2>" in text and "no clip rated yet" in text
+    assert "<h2>Reliability</h2>" not in text and "UNBLINDED" not in text
+    assert (rated_study.reliability_dir / "interviews" / "reliability.json").is_file()
+    assert (rated_study.scores_dir / "interview_scores.csv").is_file()
