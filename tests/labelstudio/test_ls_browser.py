@@ -191,6 +191,7 @@ def code_a_clip(browser, size: tuple[int, int], url: str, coder: str, password: 
     shares: list[float] = []
     rate_by_keyboard(page, items, chosen, shares)
     page.screenshot(path=str(shots / f"{name}-rated.png"))
+    assert page.get_by_text("Not allowed for coders").count() == 0  # no refusal reached her screen
     assert min(shares) >= 0.5, shares
     page.keyboard.press("Control+Enter")  # Label Studio's submit hotkey
     page.wait_for_function(

@@ -107,11 +107,15 @@ def database(study):
 
 
 def test_every_way_label_studio_authenticates_the_coder_is_hers(seats):
-    _, _, modes, mine, _, _ = seats
+    _, credentials, modes, mine, _, _ = seats
     for label, client in modes.items():
         whoami = client.get("/api/current-user/whoami")
         assert whoami.status_code == 200, (label, whoami.text[:200])
         assert whoami.json()["id"] == mine.user, label
+    # Label Studio's tips (fetched from the internet) are served to no one, as when offline
+    assert modes["session"].get("/heidi-tips/").status_code == 404
+    with closing(admin_client(credentials.url, credentials.token)) as admin:
+        assert admin.get("/heidi-tips/").status_code == 404
     # a token Label Studio refuses is refused before anything else
     wrong = modes["Token KEY"].get("/api/projects/",
                                    headers={"Authorization": "Token not-a-token"})

@@ -131,6 +131,7 @@ def test_a_coder_reads_and_rates_an_interview_by_keyboard_at_both_sizes(
                     assert page.locator("input[type=radio]:checked").count() == 0
                     rated = rate_interview(page, items, chosen, numbers)
                     page.screenshot(path=str(shots / f"interview-{width}x{height}-rated.png"))
+                    assert page.get_by_text("Not allowed for coders").count() == 0
                     page.keyboard.press("Control+Enter")
                     page.wait_for_function(
                         "() => document.querySelectorAll('input[type=radio]:checked').length"

@@ -111,6 +111,11 @@ CODER_ROUTES: tuple[Route, ...] = (
            {"task_id": "task"}, check="own_storage_uri"),
 )
 
+# routes no one is served, the admin included: Label Studio's "tips" fetch content from the
+# internet at request time (a server of families' videos makes no outside calls); answered as
+# Label Studio answers them when offline, so its pages show no error
+NEVER_SERVED = {"heidi_tips": 404}
+
 # names a request can use for an object, in the query or the body -> the kind of object
 REFERENCE_KEYS = {
     "project": "project", "project_id": "project",

@@ -6,7 +6,8 @@
    access tokens, the session) run on the request; other views see the session's user (or the
    personal-access-token user Label Studio's middleware set). A request carrying credentials
    that fail is refused (401).
-2. A superuser (the study's admin) and an anonymous visitor go on unchanged (Label Studio asks
+2. A route of ls_site.allow.NEVER_SERVED answers as listed there, to everyone. A superuser
+   (the study's admin) and an anonymous visitor go on unchanged (Label Studio asks
    the latter to log in). Everyone else is a coder: their active organisation is kept to one
    they are a member of, and their request goes on only if its route and method are in
    ls_site.allow.CODER_ROUTES and every object it names is theirs (`ownership.check_request`).
@@ -112,6 +113,8 @@ class CoderGuardMiddleware:
 
     def process_view(self, request: HttpRequest, view_func: Callable, view_args: tuple,
                      view_kwargs: dict) -> HttpResponse | None:
+        if route_name(request) in allow.NEVER_SERVED:
+            return _refusal(allow.NEVER_SERVED[route_name(request)], "Not available.")
         try:
             user = identify(request, view_func)
         except APIException as exc:
