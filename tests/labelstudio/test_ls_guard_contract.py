@@ -37,6 +37,8 @@ def test_every_allowed_route_exists_with_the_arguments_the_guard_checks(server):
         assert not missing, f"{route.name} has no path argument {missing}"
         assert not route.check or route.check in ownership.CHECKS, route.check
         assert route.methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+    for name in allow.NEVER_SERVED:
+        assert name in arguments, f"{name} is not a route of this Label Studio"
 
 
 def test_every_label_studio_internal_the_site_uses_resolves(server):
