@@ -187,3 +187,14 @@ def export_unlisted_project(connection: Connection, project_id: int) -> bytes | 
     if found.status_code >= 400:
         raise refusal(connection.url, what, found.status_code, found.text)
     return _download(connection, project_id, f"exporting project {project_id}")
+
+
+def ensure_task_tab(connection: Connection, project_id: int) -> None:
+    """Give the project a data manager tab if it has none. The data manager makes one the
+    first time anyone opens a project without; coders may not (the study's server refuses them
+    any change but their ratings), so the admin makes it here, before coders open it."""
+    tabs = connection.http.request("GET", "api/dm/views/", f"listing the tabs of project "
+                                   f"{project_id}", params={"project": project_id}).json()
+    if not tabs:
+        connection.http.request("POST", "api/dm/views/", f"adding a tab to project {project_id}",
+                                json={"project": project_id, "data": {"title": "Tasks"}})

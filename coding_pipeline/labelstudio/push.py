@@ -62,6 +62,7 @@ from coding_pipeline.labelstudio.projects import (
 from coding_pipeline.labelstudio.projects import (
     ServerProjects,
     add_project,
+    ensure_task_tab,
     existing_clip_ids,
     project_title,
     projects_csv,
@@ -315,6 +316,7 @@ class _Push:
         else:
             project_id = self.adopt_or_create(server, batch, coder, mine, kind)
         keep_scheme_copy(self.study, scheme, kind.scheme_path)
+        ensure_task_tab(server, project_id)
         if kind.has_clips:
             self.transport.ready_project(server, project_id)
         imported = _import_missing(server, project_id, queue,
