@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from coding_pipeline.cli.segment import echo_run_report
 from coding_pipeline.study import load_study
 
 
@@ -53,12 +54,7 @@ def motion_command(study: Path, workers: int | None, quiet: bool,
 
     loaded = load_study(study)
     report = motion_study(loaded, workers=workers, progress=not quiet, scheduler=scheduler)
-    for warning in report.warnings:
-        click.secho(f"Warning: {warning}", fg="yellow", err=True)
-    for problem in report.problems:
-        click.secho(f"Error: {problem}", fg="red", err=True)
-    for note in report.notes:
-        click.echo(f"Note: {note}")
+    echo_run_report(report)
     click.echo(
         f"Motion measured in {report.sessions_done} sessions; {report.sessions_skipped} "
         f"sessions already complete; {len(report.problems)} rows failed. Motion series: "

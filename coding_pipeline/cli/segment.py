@@ -49,12 +49,7 @@ def segment_command(study: Path, epoch_seconds: float | None, workers: int | Non
     loaded = load_study(study)
     report = segment_study(loaded, epoch_seconds=epoch_seconds, workers=workers,
                            progress=not quiet, scheduler=scheduler)
-    for warning in report.warnings:
-        click.secho(f"Warning: {warning}", fg="yellow", err=True)
-    for problem in report.problems:
-        click.secho(f"Error: {problem}", fg="red", err=True)
-    for note in report.notes:
-        click.echo(f"Note: {note}")
+    echo_run_report(report)
     click.echo(
         f"{report.clips_written} clips written from {report.sessions_done} sessions; "
         f"{report.sessions_skipped} sessions already complete; "
@@ -65,3 +60,13 @@ def segment_command(study: Path, epoch_seconds: float | None, workers: int | Non
 
 
 COMMANDS: list[click.Command] = [segment_command]
+
+
+def echo_run_report(report) -> None:
+    """A per-session run's warnings and errors (on stderr) and notes, one line each."""
+    for warning in report.warnings:
+        click.secho(f"Warning: {warning}", fg="yellow", err=True)
+    for problem in report.problems:
+        click.secho(f"Error: {problem}", fg="red", err=True)
+    for note in report.notes:
+        click.echo(f"Note: {note}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from coding_pipeline.motion.energy import MotionSettings
 from coding_pipeline.motion.files import motion_csv_path
 from coding_pipeline.motion.rois import Roi
+from coding_pipeline.segment.jobs import RunReport
 from coding_pipeline.study import Session, Study, StudyConfig
 from coding_pipeline.video.sources import source_label, video_parts
 
@@ -25,18 +26,8 @@ RUN_DIR = ".motion"  # the run's lock files, in the study folder
 
 
 @dataclass
-class MotionReport:
+class MotionReport(RunReport):
     """What a motion run did. `problems` are one line per session that failed."""
-
-    sessions_done: int = 0
-    sessions_skipped: int = 0
-    problems: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 @dataclass(frozen=True)

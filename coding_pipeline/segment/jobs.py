@@ -16,11 +16,10 @@ from coding_pipeline.video.sources import source_label, video_parts
 
 
 @dataclass
-class SegmentReport:
-    """What a segment run did. `problems` are one line per failed sessions.csv row;
-    `notes` say what the run changed besides cutting (relabelled, removed, re-cut)."""
+class RunReport:
+    """What a per-session run (segment, motion) did. `problems` are one line per failed
+    sessions.csv row; `notes` say what the run changed besides its own work."""
 
-    clips_written: int = 0
     sessions_done: int = 0
     sessions_skipped: int = 0
     problems: list[str] = field(default_factory=list)
@@ -30,6 +29,13 @@ class SegmentReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+@dataclass
+class SegmentReport(RunReport):
+    """What a segment run did (notes: relabelled, removed, re-cut sessions)."""
+
+    clips_written: int = 0
 
 
 @dataclass
