@@ -68,7 +68,9 @@ def methods_text(result: dict, scheme: Scheme) -> str:
             + "; ".join(f"{name} G = {d['g']:.2f}, Phi = {d['phi']:.2f}"
                         for name, d in studies.items()) + ".")
     if result.get("unit") == "interview":
-        parts = [re.sub(r"\bclip(s?)\b", r"interview\1", part) for part in parts]
+        parts = [re.sub(r"\b(a )?clip(s?)\b",
+                        lambda m: ("an " if m.group(1) else "") + "interview" + m.group(2), part)
+                 for part in parts]
         parts.append(INTERVIEW_SESSION_SENTENCE)
     parts.append(_software_sentence(result["software"]))
     return " ".join(parts)

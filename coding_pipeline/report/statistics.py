@@ -64,11 +64,13 @@ def reliability_table(result: dict, scheme: Scheme) -> str:
                 f"<td>{entry['n_clips']}</td><td>{entry['n_coders']}</td>"
                 f'<td class="name note">{esc(why)}</td></tr>'
             )
+    units = "interviews" if result.get("unit") == "interview" else "clips"
     return (
         "<table><tr><th class='name'>item / composite</th><th>alpha</th><th>95% CI</th>"
         "<th class='name'>band (point / lower)</th><th>ICC(A,1) [95% CI]</th>"
         "<th class='name'>ICC band (point / lower)</th><th>AC2 [95% CI]</th><th>exact</th>"
-        "<th>within one</th><th>clips</th><th>coders</th><th class='name'>not computed</th>"
+        f"<th>within one</th><th>{units}</th><th>coders</th>"
+        "<th class='name'>not computed</th>"
         "</tr>" + "".join(rows) + "</table>"
     )
 
