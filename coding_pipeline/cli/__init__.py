@@ -1,12 +1,15 @@
 """The `coding-pipeline` command: a thin layer over the package's functions.
 
 Each area keeps its commands in its own module (segment, labelstudio, analysis); every
-command parses options, calls one function, and prints what happened.
+command parses options, calls one function, and prints what happened. An area's module is
+imported when one of its commands runs (AREA_COMMANDS), so a command starts without loading
+what the others need.
 """
 
 from __future__ import annotations
 
 import errno
+import importlib
 import sys
 from pathlib import Path
 
@@ -17,10 +20,28 @@ from coding_pipeline.errors import PipelineError
 from coding_pipeline.study import DEFAULT_SCHEME, init_study, permission_message
 
 _FOLDER_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+AREA_COMMANDS = {  # command -> the module of coding_pipeline.cli whose COMMANDS hold it
+    "segment": "segment", "transcripts": "transcripts",
+    "server": "labelstudio", "push": "labelstudio", "pull": "labelstudio",
+    "status": "labelstudio", "coders": "labelstudio", "batch": "labelstudio",
+    "consensus": "consensus", "reliability": "analysis", "scores": "analysis",
+    "rois": "rois", "motion": "motion",
+}
 
 
 class PipelineGroup(click.Group):
-    """A click group that turns `PipelineError` into a one-line message and exit status 1."""
+    """A click group that turns `PipelineError` into a one-line message and exit status 1,
+    and loads an area's commands when one of them is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *AREA_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in AREA_COMMANDS:
+            module = importlib.import_module(f"coding_pipeline.cli.{AREA_COMMANDS[name]}")
+            for command in module.COMMANDS:
+                self.add_command(command)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -157,25 +178,6 @@ def report_command(study: Path, unblinded: bool, motion_session: str | None) -> 
                         motion_session=motion_session)
     echo_warnings(warnings)
     click.echo(f"Report written: {path}")
-
-
-def _register_area_commands() -> None:
-    from coding_pipeline.cli import (
-        analysis,
-        consensus,
-        labelstudio,
-        motion,
-        rois,
-        segment,
-        transcripts,
-    )
-
-    for module in (segment, transcripts, labelstudio, consensus, analysis, rois, motion):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register_area_commands()
 
 
 def main() -> None:
