@@ -8,6 +8,9 @@ Per frame: grey (BGR input converted with OpenCV's weights), optionally shrunk w
 `cv2.resize(..., INTER_AREA)`, optionally blurred with a Gaussian kernel, `cv2.absdiff` with the
 previous frame, and for each ROI a histogram of the differences (0..63 one by one, 64 and above
 pooled). Keeping histograms rather than counts lets the threshold be chosen after the last frame.
+Most differences are 0 or 1, so a plain histogram adds one after another to the same counter;
+neighbouring columns therefore count into PHASES separate sub-histograms (one `cv2.calcHist`
+over differences offset by column), summed afterwards: the same counts, a third faster.
 
 Noise threshold (grey levels, 0-63; a pixel counts as changed when its difference EXCEEDS it):
 - `MotionSettings.threshold` when set;
@@ -40,6 +43,8 @@ import numpy as np
 
 DEFAULT_THRESHOLD = 10
 HISTOGRAM_BINS = 64  # differences 0..63 counted one by one; the last column pools 64..255
+PHASES = 3  # interleaved sub-histograms of HISTOGRAM_BINS + 1 classes each (3 x 65 <= 256)
+BLOCK_FRAMES = 512  # frames whose phase histograms are kept before summing them
 BACKGROUND = "background"
 
 
@@ -135,33 +140,48 @@ class MotionEnergyAccumulator:
             raise ValueError("no ROI to measure")
         self.rois = dict(rois)
         self.settings = settings or MotionSettings()
-        self._boxes: dict[str, PixelBox] | None = None
+        self._boxes: list[PixelBox] = []
         self._input_shape: tuple[int, ...] | None = None
         self._previous: np.ndarray | None = None
-        self._histograms: dict[str, list[np.ndarray]] = {role: [] for role in self.rois}
+        self._phase_offsets: np.ndarray | None = None
+        self._block = np.zeros((BLOCK_FRAMES, len(self.rois), PHASES * (HISTOGRAM_BINS + 1)),
+                               np.float32)  # the latest frames' phase histograms, per ROI
+        self._in_block = 0
+        self._done: list[np.ndarray] = []  # earlier frames: (frames, ROIs, 65) counts
 
     @property
     def frames(self) -> int:
-        return len(next(iter(self._histograms.values())))
+        return sum(len(counts) for counts in self._done) + self._in_block
 
     def feed(self, frame: np.ndarray) -> None:
         """Add the next frame of the session."""
         picture = self._prepare(frame)
+        if self._in_block == BLOCK_FRAMES:
+            self._done.append(_phases_summed(self._block))
+            self._in_block = 0
+        row = self._block[self._in_block]
         if self._previous is None:
-            self._boxes = {role: pixel_box(fractions, picture.shape[1], picture.shape[0])
-                           for role, fractions in self.rois.items()}
-            for role in self.rois:
-                self._histograms[role].append(np.zeros(HISTOGRAM_BINS + 1, np.uint32))
+            self._boxes = [pixel_box(fractions, picture.shape[1], picture.shape[0])
+                           for fractions in self.rois.values()]
+            self._phase_offsets = _phase_offsets(picture.shape)
+            row[:] = 0
         else:
             difference = cv2.absdiff(picture, self._previous)
-            for role, box in self._boxes.items():
-                self._histograms[role].append(_difference_histogram(difference, box))
+            classes = cv2.threshold(difference, HISTOGRAM_BINS, HISTOGRAM_BINS,
+                                    cv2.THRESH_TRUNC)[1]  # 0..63 as they are, 64 for 64..255
+            spread = cv2.add(classes, self._phase_offsets)
+            bins = PHASES * (HISTOGRAM_BINS + 1)
+            for number, box in enumerate(self._boxes):
+                cv2.calcHist([spread[box.y0:box.y1, box.x0:box.x1]], [0], None, [bins],
+                             [0, bins], hist=row[number])
+        self._in_block += 1
         self._previous = picture
 
     def result(self) -> MotionEnergy:
         """Energies, background moves and the threshold used, for the frames fed so far."""
-        histograms = {role: np.array(rows, dtype=np.int64).reshape(-1, HISTOGRAM_BINS + 1)
-                      for role, rows in self._histograms.items()}
+        counts = np.concatenate([*self._done, _phases_summed(self._block[:self._in_block])]
+                                ).astype(np.int64)
+        histograms = {role: counts[:, number] for number, role in enumerate(self.rois)}
         threshold, source = self._threshold(histograms.get(BACKGROUND))
         energy = {role: _changed_share(rows, threshold) for role, rows in histograms.items()}
         moved = np.zeros(self.frames, dtype=bool)
@@ -217,13 +237,18 @@ def background_threshold(histograms: np.ndarray, percentile: float = 99.0) -> in
     return int(min(np.percentile(per_frame, 50, method="higher"), HISTOGRAM_BINS - 1))
 
 
-def _difference_histogram(difference: np.ndarray, box: PixelBox) -> np.ndarray:
-    region = difference[box.y0:box.y1, box.x0:box.x1]
-    counts = cv2.calcHist([region], [0], None, [HISTOGRAM_BINS], [0, HISTOGRAM_BINS])[:, 0]
-    histogram = np.empty(HISTOGRAM_BINS + 1, np.uint32)
-    histogram[:HISTOGRAM_BINS] = counts
-    histogram[HISTOGRAM_BINS] = box.pixels - int(counts.sum())
-    return histogram
+def _phase_offsets(shape: tuple[int, ...]) -> np.ndarray:
+    """Per pixel, the first bin of its column's sub-histogram: (column mod PHASES) x 65."""
+    classes = HISTOGRAM_BINS + 1
+    row = (np.arange(shape[1]) % PHASES * classes).astype(np.uint8)
+    return np.ascontiguousarray(np.broadcast_to(row, shape[:2]))
+
+
+def _phases_summed(block: np.ndarray) -> np.ndarray:
+    """Counts of differences 0..63 and 64+ per frame and ROI from phase histograms (frames x
+    ROIs x PHASES * 65, as offset by _phase_offsets): frames x ROIs x 65."""
+    frames, rois, _ = block.shape
+    return block.reshape(frames, rois, PHASES, HISTOGRAM_BINS + 1).sum(axis=2).astype(np.uint32)
 
 
 def _changed_share(histograms: np.ndarray, threshold: int) -> np.ndarray:

@@ -4,17 +4,21 @@ It runs in a worker process (local pool or Dask worker) with nothing but its Mot
 the recording (one file or several), find the grid slots of the session's start/end window,
 decode the window once through video.frames.GridReader (deinterlaced, rotated, every slot at
 the full rate), feed each frame's grey picture (its luma plane, as decoded: no conversion) to
-the MotionEnergyAccumulator, then write
-motion/<session>.csv and its record motion/<session>.json (see files.py), each atomically.
+the MotionEnergyAccumulator, then write motion/<session>.csv and its record
+motion/<session>.json (see files.py), each atomically. The decoder's threads already use every
+core, so OpenCV measures in this thread alone (its own worker threads would only compete with
+decoding for the same cores).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import asdict
 
+import cv2
 import numpy as np
 
 from coding_pipeline.errors import PipelineError
@@ -43,7 +47,8 @@ def measure_session(job: MotionJob, report: ReportProgress | None = None) -> Mot
         return outcome
     where = job.where
     try:
-        return _measure(job, outcome, report)
+        with _opencv_in_this_thread():
+            return _measure(job, outcome, report)
     except (PipelineError, PlanError) as exc:
         outcome.problem = f"{where}: {exc}."
     except SourceError as exc:
@@ -71,6 +76,16 @@ def is_complete(job: MotionJob) -> bool:
         return False
     return (isinstance(record, dict) and record.get("fingerprint") == job.fingerprint
             and record.get("csv") == {"size": written.st_size, "mtime_ns": written.st_mtime_ns})
+
+
+@contextmanager
+def _opencv_in_this_thread() -> Iterator[None]:
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(threads)
 
 
 def _measure(job: MotionJob, outcome: MotionOutcome,

@@ -64,6 +64,29 @@ def measure(frames, rois=ROIS, settings=None):
     return meter.result()
 
 
+@pytest.mark.parametrize("threshold", [0, 1, 2, 7, 31, 62, 63])
+def test_shares_match_a_direct_count_of_changed_pixels(threshold):
+    """Against numpy on the same definition: odd picture sizes, odd box edges, overlapping
+    boxes, differences of every size (the histogram's phases and the 64+ column)."""
+    rng = np.random.default_rng(threshold)
+    frames = [rng.integers(0, 256, (37, 53), dtype=np.uint8)]
+    for _ in range(6):
+        step = rng.choice([0, 1, 2, 5, 40, 64, 65, 200], size=(37, 53))
+        frames.append(np.clip(frames[-1].astype(int) + step * rng.choice([-1, 1], (37, 53)),
+                              0, 255).astype(np.uint8))
+    rois = {"caregiver": (0.0, 0.0, 0.61, 1.0), "child": (0.33, 0.1, 0.67, 0.77),
+            "background": (0.07, 0.0, 0.05, 0.2)}
+    settings = MotionSettings(blur_kernel=0, downscale=1, threshold=threshold)
+    result = measure(frames, rois, settings)
+    for role, fractions in rois.items():
+        box = pixel_box(fractions, 53, 37)
+        expected = [np.nan] + [
+            float(np.mean(np.abs(after[box.y0:box.y1, box.x0:box.x1].astype(int)
+                                 - before[box.y0:box.y1, box.x0:box.x1]) > threshold))
+            for before, after in zip(frames[:-1], frames[1:], strict=True)]
+        np.testing.assert_allclose(result.energy[role], expected, rtol=0, atol=1e-12)
+
+
 def test_known_motions_show_in_their_own_roi_only():
     result = measure(scene())
     caregiver, child = result.energy["caregiver"], result.energy["child"]
