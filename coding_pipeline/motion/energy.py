@@ -31,6 +31,11 @@ Shrinking: `downscale = 0.5` halves each side (a quarter of the pixels). INTER_A
 2 x 2 blocks, which smooths compression noise the way a small blur does, so shares are of
 fewer, cleaner pixels: the series keeps its shape, values are close to but not the same as at
 full size, and the differencing costs about a quarter. Use one setting for a whole study.
+
+Only the part of the picture that the ROIs and the blur around their edges need is shrunk,
+blurred and differenced after the first frame (`_Crop`): cut before shrinking when the
+shrinking factor is a whole fraction (1/2, 1/4...) that divides the picture exactly, else
+after it. Every pixel of every ROI gets the value it would get from the whole picture.
 """
 
 from __future__ import annotations
@@ -81,6 +86,10 @@ class PixelBox:
     @property
     def pixels(self) -> int:
         return (self.x1 - self.x0) * (self.y1 - self.y0)
+
+    def cut(self, picture: np.ndarray) -> np.ndarray:
+        """The box's part of a picture (a view)."""
+        return picture[self.y0:self.y1, self.x0:self.x1]
 
 
 def pixel_box(fractions: tuple[float, float, float, float], width: int, height: int) -> PixelBox:
@@ -141,6 +150,7 @@ class MotionEnergyAccumulator:
         self.rois = dict(rois)
         self.settings = settings or MotionSettings()
         self._boxes: list[PixelBox] = []
+        self._crop: _Crop | None = None
         self._input_shape: tuple[int, ...] | None = None
         self._previous: np.ndarray | None = None
         self._phase_offsets: np.ndarray | None = None
@@ -161,9 +171,7 @@ class MotionEnergyAccumulator:
             self._in_block = 0
         row = self._block[self._in_block]
         if self._previous is None:
-            self._boxes = [pixel_box(fractions, picture.shape[1], picture.shape[0])
-                           for fractions in self.rois.values()]
-            self._phase_offsets = _phase_offsets(picture.shape)
+            picture = self._start(frame.shape, picture)
             row[:] = 0
         else:
             difference = cv2.absdiff(picture, self._previous)
@@ -190,6 +198,24 @@ class MotionEnergyAccumulator:
         return MotionEnergy(energy=energy, background_moved=moved, threshold=threshold,
                             threshold_source=source)
 
+    def _start(self, input_shape: tuple[int, ...], picture: np.ndarray) -> np.ndarray:
+        """From the first (whole) picture: the ROIs' boxes and the crop of later frames; the
+        first picture as cropped."""
+        height, width = picture.shape
+        boxes = [pixel_box(fractions, width, height) for fractions in self.rois.values()]
+        margin = self.settings.blur_kernel // 2 if self.settings.blur_kernel > 1 else 0
+        window = PixelBox(max(min(box.x0 for box in boxes) - margin, 0),
+                          max(min(box.y0 for box in boxes) - margin, 0),
+                          min(max(box.x1 for box in boxes) + margin, width),
+                          min(max(box.y1 for box in boxes) + margin, height))
+        if window != PixelBox(0, 0, width, height):
+            self._crop = _Crop.of(window, input_shape[:2], self.settings.downscale)
+        self._boxes = [PixelBox(box.x0 - window.x0, box.y0 - window.y0, box.x1 - window.x0,
+                                box.y1 - window.y0) for box in boxes]
+        picture = picture[window.y0:window.y1, window.x0:window.x1]
+        self._phase_offsets = _phase_offsets(picture.shape)
+        return picture
+
     def _prepare(self, frame: np.ndarray) -> np.ndarray:
         frame = np.asarray(frame)
         if frame.dtype != np.uint8 or frame.ndim not in (2, 3):
@@ -199,10 +225,16 @@ class MotionEnergyAccumulator:
             self._input_shape = frame.shape
         elif frame.shape != self._input_shape:
             raise ValueError(f"frame size changed from {self._input_shape} to {frame.shape}")
+        crop = self._crop
+        if crop is not None and crop.before:
+            frame = crop.before.cut(frame)
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         if self.settings.downscale < 1:
-            grey = cv2.resize(grey, None, fx=self.settings.downscale, fy=self.settings.downscale,
+            grey = cv2.resize(grey, crop.size if crop is not None and crop.before else None,
+                              fx=self.settings.downscale, fy=self.settings.downscale,
                               interpolation=cv2.INTER_AREA)
+        if crop is not None and crop.after:
+            grey = crop.after.cut(grey)
         if self.settings.blur_kernel > 1:
             side = self.settings.blur_kernel
             grey = cv2.GaussianBlur(grey, (side, side), 0)
@@ -216,6 +248,28 @@ class MotionEnergyAccumulator:
             return default
         estimate = background_threshold(background[1:], self.settings.background_percentile)
         return default if estimate is None else (estimate, "background")
+
+
+@dataclass(frozen=True)
+class _Crop:
+    """The part of each frame after the first that is measured: `window`, in shrunk pixels,
+    holds every ROI and the blur margin around it. Cut `before` shrinking (input pixels,
+    shrunk to `size`) when the factor is 1/k for a whole k dividing the picture's sides, so
+    INTER_AREA averages the same k x k blocks; else cut `after` shrinking."""
+
+    before: PixelBox | None
+    after: PixelBox | None
+    size: tuple[int, int]  # (width, height) of the window
+
+    @classmethod
+    def of(cls, window: PixelBox, input_size: tuple[int, int], downscale: float) -> _Crop:
+        size = (window.x1 - window.x0, window.y1 - window.y0)
+        factor = round(1 / downscale)
+        if abs(factor * downscale - 1) < 1e-12 and all(side % factor == 0 for side in input_size):
+            before = PixelBox(window.x0 * factor, window.y0 * factor, window.x1 * factor,
+                              window.y1 * factor)
+            return cls(before=before, after=None, size=size)
+        return cls(before=None, after=window, size=size)
 
 
 def background_threshold(histograms: np.ndarray, percentile: float = 99.0) -> int | None:

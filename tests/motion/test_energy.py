@@ -87,6 +87,31 @@ def test_shares_match_a_direct_count_of_changed_pixels(threshold):
         np.testing.assert_allclose(result.energy[role], expected, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("size", [(120, 160), (119, 161), (96, 128)])
+@pytest.mark.parametrize("downscale,blur", [(1, 0), (1, 5), (0.5, 5), (0.5, 0), (0.25, 7),
+                                            (0.3, 5), (0.5, 3)])
+def test_measuring_only_the_rois_part_gives_the_whole_pictures_values(size, downscale, blur):
+    """After the first frame only the ROIs' part of the picture (and the blur's margin) is
+    shrunk and blurred: every ROI's shares are those measured on the whole picture (a ROI
+    over the whole picture makes the meter keep it whole)."""
+    height, width = size
+    rng = np.random.default_rng(height + width)
+    frames = [blocks(rng, height, width, 3) for _ in range(8)]
+    frames = [cv2_noise(rng, frame) for frame in frames]
+    rois = {"caregiver": (0.11, 0.27, 0.3, 0.5), "child": (0.47, 0.31, 0.29, 0.41),
+            "background": (0.2, 0.03, 0.33, 0.1)}
+    settings = MotionSettings(blur_kernel=blur, downscale=downscale, threshold=3)
+    cropped = measure(frames, rois, settings)
+    whole = measure(frames, {**rois, "scene": (0.0, 0.0, 1.0, 1.0)}, settings)
+    for role in rois:
+        np.testing.assert_array_equal(cropped.energy[role], whole.energy[role])
+    assert cropped.energy["caregiver"][1:].max() > 0
+
+
+def cv2_noise(rng, frame):
+    return np.clip(frame + rng.normal(0, 20, frame.shape), 0, 255).astype(np.uint8)
+
+
 def test_known_motions_show_in_their_own_roi_only():
     result = measure(scene())
     caregiver, child = result.energy["caregiver"], result.energy["child"]
