@@ -1,7 +1,8 @@
-"""Benchmark `coding-pipeline motion` against the FFmpeg command line merely decoding the file.
+"""Benchmark `coding-pipeline motion` against the FFmpeg command line merely decoding the file,
+and movement synchrony with its surrogates against a direct computation of the same numbers.
 
-Makes (or takes) a 1080p 30 fps session with sound, as bench_segment.py does, then times, in
-one run and in turn (best of --repeat each):
+1. Motion energy. Makes (or takes) a 1080p 30 fps session with sound, as bench_segment.py does,
+then times, in one run and in turn (best of --repeat each):
 - ours:   `coding-pipeline motion` on a one-session study with caregiver, child and background
           boxes (decode once, grey, shrink to half size with INTER_AREA, blur, difference,
           changed-pixel shares per box, motion/<session>.csv written);
@@ -10,9 +11,18 @@ one run and in turn (best of --repeat each):
 Prints wall seconds, x real time and CPU seconds for each, and our speed over FFmpeg's against
 the goal (>= 0.8), and checks the motion file has one row per frame of the video.
 
+2. Synchrony. Generates --sessions motion series pairs of --minutes at 30 fps (the child's
+motion is the caregiver's 0.5 s later, plus noise as strong), then times
+`stats.pseudo_synchrony.study_synchrony` with --surrogates between-dyad surrogates each (goal:
+<= 30 s for 200 sessions of 10 minutes and 1,000 surrogates), beside the same correlations
+computed directly, window by window and lag by lag with np.corrcoef (the definition that
+tests/stats/test_synchrony.py checks ours against; timed on a few pairs and extrapolated).
+Checks the 0.5 s lag is found in every session.
+
     .venv/bin/python scripts/bench_motion.py                  # 120 s generated session
     .venv/bin/python scripts/bench_motion.py --seconds 300
     .venv/bin/python scripts/bench_motion.py --source my_1080p.mp4
+    .venv/bin/python scripts/bench_motion.py --part synchrony --sessions 400
     .venv/bin/python scripts/bench_motion.py --quick --check   # seconds; CI
 
 The table of figures and one JSON line per figure come last (see bench_harness.py).
@@ -28,8 +38,11 @@ import time
 from pathlib import Path
 
 import imageio_ffmpeg
-from bench_harness import Figure, Report, cli_command, interleaved, parse_args
+import numpy as np
+from bench_harness import Figure, Report, Stopwatch, cli_command, interleaved, parse_args
 
+from coding_pipeline.stats.pseudo_synchrony import study_synchrony
+from coding_pipeline.stats.synchrony import DEFAULT_SETTINGS, preprocess
 from coding_pipeline.study import init_study
 from coding_pipeline.video.probe import probe
 from coding_pipeline.video.synth import write_sample_video
@@ -45,10 +58,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each (best is shown)")
     parser.add_argument("--noise", type=int, default=6,
                         help="camera-like noise level of the generated picture (0 = clean)")
-    args = parse_args(parser, quick={"seconds": 2.0, "repeat": 1})
+    parser.add_argument("--part", choices=("all", "energy", "synchrony"), default="all")
+    parser.add_argument("--sessions", type=int, default=200, help="synchrony: sessions")
+    parser.add_argument("--minutes", type=float, default=10.0, help="synchrony: session length")
+    parser.add_argument("--surrogates", type=int, default=1000,
+                        help="synchrony: surrogates per session")
+    parser.add_argument("--baseline-pairs", type=int, default=4,
+                        help="synchrony: pairs the direct computation is timed on")
+    args = parse_args(parser, quick={"seconds": 2.0, "repeat": 1, "sessions": 6, "minutes": 1.0,
+                                     "surrogates": 20, "baseline_pairs": 2})
     report = Report()
-    with tempfile.TemporaryDirectory(prefix="bench-motion-") as folder:
-        bench_decode_floor(args, Path(folder), report)
+    if args.part in ("all", "energy"):
+        with tempfile.TemporaryDirectory(prefix="bench-motion-") as folder:
+            bench_decode_floor(args, Path(folder), report)
+    if args.part in ("all", "synchrony"):
+        bench_synchrony(args, report)
     sys.exit(report.finish(args.check))
 
 
@@ -87,6 +111,60 @@ def bench_decode_floor(args, work: Path, report: Report) -> None:
         encoding="utf-8")))
     report.expect(f"one motion row per frame ({len(rows)} rows, {info.frames} frames)",
                   len(rows) == info.frames)
+
+
+def bench_synchrony(args, report: Report, fps: float = 30.0) -> None:
+    """study_synchrony beside np.corrcoef per window and lag, on generated series."""
+    rng = np.random.default_rng(11)
+    frames = int(args.minutes * 60 * fps)
+    delay = int(0.5 * fps)
+    sessions = []
+    for _ in range(args.sessions):
+        caregiver = motion_like(rng, frames + delay)
+        child = caregiver[:frames] + motion_like(rng, frames)  # 0.5 s later, noise as strong
+        sessions.append((caregiver[delay:], child))
+    with Stopwatch() as ours:
+        result = study_synchrony(sessions, fps, n_surrogates=args.surrogates, seed=0)
+    pairs = args.sessions * (1 + args.surrogates)
+    window, step, max_lag = DEFAULT_SETTINGS.samples(fps)
+    sample = [(preprocess(a, fps, DEFAULT_SETTINGS), preprocess(b, fps, DEFAULT_SETTINGS))
+              for a, b in sessions[:args.baseline_pairs]]
+    with Stopwatch() as direct:
+        for caregiver, child in sample:
+            direct_lagged_r(caregiver, child, window, step, max_lag)
+    baseline_s = direct.timing.wall_s / len(sample) * pairs
+    print(f"synchrony: {args.sessions} sessions of {args.minutes:g} min at {fps:g} fps, "
+          f"{args.surrogates} surrogates each ({pairs:,} pairs): {ours.timing.wall_s:.1f} s "
+          f"(CPU {ours.timing.cpu_s:.1f} s); np.corrcoef per window and lag: "
+          f"{direct.timing.wall_s / len(sample):.2f} s a pair, {baseline_s:,.0f} s for all "
+          f"(timed on {len(sample)} pairs, extrapolated)")
+    name = (f"synchrony {args.sessions} sessions x {args.minutes:g} min, "
+            f"{args.surrogates} surrogates")
+    report.add(Figure(f"{name}: speed-up over np.corrcoef per window and lag (extrapolated)",
+                      ours.timing.wall_s, baseline_s, goal=None))
+    report.add(Figure.within(name, ours.timing.wall_s, 30.0))
+    lags = [session.peak_lag_s for session in result.sessions]
+    found = sum(abs(lag - delay / fps) < 0.5 / fps for lag in lags)
+    report.expect(f"0.5 s lag found in {found} of {len(lags)} sessions", found == len(lags))
+
+
+def motion_like(rng: np.random.Generator, frames: int, smooth: int = 9) -> np.ndarray:
+    """Non-negative, autocorrelated series shaped like motion energy."""
+    noise = rng.normal(size=frames + smooth - 1)
+    return np.abs(np.convolve(noise, np.ones(smooth) / smooth, mode="valid"))
+
+
+def direct_lagged_r(caregiver: np.ndarray, child: np.ndarray, window: int, step: int,
+                    max_lag: int) -> np.ndarray:
+    """Pearson's r per window and lag by definition (rMEA's spans; complete series here)."""
+    span = window + max_lag
+    rows = []
+    for start in range(0, min(caregiver.size, child.size) - span + 1, step):
+        x_span, y_span = caregiver[start:start + span], child[start:start + span]
+        rows.append([np.corrcoef(x_span[max(0, -lag):max(0, -lag) + window],
+                                 y_span[max(0, lag):max(0, lag) + window])[0, 1]
+                     for lag in range(-max_lag, max_lag + 1)])
+    return np.array(rows)
 
 
 def ours_command(folder: Path, source: Path) -> list[str]:

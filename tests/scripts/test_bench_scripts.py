@@ -72,7 +72,10 @@ def test_bench_segment_quick(case, figures):
 def test_bench_motion_quick():
     assert names(run_quick("bench_motion.py")) == [
         "2 s 1080p: motion energy speed against FFmpeg decode-only",
-        "2 s 1080p: motion energy, x real time"]
+        "2 s 1080p: motion energy, x real time",
+        "synchrony 6 sessions x 1 min, 20 surrogates: speed-up over np.corrcoef per window and "
+        "lag (extrapolated)",
+        "synchrony 6 sessions x 1 min, 20 surrogates within 30 s"]
 
 
 @pytest.mark.labelstudio
