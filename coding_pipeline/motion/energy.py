@@ -179,9 +179,9 @@ class MotionEnergyAccumulator:
                                     cv2.THRESH_TRUNC)[1]  # 0..63 as they are, 64 for 64..255
             spread = cv2.add(classes, self._phase_offsets)
             bins = PHASES * (HISTOGRAM_BINS + 1)
-            for number, box in enumerate(self._boxes):
-                cv2.calcHist([spread[box.y0:box.y1, box.x0:box.x1]], [0], None, [bins],
-                             [0, bins], hist=row[number])
+            for number, box in enumerate(self._boxes):  # written in place (assigned to be sure)
+                row[number] = cv2.calcHist([spread[box.y0:box.y1, box.x0:box.x1]], [0], None,
+                                           [bins], [0, bins], hist=row[number]).reshape(-1)
         self._in_block += 1
         self._previous = picture
 
