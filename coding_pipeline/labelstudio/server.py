@@ -125,15 +125,21 @@ def free_port(host: str = HOST) -> int:
 
 
 def _read_pid(study: Study) -> int | None:
-    try:
-        pid = int(pid_path(study).read_text().strip())
-    except (FileNotFoundError, ValueError):
+    """The pid in the study's pid file if that process runs Label Studio (not a reused pid)."""
+    if (pid := _pid_file_number(study)) is None:
         return None
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
     return pid if b"label" in cmdline else None
+
+
+def _pid_file_number(study: Study) -> int | None:
+    try:
+        return int(pid_path(study).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def _executable() -> str:
@@ -316,8 +322,8 @@ def _wait_until_healthy(
 ) -> None:
     started = time.monotonic()
     last_note = started
-    while not healthy(credentials.url):
-        if _read_pid(study) != pid:
+    while not healthy(credentials.url):  # (not _read_pid: mid-exec, a cmdline reads empty)
+        if _pid_file_number(study) != pid or _has_exited(pid):
             pid_path(study).unlink(missing_ok=True)
             raise PipelineError(
                 f"Label Studio stopped while starting; see {log_path(study)}. "

@@ -178,3 +178,33 @@ def test_a_non_loopback_address_is_warned_about_and_a_foreign_one_refused(tmp_pa
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "192.0.2.77 is not an address of this machine" in result.output
     assert not ls_server.credentials_path(study).exists()
+
+
+def test_waiting_for_a_start_follows_the_launched_process_not_its_command_line(
+        tmp_path, monkeypatch):
+    """Right after launch, a process in the middle of exec shows an empty command line: the
+    wait must follow the process it launched (alive, still named by the pid file), and stop
+    with a clear error once that process has ended."""
+    import subprocess
+    import sys
+
+    study = init_study(tmp_path / "study")
+    study.server_dir.mkdir(parents=True, exist_ok=True)
+    credentials = ls_server.Credentials(url="http://127.0.0.1:9", email="", password="",
+                                        token="")
+    answers = iter([False, False, True])
+    monkeypatch.setattr(ls_server, "healthy", lambda _url: next(answers))
+    starting = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:  # its command line names no Label Studio, as an empty one does not
+        ls_server.pid_path(study).write_text(f"{starting.pid}\n")
+        ls_server._wait_until_healthy(study, credentials, starting.pid, lambda _line: None)
+    finally:
+        starting.kill()
+        starting.wait()
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    ls_server.pid_path(study).write_text(f"{ended.pid}\n")
+    monkeypatch.setattr(ls_server, "healthy", lambda _url: False)
+    with pytest.raises(PipelineError, match="Label Studio stopped while starting"):
+        ls_server._wait_until_healthy(study, credentials, ended.pid, lambda _line: None)
+    assert not ls_server.pid_path(study).exists()
