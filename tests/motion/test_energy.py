@@ -66,16 +66,16 @@ def measure(frames, rois=ROIS, settings=None):
 
 @pytest.mark.parametrize("threshold", [0, 1, 2, 7, 31, 62, 63])
 def test_shares_match_a_direct_count_of_changed_pixels(threshold):
-    """Against numpy on the same definition: odd picture sizes, odd box edges, overlapping
-    boxes, differences of every size (the histogram's phases and the 64+ column)."""
+    """Against numpy on the same definition: odd picture sizes, odd box edges and widths,
+    overlapping boxes, differences of every size (pixel pairs and the 64+ column)."""
     rng = np.random.default_rng(threshold)
     frames = [rng.integers(0, 256, (37, 53), dtype=np.uint8)]
     for _ in range(6):
         step = rng.choice([0, 1, 2, 5, 40, 64, 65, 200], size=(37, 53))
         frames.append(np.clip(frames[-1].astype(int) + step * rng.choice([-1, 1], (37, 53)),
                               0, 255).astype(np.uint8))
-    rois = {"caregiver": (0.0, 0.0, 0.61, 1.0), "child": (0.33, 0.1, 0.67, 0.77),
-            "background": (0.07, 0.0, 0.05, 0.2)}
+    rois = {"caregiver": (0.0, 0.0, 0.62, 1.0), "child": (0.33, 0.1, 0.67, 0.77),
+            "background": (0.07, 0.0, 0.07, 0.2)}  # 33, 36 and 3 columns wide
     settings = MotionSettings(blur_kernel=0, downscale=1, threshold=threshold)
     result = measure(frames, rois, settings)
     for role, fractions in rois.items():
@@ -85,6 +85,17 @@ def test_shares_match_a_direct_count_of_changed_pixels(threshold):
                                  - before[box.y0:box.y1, box.x0:box.x1]) > threshold))
             for before, after in zip(frames[:-1], frames[1:], strict=True)]
         np.testing.assert_allclose(result.energy[role], expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 8, 51])
+def test_class_counts_are_a_plain_count_of_every_class(width):
+    """Pixel pairs and an odd last column, in a view cut out of a larger picture at an odd
+    column, against np.bincount."""
+    rng = np.random.default_rng(width)
+    picture = rng.choice([0, 0, 0, 1, 1, 2, 9, 63, 64], size=(23, width + 10)).astype(np.uint8)
+    view = picture[3:20, 5:5 + width]
+    expected = np.bincount(view.ravel(), minlength=energy.CLASSES)
+    np.testing.assert_array_equal(energy.class_counts(view), expected)
 
 
 @pytest.mark.parametrize("size", [(120, 160), (119, 161), (96, 128)])
