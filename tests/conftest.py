@@ -77,8 +77,8 @@ def label_studio(tmp_path_factory) -> LabelStudioServer:
 @pytest.fixture(scope="session")
 def default_label_studio(tmp_path_factory) -> LabelStudioServer:
     """A real Label Studio 1.23 as it comes (no local files, no S3), on 127.0.0.1."""
+    from coding_pipeline.labelstudio.addresses import free_port
     from coding_pipeline.labelstudio.coders import coder_session
-    from coding_pipeline.labelstudio.server import free_port
 
     folder = tmp_path_factory.mktemp("default-label-studio")
     port = free_port()
@@ -169,7 +169,7 @@ def postgres() -> PostgresServer:
     """A real PostgreSQL for the session, in its own temporary folder."""
     import tempfile
 
-    from coding_pipeline.labelstudio.server import free_port
+    from coding_pipeline.labelstudio.addresses import free_port
 
     binaries = postgres_binaries()
     if binaries is None:

@@ -20,12 +20,9 @@ store on this machine or the lab's network (read at start).
 from __future__ import annotations
 
 import contextlib
-import errno
-import ipaddress
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +32,12 @@ from pathlib import Path
 
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio import deploy
+from coding_pipeline.labelstudio.addresses import (
+    free_port,
+    host_warning,
+    port_is_free,
+    served_hosts,
+)
 from coding_pipeline.labelstudio.credentials import (
     HOST,
     Credentials,
@@ -62,66 +65,7 @@ def log_path(study: Study) -> Path:
     return study.server_dir / "server.log"
 
 
-def is_loopback(host: str) -> bool:
-    """True if `host` is a loopback address (reachable from this machine only)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def host_warning(host: str) -> str | None:
-    """The warning printed when the server listens on an address other machines can reach."""
-    if is_loopback(host):
-        return None
-    return (
-        f"WARNING: Label Studio listens on {host}, which is not a loopback address: other "
-        "machines on the network can reach it, and with it the families' videos. Put it behind "
-        "HTTPS and a firewall that admits only the coders, or restart it with --host 127.0.0.1."
-    )
-
-
 SETTINGS_MODULE = "coding_pipeline.labelstudio.ls_site.settings"
-
-
-def _served_hosts(host: str) -> str:
-    """More names a server listening on every address answers to (this machine's own)."""
-    if host not in ("0.0.0.0", "::"):
-        return ""
-    names = {socket.gethostname(), socket.getfqdn()}
-    with contextlib.suppress(OSError):
-        names |= {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)}
-    return ",".join(sorted(n for n in names if n))
-
-
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-def _port_is_free(port: int, host: str = HOST) -> bool:
-    """True if nothing listens on host:port (old connections closing down do not count)."""
-    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(
-                    exc, socket.gaierror):
-                raise PipelineError(
-                    f"{host} is not an address of this machine: give --host one of its "
-                    "addresses (the default, 127.0.0.1, keeps the server private)."
-                ) from None
-            return False
-        return True
-
-
-def free_port(host: str = HOST) -> int:
-    """A TCP port on `host` (default 127.0.0.1) that nothing listens on right now."""
-    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
 
 
 def _read_pid(study: Study) -> int | None:
@@ -172,7 +116,7 @@ def _server_environment(
         "SECRET_KEY": credentials.secret_key,
         "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
         "CODING_PIPELINE_LS_URL": credentials.url,
-        "CODING_PIPELINE_LS_EXTRA_HOSTS": _served_hosts(credentials.host),
+        "CODING_PIPELINE_LS_EXTRA_HOSTS": served_hosts(credentials.host),
         "SENTRY_DSN": "",
         "FRONTEND_SENTRY_DSN": "",
         "LATEST_VERSION_CHECK": "false",
@@ -230,7 +174,7 @@ def start_server(
     os.chmod(study.server_dir, 0o700)
     existing = read_credentials(study) if credentials_path(study).is_file() else None
     listen = host or (existing.host if existing else HOST)
-    _port_is_free(0, listen)  # a clear error for an address this machine does not have
+    port_is_free(0, listen)  # a clear error for an address this machine does not have
     pid = _read_pid(study)
     if pid is not None and existing is not None:
         _refuse_change_while_running(study, existing, port, listen)
@@ -245,7 +189,7 @@ def start_server(
     site = deploy.resolve_public_url(study, public_url)
     if chosen_database:
         deploy.check_database(chosen_database)
-    if port is not None and not _port_is_free(port, listen):
+    if port is not None and not port_is_free(port, listen):
         raise PipelineError(
             f"Port {port} on {listen} is in use by another program: choose another with --port, "
             "or leave --port out."
@@ -271,7 +215,7 @@ def _credentials_to_start(
         return new_credentials(
             study, chosen, Path(document_root).resolve() if document_root else None, listen)
     chosen = port or url_port(existing.url)
-    if not _port_is_free(chosen, listen):
+    if not port_is_free(chosen, listen):
         chosen = free_port(listen)
         say(f"Port {url_port(existing.url)} is in use by another program, so Label Studio "
             f"moves to port {chosen}: links to {existing.url} (coders' bookmarks, invite "
@@ -373,7 +317,7 @@ def stop_server(study: Study) -> bool:
     port = url_port(credentials.url)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline:
-        if _has_exited(pid) and _port_is_free(port, credentials.host):
+        if _has_exited(pid) and port_is_free(port, credentials.host):
             return True
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):

@@ -14,9 +14,9 @@ from label_studio_sdk import LabelStudio
 
 from coding_pipeline import batches
 from coding_pipeline.errors import PipelineError
+from coding_pipeline.labelstudio.addresses import free_port
 from coding_pipeline.labelstudio.coders import coder_session
 from coding_pipeline.labelstudio.push import push_study, read_projects
-from coding_pipeline.labelstudio.server import free_port
 from coding_pipeline.study import load_study
 
 pytestmark = pytest.mark.labelstudio

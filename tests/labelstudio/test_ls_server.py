@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from coding_pipeline.cli import cli
 from coding_pipeline.errors import PipelineError
 from coding_pipeline.labelstudio import server as ls_server
+from coding_pipeline.labelstudio.addresses import host_warning
 from coding_pipeline.labelstudio.coders import coder_session
 from coding_pipeline.study import init_study
 
@@ -168,9 +169,9 @@ def test_host_is_kept_and_a_taken_port_is_said_or_refused(tmp_path):
 
 
 def test_a_non_loopback_address_is_warned_about_and_a_foreign_one_refused(tmp_path):
-    assert ls_server.host_warning("127.0.0.1") is None
-    assert ls_server.host_warning("127.0.0.2") is None and ls_server.host_warning("::1") is None
-    warning = ls_server.host_warning("192.168.1.20")
+    assert host_warning("127.0.0.1") is None
+    assert host_warning("127.0.0.2") is None and host_warning("::1") is None
+    warning = host_warning("192.168.1.20")
     assert "not a loopback address" in warning and "families' videos" in warning
     assert "HTTPS" in warning and "firewall" in warning
     study = init_study(tmp_path / "foreign")
