@@ -118,7 +118,17 @@ def open_next_task(page, url: str, project_id: int, instructions: str) -> None:
     page.wait_for_selector("video", state="attached", timeout=60_000)
     page.wait_for_function(
         "() => document.querySelector('video').readyState >= 3", timeout=60_000)
-    tab_to(page, dialog.get_by_label("Close modal"))
+    close_instructions_by_keyboard(page, dialog)
+    first_point = page.locator(".cp-items .lsf-choices").first.locator("input[type=radio]").first
+    assert first_point.evaluate(IN_VIEW), "the first item is scrolled away when the clip opens"
+
+
+def close_instructions_by_keyboard(page, dialog) -> None:
+    """The instructions dialog has the keyboard focus on its close button as it opens (the
+    coder script puts it there), so Space closes it without tabbing through the page behind."""
+    page.wait_for_function(
+        "() => document.activeElement?.getAttribute('aria-label') === 'Close modal'",
+        timeout=10_000)
     page.keyboard.press("Space")
     dialog.wait_for(state="detached", timeout=10_000)
 

@@ -16,7 +16,15 @@ import secrets
 import pandas as pd
 import pytest
 from interview_study import sign_up, write_interviews
-from test_ls_browser import AUTO_HOTKEYS, CHROMIUM, CHROMIUM_ARGS, IN_VIEW, log_in, tab_to
+from test_ls_browser import (
+    AUTO_HOTKEYS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IN_VIEW,
+    close_instructions_by_keyboard,
+    log_in,
+    tab_to,
+)
 from test_ls_browser import screenshots_dir as _screenshots_dir
 
 from coding_pipeline import batches
@@ -41,9 +49,9 @@ def open_interview(page, url: str, project_id: int) -> None:
     dialog.wait_for(timeout=60_000)
     assert "not codable" in dialog.inner_text() and "draft" in dialog.inner_text()
     page.wait_for_selector(".cp-dialogue .cp-turn", timeout=60_000)
-    tab_to(page, dialog.get_by_label("Close modal"))
-    page.keyboard.press("Space")
-    dialog.wait_for(state="detached", timeout=10_000)
+    close_instructions_by_keyboard(page, dialog)
+    first_point = page.locator(".cp-panel .lsf-choices").first.locator("input[type=radio]").first
+    assert first_point.evaluate(IN_VIEW), "the first question is scrolled away when it opens"
 
 
 def rate_interview(page, items, chosen: dict[str, str], numbers: dict[str, str]) -> list[str]:

@@ -7,6 +7,13 @@ when it opens. `CoderPageMiddleware` adds a small script to every HTML page the 
 that sets it to 1 before the labeling screen starts, so the step buttons and Alt+Left/Right move
 exactly one frame. A coder may change it in Settings -> Video; the next page load sets it back.
 
+Label Studio's dialogs (the labeling instructions that open before the first task, Settings)
+leave the keyboard focus behind them, on the page: a coder who tabs to a dialog's close button
+passes every scale point and the notes box of the rating panel on the way, and the panel is left
+scrolled to its end when the dialog closes. The script moves the focus to a dialog's close
+button when the dialog opens (as an accessible dialog does), so Space or Enter closes it at once
+and the rating panel stays at its first item.
+
 The script carries the page's CSP nonce when Label Studio's CSP middleware made one (this
 middleware must come after it in MIDDLEWARE, so the nonce is read before the header is written).
 """
@@ -21,6 +28,9 @@ from typing import Any
 SETTINGS_KEY = "labelStudio:settings"
 CODER_SETTINGS = {"videoHopSize": 1}
 
+DIALOG_SELECTOR = ".lsf-modal-ls"
+CLOSE_SELECTOR = '[aria-label="Close modal"]'
+
 SCRIPT = (
     "(function () {"
     f" var key = {SETTINGS_KEY!r}, wanted = {{videoHopSize: {CODER_SETTINGS['videoHopSize']}}};"
@@ -30,6 +40,17 @@ SCRIPT = (
     " Object.keys(wanted).forEach(function (name) { stored[name] = wanted[name]; });"
     " window.localStorage.setItem(key, JSON.stringify(stored));"
     " } catch (error) { /* no localStorage: Label Studio keeps its defaults */ }"
+    " var focused = new WeakSet();"
+    " function focusDialogs() {"
+    f" document.querySelectorAll({DIALOG_SELECTOR!r}).forEach(function (dialog) {{"
+    f" var close = dialog.querySelector({CLOSE_SELECTOR!r});"
+    " if (!close || focused.has(dialog)) return;"
+    " focused.add(dialog);"
+    " close.focus({preventScroll: true});"
+    " });"
+    " }"
+    " new MutationObserver(focusDialogs).observe(document.documentElement,"
+    " {childList: true, subtree: true});"
     " })();"
 )
 _HEAD_END = re.compile(rb"</head\s*>", re.IGNORECASE)
