@@ -24,7 +24,8 @@ def format_pair_matrix(matrix: pd.DataFrame, title: str) -> str:
 
 
 def format_plan(plan: BatchPlan) -> str:
-    """A plain-text summary of a batch for the lab manager: clips per coder and role."""
+    """A plain-text summary of a batch for the lab manager: clips (or interviews) per coder and
+    role."""
     table = plan.assignments
     units = "interviews" if plan.extra.get("unit") == "interview" else "clips"
     lines = [
@@ -47,12 +48,12 @@ def format_plan(plan: BatchPlan) -> str:
                      + f"{int(row[roles].sum()):>8}")
     if plan.kind == "coding" and (table["role"] == "reliability").any():
         lines.append(format_pair_matrix(pair_matrix(table),
-                                        "clips double-coded by each pair of coders"))
+                                        f"{units} double-coded by each pair of coders"))
     if plan.kind == "consensus":
         lines.append(_consensus_lines(plan))
     if plan.extra.get("recalibrate"):
         lines.append(f"  recalibration of {plan.extra['recalibrate']} against the master's "
-                     "ratings of these clips")
+                     f"ratings of these {units}")
     return "\n".join(lines)
 
 

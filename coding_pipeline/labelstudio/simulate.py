@@ -5,10 +5,12 @@ generated passwords are kept in STUDY/.labelstudio/simulated_coders.json, mode 0
 "Simulated Coder A", "Simulated Coder B", ..., and submits, in their own session, one annotation
 for every task of their projects that they have not annotated yet.
 
-Ratings model: each unit (clip or interview) has a latent quality z = 0.7 d + 0.7 u, d ~ N(0, 1)
+Ratings model: each unit (clip or interview) has a latent quality z = 0.8 d + 0.6 u, d ~ N(0, 1)
 its dyad's effect (seeded by the dyad id: a mother's clips and interviews share it, as real
-ratings do) and u ~ N(0, 1) the unit's own; each unit x item a deviation e ~ N(0, 1); the true
-score of an item is mid + 0.6 * half-range * (0.8 z + 0.6 e) (mirrored for reverse-keyed items);
+ratings do; 64% of z's variance, so that the demo's few dyads show a session score worth
+averaging: a D-study G near 0.8 with the demo's clips, rarely below 0.3) and u ~ N(0, 1) the
+unit's own; each unit x item a deviation e ~ N(0, 1); the true score of an item is
+mid + 0.6 * half-range * (0.8 z + 0.6 e) (mirrored for reverse-keyed items);
 a coder adds a fixed bias ~ N(0, 0.1 * half-range) and noise ~ N(0, 0.25 * half-range), rounded
 and clipped to the scale. Krippendorff's alpha between two such coders comes out around
 0.75-0.85 (single items 0.6-0.9). Latent scores depend only on the seed, the dyad and the unit
@@ -60,7 +62,7 @@ def simulated_ratings(scheme: Scheme, clip_id: str, coder: str, seed: int,
     seeded); with `dyad`, the unit's latent quality carries the dyad's effect."""
     z = _rng(seed, "clip", clip_id).normal()
     if dyad is not None:
-        z = 0.7 * _rng(seed, "dyad", dyad).normal() + 0.7 * z
+        z = 0.8 * _rng(seed, "dyad", dyad).normal() + 0.6 * z
     bias = _rng(seed, "coder", coder).normal()
     noise = _rng(seed, "noise", clip_id, coder)
     ratings = {}

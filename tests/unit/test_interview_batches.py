@@ -42,7 +42,9 @@ def test_an_interview_batch_plans_every_interview_marked_as_interviews(study):
     assert meta["unit"] == "interview"
     (loaded,) = batches.load_batches(study)
     assert batches.is_interview_batch(loaded)
-    assert "interviews: 18" in batches.format_plan(loaded)
+    summary = batches.format_plan(loaded)
+    assert "interviews: 18" in summary and "interviews double-coded by each pair" in summary
+    assert "clips" not in summary
     with pytest.raises(PipelineError, match="Every interview in .*transcripts.csv"):
         batches.create_batch(study, CODERS, seed=4, interviews=True)
 
