@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from coding_pipeline.cli.segment import echo_run_report
+from coding_pipeline.cli.segment import count, echo_run_report
 from coding_pipeline.study import load_study
 
 
@@ -56,9 +56,9 @@ def motion_command(study: Path, workers: int | None, quiet: bool,
     report = motion_study(loaded, workers=workers, progress=not quiet, scheduler=scheduler)
     echo_run_report(report)
     click.echo(
-        f"Motion measured in {report.sessions_done} sessions; {report.sessions_skipped} "
-        f"sessions already complete; {len(report.problems)} rows failed. Motion series: "
-        f"{loaded.root / 'motion'}")
+        f"Motion measured in {count(report.sessions_done, 'session')}; "
+        f"{count(report.sessions_skipped, 'session')} already complete; "
+        f"{count(len(report.problems), 'row')} failed. Motion series: {loaded.root / 'motion'}")
     if report.problems:
         sys.exit(1)
 

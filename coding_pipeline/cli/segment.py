@@ -51,15 +51,21 @@ def segment_command(study: Path, epoch_seconds: float | None, workers: int | Non
                            progress=not quiet, scheduler=scheduler)
     echo_run_report(report)
     click.echo(
-        f"{report.clips_written} clips written from {report.sessions_done} sessions; "
-        f"{report.sessions_skipped} sessions already complete; "
-        f"{len(report.problems)} rows failed. Clip key: {loaded.clips_csv}"
+        f"{count(report.clips_written, 'clip')} written from "
+        f"{count(report.sessions_done, 'session')}; "
+        f"{count(report.sessions_skipped, 'session')} already complete; "
+        f"{count(len(report.problems), 'row')} failed. Clip key: {loaded.clips_csv}"
     )
     if report.problems:
         sys.exit(1)
 
 
 COMMANDS: list[click.Command] = [segment_command]
+
+
+def count(number: int, noun: str) -> str:
+    """'1 session', '2 sessions', '0 sessions'."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def echo_run_report(report) -> None:

@@ -231,5 +231,5 @@ def test_a_killed_client_then_a_rerun_while_the_worker_still_cuts(tmp_path, make
     client.communicate()
     run = segment_cli(study, "--scheduler", cluster.address, "--quiet")  # waits for it
     assert run.returncode == 0, run.stderr
-    assert "from 1 sessions" in run.stdout and "0 rows failed" in run.stdout
+    assert "from 1 session;" in run.stdout and "0 rows failed" in run.stdout
     check_whole(study, seen, 1)

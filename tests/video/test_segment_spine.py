@@ -114,5 +114,5 @@ def test_cli_reports_each_bad_row_and_keeps_going(tmp_path):
     for row, text in expected.items():
         line = next(e for e in errors if f"sessions.csv row {row} " in e)
         assert text in line and names.get(row, "ok.mp4") in line
-    assert "1 clips written from 1 sessions" in result.output
+    assert "1 clip written from 1 session;" in result.output
     assert len(pd.read_csv(study.clips_csv)) == 1
